@@ -28,16 +28,20 @@ def read_json_list(path: Path, base: Path) -> list[Any]:
 
 
 def seed_batches(seed_dir: Path) -> list[Batch]:
-    """parts/*.json, llm_models.json and quant_formats.json under ``seed_dir``, in that
-    order; missing files are skipped."""
+    """parts/*.json, llm_models.json (+ llm_models/*.json) and quant_formats.json (+
+    quant_formats/*.json) under ``seed_dir``, in that order; missing files are skipped."""
     batches = [
         Batch("parts", path.relative_to(seed_dir).as_posix(), read_json_list(path, seed_dir))
         for path in sorted((seed_dir / "parts").glob("*.json"))
     ]
     for section in ("llm_models", "quant_formats"):
-        path = seed_dir / f"{section}.json"
-        if path.exists():
-            batches.append(Batch(section, path.name, read_json_list(path, seed_dir)))
+        # One file (llm_models.json) and/or a folder of them (llm_models/*.json).
+        paths = [seed_dir / f"{section}.json", *sorted((seed_dir / section).glob("*.json"))]
+        batches.extend(
+            Batch(section, path.relative_to(seed_dir).as_posix(), read_json_list(path, seed_dir))
+            for path in paths
+            if path.exists()
+        )
     return batches
 
 
