@@ -129,7 +129,10 @@ def home(request: HttpRequest) -> HttpResponse:
     }
     if form.is_bound and form.is_valid():
         context.update(_results(form))
-    response = render(request, _template(request, "configurator/home.html", "results"), context)
+    # Bad input is a 400 on a full page; htmx swaps only 2xx, so its fragment stays 200.
+    status = 400 if form.is_bound and not form.is_valid() and not request.htmx else 200
+    template = _template(request, "configurator/home.html", "results")
+    response = render(request, template, context, status=status)
     if request.htmx and form.is_bound and form.is_valid():
         push_url(response, f"{reverse('home')}?{form.query_string()}")
         _retitle(response, f"{context['model_label']}: ranked builds")
