@@ -18,12 +18,16 @@ env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=False)
 
-# A development key is acceptable only while DEBUG is on.
+# SECRET_KEY from the environment, else the file `make setup` writes (.secret_key), so
+# that `./rigrank <command>` works in a new shell. A development key only with DEBUG on.
 SECRET_KEY = env.str("SECRET_KEY", default="")
+SECRET_KEY_FILE = Path(env.str("SECRET_KEY_FILE", default=str(BASE_DIR / ".secret_key")))
+if not SECRET_KEY and SECRET_KEY_FILE.is_file():
+    SECRET_KEY = SECRET_KEY_FILE.read_text().strip()
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
-            "SECRET_KEY must be set when DEBUG is off (make run creates one in .secret_key)."
+            "SECRET_KEY must be set when DEBUG is off (make setup writes one to .secret_key)."
         )
     SECRET_KEY = "django-insecure-dev-only-key-do-not-use-in-production"
 
