@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_celery_beat",
     "import_export",
+    "axes",
     "ops.apps.OpsConfig",
     "catalog",
     "pricing",
@@ -64,6 +65,13 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "rigrank.errors.ErrorsMiddleware",
+    # Last, as django-axes asks: throttles admin sign-in per account and per address.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "rigrank.urls"
@@ -223,3 +231,19 @@ PRICE_STALE_DAYS = env.int("PRICE_STALE_DAYS", default=30)
 PRICE_OUTLIER_FRACTION = env.float("PRICE_OUTLIER_FRACTION", default=0.5)
 PRICE_REFRESH_HOURS = env.int("PRICE_REFRESH_HOURS", default=24)
 RIGRANK_VERSION = __version__
+
+# Abuse controls. Anonymous share links and API calls per client address (0: no limit);
+# TRUSTED_PROXY_HOPS: how many proxies in front append to X-Forwarded-For (0: none, use
+# the connection's address). Shared snapshots nobody opened for SHARE_RETENTION_DAYS
+# are removed by the daily "Prune shared builds" task (manage.py prune_shared_builds).
+SHARE_RATE_PER_HOUR = env.int("SHARE_RATE_PER_HOUR", default=30)
+API_RATE_PER_MINUTE = env.int("API_RATE_PER_MINUTE", default=120)
+TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
+SHARE_RETENTION_DAYS = env.int("SHARE_RETENTION_DAYS", default=180)
+# Admin sign-in (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one account,
+# or from one address, further tries are refused (429) for LOGIN_COOLOFF_MINUTES.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("LOGIN_COOLOFF_MINUTES", default=15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "rigrank.ratelimit.client_address"
