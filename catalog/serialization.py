@@ -118,7 +118,11 @@ def part_to_row(part: Part) -> dict[str, Any]:
 
 
 def llm_model_to_row(model: LlmModel) -> dict[str, Any]:
-    return {name: getattr(model, name) for name in LLM_MODEL_FIELDS}
+    row = {name: getattr(model, name) for name in LLM_MODEL_FIELDS}
+    if hasattr(row.get("release_date"), "isoformat"):
+        # JSON has no date type: written as "YYYY-MM-DD", as in the seed files.
+        row["release_date"] = row["release_date"].isoformat()
+    return row
 
 
 def quant_format_to_row(quant: QuantFormat) -> dict[str, Any]:
