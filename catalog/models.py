@@ -175,6 +175,12 @@ class Part(models.Model):
         max_length=500, help_text="Manufacturer or reference spec page for every spec."
     )
     notes = models.TextField(blank=True)
+    seed_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="Hash of the row as load_seed last wrote it (edited rows differ).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -674,6 +680,12 @@ class LlmModel(models.Model):
     approximate = models.BooleanField(
         default=False, help_text="Architecture filled in from a size by scaling rules."
     )
+    seed_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="Hash of the row as load_seed last wrote it (edited rows differ).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -815,6 +827,12 @@ class QuantFormat(models.Model):
     engines = _list("Engines that run it: " + ", ".join(ENGINES) + ".")
     quality_note = models.CharField(max_length=300, blank=True)
     source = models.URLField(max_length=500)
+    seed_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="Hash of the row as load_seed last wrote it (edited rows differ).",
+    )
 
     class Meta:
         ordering = ["applies_to", "-bits_per_weight", "name"]
