@@ -11,5 +11,6 @@ urlpatterns = [
     path("estimate", api.estimate, name="estimate"),
     path("canrun", rig_api.canrun, name="canrun"),
     path("parts", rig_api.parts, name="parts"),
+    path("upgrade", rig_api.upgrade, name="upgrade"),
     path("openapi.json", api.openapi_json, name="openapi"),
 ]

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 
 from configurator.api import _bad, _json
 from configurator.forms import errors_by_field
-from configurator.rig.service import CanRunForm, canrun_payload
+from configurator.rig.service import CanRunForm, UpgradeForm, canrun_payload, upgrade_payload
 from configurator.rig.suggest import suggest_parts
 
 
@@ -30,3 +30,12 @@ def parts(request: HttpRequest) -> JsonResponse:
     except ValueError as exc:
         return _bad({"kind": [str(exc)]})
     return _json({"parts": found})
+
+
+@require_GET
+def upgrade(request: HttpRequest) -> JsonResponse:
+    """Cheapest additions to the owned parts (``have``) that run the model at the speed."""
+    form = UpgradeForm(request.GET)
+    if not form.is_valid():
+        return _bad(form.all_errors)
+    return _json(upgrade_payload(form))

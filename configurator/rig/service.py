@@ -175,3 +175,66 @@ def canrun_payload(form: CanRunForm) -> dict[str, Any]:
         "estimates_run": sum(a.tried for a in answers),
         "elapsed_ms": round(elapsed_ms, 1),
     }
+
+
+class UpgradeForm(forms.Form):
+    """``have`` (owned parts, ``SLUG[:QTY],...``) with the build wizard's parameters
+    (model, quant, context, min_tps, budget, ...): see :class:`RecommendForm`."""
+
+    have = forms.CharField(
+        max_length=2000,
+        help_text="Parts you own, by catalogue slug with counts: SLUG[:QTY],... "
+        "(e.g. nvidia-geforce-rtx-3090-used:1,amd-ryzen-9-9950x:1).",
+        error_messages={"required": "have: list the parts you own as SLUG[:QTY],..."},
+    )
+
+    def __init__(self, data: Any = None) -> None:
+        from configurator.forms import RecommendForm
+
+        super().__init__(data)
+        self.workload = RecommendForm(data)
+        self.owned: list[tuple[str, int]] = []
+
+    def clean_have(self) -> str:
+        from configurator.rig.upgrade import parse_have
+
+        text = self.cleaned_data.get("have") or ""
+        try:
+            self.owned = parse_have(text)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        catalogue = adapters.catalogue()
+        unknown = [slug for slug, _ in self.owned if catalogue.get(slug) is None]
+        if unknown:
+            raise forms.ValidationError(
+                "have: unknown part slug(s): " + ", ".join(unknown) + " (see /api/parts?q=...)."
+            )
+        if not self.owned:
+            raise forms.ValidationError("have: list the parts you own as SLUG[:QTY],...")
+        return text
+
+    def is_valid(self) -> bool:
+        own = super().is_valid()
+        return self.workload.is_valid() and own
+
+    @property
+    def all_errors(self) -> dict[str, list[str]]:
+        from configurator.forms import errors_by_field
+
+        errors = errors_by_field(self.workload) if self.workload.is_bound else {}
+        errors.update(errors_by_field(self))
+        return errors
+
+
+def upgrade_payload(form: UpgradeForm) -> dict[str, Any]:
+    from configurator.rig.upgrade import cheapest_upgrades
+
+    started = time.perf_counter()
+    request = form.workload.build_request()
+    result = cheapest_upgrades(request, form.owned)
+    result["model"] = request.model_slug
+    result["model_name"] = request.model_name
+    result["quant"] = request.quant.name
+    result["min_tps"] = request.min_tps
+    result["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return result
