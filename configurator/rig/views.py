@@ -87,7 +87,7 @@ def upgrade(request: HttpRequest) -> HttpResponse:
     from configurator.rig.service import UpgradeForm, upgrade_payload
     from configurator.wizard import models_for_search
 
-    asked = bool(request.GET.get("model"))
+    asked = bool(request.GET.get("have") or request.GET.get("model"))
     form = UpgradeForm(request.GET if asked else None)
     context: dict[str, Any] = {
         "form": form,

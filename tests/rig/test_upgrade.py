@@ -79,3 +79,14 @@ def test_the_upgrade_page_lists_priced_upgrades(seeded, client):
     html = page.content.decode()
     assert 'id="upgrade-list"' in html and "tokens/s" in html
     assert client.get("/rig/upgrade/", {"have": "x", "model": LLAMA_70B}).status_code == 400
+
+
+def test_every_build_page_links_to_the_upgrade_from_its_parts(seeded, client):
+    build = client.get("/api/builds", {"model": "llama-3-1-8b-instruct", "limit": 1}).json()
+    parts = build["builds"][0]["parts_param"]
+    page = client.get("/build/", {"parts": parts, "min_tps": 40}).content.decode()
+    assert 'id="owned-link"' in page
+    link = page.split('id="owned-link" href="')[1].split('"')[0].replace("&amp;", "&")
+    answer = client.get(link)
+    assert answer.status_code == 200
+    assert b"You own" in answer.content
