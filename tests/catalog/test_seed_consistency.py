@@ -20,8 +20,16 @@ def read(path: Path) -> list[dict]:
 
 
 PARTS = [row for path in sorted((SEED / "parts").glob("*.json")) for row in read(path)]
-MODELS = read(SEED / "llm_models.json")
-QUANTS = read(SEED / "quant_formats.json")
+MODELS = [
+    row
+    for path in [SEED / "llm_models.json", *sorted((SEED / "llm_models").glob("*.json"))]
+    for row in read(path)
+]
+QUANTS = [
+    row
+    for path in [SEED / "quant_formats.json", *sorted((SEED / "quant_formats").glob("*.json"))]
+    for row in read(path)
+]
 
 
 def of_kind(kind: str) -> list[dict]:
