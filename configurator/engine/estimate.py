@@ -9,6 +9,7 @@ from . import spec as speculation
 from . import training as train
 from .calibration import Constants, load_constants
 from .engines import DEFAULT_ENGINE, EngineProfile, engine_profile
+from .evidence import query_for
 from .hardware import GIB_BYTES, Machine, with_threads
 from .model import ModelArch
 from .placement import Placement, place
@@ -173,9 +174,7 @@ def estimate(
         decode_time_ms=_decode_time_ms(single),
         backend=_backend_text(layout),
         spec_decode=speculative,
-        evidence=_evidence(machine, model, quant, workload, profile, decode_tps)
-        if evidence
-        else (),
+        evidence_query=query_for(machine, model, quant, profile, workload) if evidence else (),
     )
 
 
@@ -290,19 +289,6 @@ def _speculate(
         "draft_step_ms": step_s * 1000,
         "verify_step_ms": verify.seconds * 1000,
     }
-
-
-def _evidence(
-    machine: Machine,
-    model: ModelArch,
-    quant: Quant,
-    workload: Workload,
-    engine: EngineProfile,
-    decode_tps: float,
-) -> tuple[dict, ...]:
-    from .evidence import nearest
-
-    return nearest(machine, model, quant, engine, workload)
 
 
 def _decode_time_ms(step: StepTime) -> tuple[tuple[str, float], ...]:

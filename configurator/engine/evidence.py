@@ -10,6 +10,7 @@ family, a similar bits per weight, the same engine) and returns the closest five
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 import re
@@ -108,21 +109,16 @@ def _distance(features: tuple, target: tuple) -> float:
     return d
 
 
-def nearest(
+def query_for(
     machine: Machine,
     model: ModelArch,
     quant: Quant,
     engine: EngineProfile,
     workload: Workload | None = None,
-    count: int = EVIDENCE_ROWS,
-) -> tuple[dict[str, Any], ...]:
-    """Up to ``count`` published measurements nearest this setup, nearest first: each with
-    what was measured, the engine's prediction for it, the source link and date."""
-    rows = _rows()
-    if not rows:
-        return ()
+) -> tuple:
+    """The few numbers :func:`nearest` matches on (cheap to keep with every estimate)."""
     hw = hardware_key(machine)
-    target = (
+    return (
         hw["kind"],
         frozenset(hw["names"]),
         hw["memory_class"],
@@ -132,15 +128,38 @@ def nearest(
         float(quant.bits_per_weight),
         engine.name,
         model.name.lower().split(" ")[0],
+        workload is not None and workload.concurrent_sequences > 1,
     )
-    batched = workload is not None and workload.concurrent_sequences > 1
+
+
+@lru_cache(maxsize=4096)
+def nearest_for(query: tuple, count: int = EVIDENCE_ROWS) -> tuple[dict[str, Any], ...]:
+    """Up to ``count`` published measurements nearest the setup ``query`` describes
+    (see :func:`query_for`), nearest first: each with what was measured, the engine's
+    prediction for it, the source link and date."""
+    rows = _rows()
+    if not query or not rows:
+        return ()
+    target, batched = query[:-1], query[-1]
     scored = []
     for row, features in rows:
         if row["metric"] == "batched_decode" and not batched:
             continue
         scored.append((_distance(features, target), row["id"], row))
-    scored.sort(key=lambda item: (item[0], item[1]))
-    return tuple(_public(row, distance) for distance, _, row in scored[:count])
+    best = heapq.nsmallest(count, scored, key=lambda item: (item[0], item[1]))
+    return tuple(_public(row, distance) for distance, _, row in best)
+
+
+def nearest(
+    machine: Machine,
+    model: ModelArch,
+    quant: Quant,
+    engine: EngineProfile,
+    workload: Workload | None = None,
+    count: int = EVIDENCE_ROWS,
+) -> tuple[dict[str, Any], ...]:
+    """The published measurements nearest this setup (see :func:`nearest_for`)."""
+    return nearest_for(query_for(machine, model, quant, engine, workload), count)
 
 
 def _public(row: dict[str, Any], distance: float) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -103,7 +103,15 @@ class Estimate:
     decode_time_ms: tuple[tuple[str, float], ...] = ()
     backend: str = ""
     spec_decode: dict[str, Any] | None = None
-    evidence: tuple[dict[str, Any], ...] = ()
+    evidence_query: tuple = field(default=(), repr=False, compare=False)
+
+    @property
+    def evidence(self) -> tuple[dict[str, Any], ...]:
+        """Up to five published measurements nearest this setup (looked up when asked
+        for, so the build search does not pay for it)."""
+        from .evidence import nearest_for
+
+        return nearest_for(self.evidence_query) if self.evidence_query else ()
 
     @property
     def seconds_per_token(self) -> float:
@@ -131,6 +139,7 @@ class Estimate:
             data["spec_decode"] = {
                 k: _number(v) if isinstance(v, float) else v for k, v in self.spec_decode.items()
             }
+        data.pop("evidence_query", None)
         data["evidence"] = [dict(item) for item in self.evidence]
         for key, value in list(data.items()):
             if isinstance(value, float):
