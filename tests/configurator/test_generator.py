@@ -418,3 +418,18 @@ def test_requests_reject_bad_values_naming_the_field():
         BuildRequest(model=arch, quant=quant, limit=0)
     with pytest.raises(ValueError, match="^context_tokens"):
         BuildRequest(model=arch, quant=quant, workload=Workload(context_tokens=0))
+
+
+def test_sxm_and_oam_modules_are_never_offered_as_pcie_cards(seed, ask):
+    from tests.configurator.seedcat import seed_rows
+
+    modules = {
+        row["slug"]
+        for row in seed_rows()
+        if row["kind"] == "gpu" and row["specs"].get("form_factor") in ("sxm", "oam")
+    }
+    assert modules  # the seed holds H100/H200/A100 SXM and MI300X OAM rows
+    assert not modules & {part.slug for part in seed.parts}
+    rec = recommend(seed, ask("llama-3-1-405b-instruct", min_tps=5, limit=10))
+    assert rec.builds
+    assert not modules & {line.slug for build in rec.builds for line in build.lines}
