@@ -10,8 +10,10 @@ from pathlib import Path
 import environ
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
+from import_export.formats.base_formats import JSON
 
 from rigrank import __version__
+from rigrank.csvsafe import SafeCSV, SafeTSV
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -158,6 +160,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+
+# Admin CSV/TSV import and export (django-import-export) escape spreadsheet formulas.
+IMPORT_EXPORT_FORMATS = [SafeCSV, SafeTSV, JSON]
 
 # Password validation
 AUTH_PASSWORD_VALIDATORS = [
