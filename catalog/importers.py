@@ -60,6 +60,9 @@ def fetch_hf_config(repo_id: str, revision: str = "main") -> dict[str, Any]:
         RevisionNotFoundError,
     )
 
+    from rigrank import netguard
+
+    netguard.guard_hf_hub()  # every request, redirects included, to public addresses only
     with tempfile.TemporaryDirectory(prefix="rigrank-hf-") as cache_dir:
         try:
             path = hf_hub_download(
