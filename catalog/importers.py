@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import socket
 import tempfile
 from pathlib import Path
@@ -181,6 +182,48 @@ def read_hub_repo(repo_id: str, revision: str = "main") -> dict[str, Any]:
         "config_source": hf_config_source(repo_id, revision),
         "hf_repo": repo_id,
     }
+
+
+def model_from_hub(repo_id: str, revision: str = "main") -> LlmModel:
+    """The catalogue model of hub repo ``repo_id``: the row imported before, else its
+    config.json (and safetensors index) fetched, validated against the engine, and
+    saved as an imported row (``hf_repo`` set). Raises :class:`ModelImportError`
+    (:class:`HubUnreachable` when offline)."""
+    existing = LlmModel.objects.filter(hf_repo__iexact=repo_id).first()
+    if existing is not None:
+        return existing
+    found = read_hub_repo(repo_id, revision)
+    slug = slugify(found["name"].replace(".", "-"))[:120]
+    if not slug or LlmModel.objects.filter(slug=slug).exists():
+        slug = slugify(repo_id.replace("/", "-").replace(".", "-"))[:120]
+    while LlmModel.objects.filter(slug=slug).exists():
+        slug = f"{slug[:110]}-{secrets.token_hex(3)}"
+    model = build_model(
+        found["fields"],
+        name=found["name"],
+        slug=slug,
+        family=found["family"],
+        license=found["license"],
+        config_source=found["config_source"],
+        hf_repo=repo_id,
+    )
+    model.save()
+    return model
+
+
+# "Qwen3-30B-A3B" -> 30B-A3B, "Llama-3.1-8B" -> 8B; not "8x7B" (Mixtral is 46.7 B).
+_SIZE_IN_NAME = re.compile(
+    r"(?<![\dx.])(\d+(?:\.\d+)?)([bBtT])(?:-[aA](\d+(?:\.\d+)?)[bB])?(?![a-zA-Z\d])"
+)
+
+
+def size_in_name(name: str) -> str | None:
+    """The size a repo or model name states ("32B", "30B-A3B"), or None."""
+    match = _SIZE_IN_NAME.search(name.rsplit("/", 1)[-1])
+    if not match:
+        return None
+    size = f"{match.group(1)}{match.group(2).upper()}"
+    return f"{size}-A{match.group(3)}B" if match.group(3) else size
 
 
 def _architecture_counts(fields: dict[str, Any]) -> architecture.ParameterCount:
