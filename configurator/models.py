@@ -67,3 +67,6 @@ class SharedBuild(models.Model):
         model = self.snapshot.get("model_name") or self.workload.get("model", "")
         quant = self.workload.get("quant", "")
         return " ".join(part for part in (model, quant) if part) or "build"
+
+
+from configurator.rig.models import UserMeasurement  # noqa: E402, F401  (registered here)
