@@ -135,3 +135,17 @@ def test_approved_rows_export_in_the_v2_calibration_schema(seeded, client, tmp_p
     )
     assert row["hardware"]["gpus"][0]["bandwidth_gbs"] == 1008
     assert row["quant"]["name"] == "Q4_K_M" and row["model"]["layers"] == 28
+
+
+@pytest.mark.django_db
+def test_a_build_page_links_to_measurements_on_its_parts(seeded, client):
+    build = client.get("/api/builds", {"model": "llama-3-1-8b-instruct", "limit": 1}).json()
+    parts = build["builds"][0]["parts_param"]
+    page = client.get("/build/", {"parts": parts}).content.decode()
+    link = page.split('id="measure-link" href="')[1].split('"')[0].replace("&amp;", "&")
+    params = {"bench": read("llama-bench-depth.md"), "bench_model": "qwen2-5-7b-instruct"}
+    from urllib.parse import parse_qsl, urlsplit
+
+    params.update(parse_qsl(urlsplit(link).query))
+    answer = client.get(urlsplit(link).path, params).content.decode()
+    assert 'id="bench-table"' in answer and 'id="rig-models"' in answer
