@@ -8,7 +8,6 @@ inconsistent raises :class:`ModelImportError` with a message for the user.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
@@ -19,253 +18,29 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.text import slugify
 
 from catalog import architecture
+from catalog.hf_config import ModelImportError, fields_from_hf_config, parse_config_text
+from catalog.hf_config import whole as _whole
 from catalog.models import LlmModel
+
+__all__ = [
+    "ModelImportError",
+    "build_model",
+    "fetch_hf_config",
+    "fields_from_hf_config",
+    "read_config_file",
+    "read_gguf",
+]
 
 HF_DEFAULT_ENDPOINT = "https://huggingface.co"
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
-# Model types whose MLP is a plain up/down pair rather than a gated (SwiGLU/GeGLU) one.
-PLAIN_MLP_TYPES = frozenset(
-    {
-        "falcon",
-        "refinedweb",
-        "refinedwebmodel",
-        "gpt2",
-        "gpt_neox",
-        "gpt_bigcode",
-        "bloom",
-        "mpt",
-        "opt",
-        "phi",
-        "starcoder2",
-        "gptj",
-    }
-)
-# Model types whose configs tie the output head to the embedding unless they say not.
-TIED_BY_DEFAULT = frozenset(
-    {"gemma", "gemma2", "gemma3", "gemma3_text", "cohere", "cohere2", "falcon"}
-)
-
-# Values some config classes leave out of config.json because transformers fills them in
-# from the class defaults (Gemma3TextConfig).
-CONFIG_DEFAULTS: dict[str, dict[str, Any]] = {
-    "gemma3_text": {
-        "vocab_size": 262_208,
-        "max_position_embeddings": 131_072,
-        "sliding_window": 4096,
-        "sliding_window_pattern": 6,
-        "tie_word_embeddings": True,
-    },
-}
-
-
-class ModelImportError(Exception):
-    """A source that cannot become a catalogue model; the message says why."""
-
-
-def _first(config: dict[str, Any], *keys: str) -> Any:
-    for key in keys:
-        value = config.get(key)
-        if value is not None:
-            return value
-    return None
-
-
-def _whole(value: Any, key: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, list):
-        # Per-layer values (some GGUF headers): one number must serve all layers.
-        distinct = {v for v in value if v}
-        if len(distinct) > 1:
-            raise ModelImportError(f"{key} varies per layer ({sorted(distinct)}): unsupported.")
-        value = distinct.pop() if distinct else None
-        if value is None:
-            return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise ModelImportError(f"{key} must be a whole number (got {value!r}).")
-    return int(value)
-
-
-# Hugging Face config.json ----------------------------------------------------------
-
-
-def fields_from_hf_config(config: Any) -> dict[str, Any]:
-    """LlmModel field values from a transformers ``config.json`` (dense or MoE, GQA or
-    MLA). Multimodal configs are read through their ``text_config``."""
-    if not isinstance(config, dict):
-        raise ModelImportError("config.json must hold a JSON object.")
-    if isinstance(config.get("text_config"), dict):
-        config = {**config, **config["text_config"]}
-    if config.get("is_encoder_decoder"):
-        raise ModelImportError(
-            "encoder-decoder models are not supported (only decoder-only transformers)."
-        )
-    model_type = str(config.get("model_type") or "").lower()
-    config = {**CONFIG_DEFAULTS.get(model_type, {}), **config}
-    base_type = model_type.removesuffix("_text")
-
-    layers = _whole(
-        _first(config, "num_hidden_layers", "n_layer", "num_layers", "n_layers"),
-        "num_hidden_layers",
-    )
-    hidden = _whole(
-        _first(config, "hidden_size", "n_embd", "n_embed", "d_model", "dim"), "hidden_size"
-    )
-    heads = _whole(
-        _first(config, "num_attention_heads", "n_head", "num_heads", "n_heads"),
-        "num_attention_heads",
-    )
-    vocab = _whole(config.get("vocab_size"), "vocab_size")
-    missing = [
-        name
-        for name, value in (
-            ("num_hidden_layers", layers),
-            ("hidden_size", hidden),
-            ("num_attention_heads", heads),
-            ("vocab_size", vocab),
-        )
-        if not value
-    ]
-    if missing:
-        kind = f" (model_type {model_type!r})" if model_type else ""
-        raise ModelImportError(
-            f"unsupported config{kind}: missing {', '.join(missing)}. Only decoder-only "
-            "transformer configs with attention heads can be imported."
-        )
-    kv_heads = _whole(
-        _first(config, "num_key_value_heads", "num_kv_heads", "n_head_kv"), "num_key_value_heads"
-    )
-    if kv_heads is None:
-        kv_heads = 1 if config.get("multi_query") else heads
-
-    kv_lora_rank = _whole(config.get("kv_lora_rank"), "kv_lora_rank")
-    if kv_lora_rank:
-        head_dim = _whole(_first(config, "v_head_dim", "qk_nope_head_dim"), "v_head_dim")
-    else:
-        head_dim = _whole(config.get("head_dim"), "head_dim")
-
-    intermediate = _whole(
-        _first(
-            config,
-            "intermediate_size_mlp",
-            "intermediate_size",
-            "ffn_hidden_size",
-            "n_inner",
-            "ffn_dim",
-        ),
-        "intermediate_size",
-    )
-    if intermediate is None and base_type in {"falcon", "refinedweb", "refinedwebmodel"}:
-        intermediate = 4 * hidden
-
-    experts = _whole(
-        _first(config, "num_local_experts", "n_routed_experts", "num_experts", "moe_num_experts"),
-        "num_experts",
-    )
-    fields: dict[str, Any] = {
-        "layers": layers,
-        "hidden_size": hidden,
-        "intermediate_size": intermediate,
-        "attention_heads": heads,
-        "kv_heads": kv_heads,
-        "head_dim": head_dim,
-        "vocab_size": vocab,
-        "tie_word_embeddings": bool(
-            config.get("tie_word_embeddings", base_type in TIED_BY_DEFAULT)
-        ),
-        "mlp_gated": base_type not in PLAIN_MLP_TYPES,
-        "kv_lora_rank": kv_lora_rank,
-        "qk_rope_head_dim": _whole(config.get("qk_rope_head_dim"), "qk_rope_head_dim")
-        if kv_lora_rank
-        else None,
-        "max_context": _whole(
-            _first(
-                config,
-                "max_position_embeddings",
-                "n_positions",
-                "max_sequence_length",
-                "seq_length",
-            ),
-            "max_position_embeddings",
-        ),
-    }
-    if experts:
-        fields.update(_moe_fields(config, experts, layers, intermediate))
-    fields.update(_sliding_window_fields(config, base_type))
-    return fields
-
-
-def _moe_fields(
-    config: dict[str, Any], experts: int, layers: int, intermediate: int | None
-) -> dict[str, Any]:
-    per_token = _whole(
-        _first(
-            config,
-            "num_experts_per_tok",
-            "num_experts_per_token",
-            "experts_per_token",
-            "moe_topk",
-            "moe_top_k",
-        ),
-        "num_experts_per_tok",
-    )
-    if not per_token:
-        raise ModelImportError(
-            "mixture-of-experts config without num_experts_per_tok: unsupported."
-        )
-    expert_width = _whole(
-        _first(config, "moe_intermediate_size", "expert_intermediate_size"),
-        "moe_intermediate_size",
-    )
-    if "intermediate_size_mlp" in config:  # Llama 4: experts use intermediate_size
-        expert_width = _whole(config.get("intermediate_size"), "intermediate_size")
-    expert_width = expert_width or intermediate
-    shared = _whole(_first(config, "n_shared_experts", "num_shared_experts"), "n_shared_experts")
-    shared_width = _whole(config.get("shared_expert_intermediate_size"), "shared_expert_width")
-    if shared is None and shared_width and expert_width:
-        shared = round(shared_width / expert_width)  # Qwen MoE: one wide shared expert
-    if shared is None and "intermediate_size_mlp" in config:
-        shared = 1  # Llama 4 routes each token to one expert plus a shared one
-    dense = _whole(config.get("first_k_dense_replace"), "first_k_dense_replace")
-    if dense is None and config.get("interleave_moe_layer_step"):
-        step = _whole(config["interleave_moe_layer_step"], "interleave_moe_layer_step")
-        dense = layers - layers // step
-    if dense is None and isinstance(config.get("mlp_only_layers"), list):
-        dense = len(config["mlp_only_layers"])
-    return {
-        "experts_total": experts,
-        "experts_per_token": per_token,
-        "shared_experts": shared or 0,
-        "moe_intermediate_size": expert_width,
-        "dense_layers": dense or 0,
-    }
-
-
-def _sliding_window_fields(config: dict[str, Any], base_type: str) -> dict[str, Any]:
-    window = _whole(config.get("sliding_window"), "sliding_window")
-    if not window or config.get("use_sliding_window") is False:
-        return {}
-    layer_types = config.get("layer_types")
-    if isinstance(layer_types, list) and layer_types:
-        fraction = sum(t == "sliding_attention" for t in layer_types) / len(layer_types)
-    elif config.get("sliding_window_pattern"):
-        pattern = _whole(config["sliding_window_pattern"], "sliding_window_pattern")
-        fraction = (pattern - 1) / pattern
-    elif base_type == "gemma2":
-        fraction = 0.5  # Gemma 2 alternates local and global layers
-    else:
-        fraction = 1.0  # Mistral-style: every layer
-    return {"sliding_window": window, "sliding_window_layers_fraction": round(fraction, 4)}
-
 
 def read_config_file(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ModelImportError(f"{path}: not valid JSON (line {exc.lineno}): {exc.msg}") from exc
+        text = path.read_bytes()
     except OSError as exc:
         raise ModelImportError(f"{path}: cannot read ({exc.strerror}).") from exc
+    return parse_config_text(text, str(path))
 
 
 def hf_endpoint() -> str:

@@ -175,6 +175,12 @@ class Part(models.Model):
         max_length=500, help_text="Manufacturer or reference spec page for every spec."
     )
     notes = models.TextField(blank=True)
+    seed_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="Hash of the row as load_seed last wrote it (edited rows differ).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -624,6 +630,9 @@ class LlmModel(models.Model):
     dense_layers = _int(0, 1_000, help_text="Dense (non-MoE) layers in a MoE model.")
     kv_lora_rank = _int(1, 100_000, help_text="Multi-head latent attention (DeepSeek V3).")
     qk_rope_head_dim = _int(0, 100_000)
+    q_lora_rank = _int(
+        1, 100_000, help_text="Query compression rank of latent attention; null = none."
+    )
     sliding_window = _int(1, 100_000_000)
     sliding_window_layers_fraction = _float(0, 1)
     full_attention_layers = _int(
@@ -642,6 +651,12 @@ class LlmModel(models.Model):
             ("lightning", "Lightning attention"),
         ],
         help_text="Kind of the non-softmax layers in a hybrid model.",
+    )
+    recurrent_layers = _int(
+        0,
+        1_000,
+        help_text="Layers keeping a recurrent state; null = every layer without attention "
+        "(Nemotron-H also has MLP-only layers, which keep none).",
     )
     recurrent_state_heads = _int(1, 100_000, help_text="Heads of a linear/SSM layer's state.")
     recurrent_state_key_dim = _int(
@@ -673,6 +688,12 @@ class LlmModel(models.Model):
     )
     approximate = models.BooleanField(
         default=False, help_text="Architecture filled in from a size by scaling rules."
+    )
+    seed_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="Hash of the row as load_seed last wrote it (edited rows differ).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -759,6 +780,14 @@ class LlmModel(models.Model):
                 errors["linear_attention_kind"] = [
                     "Required when some layers have no softmax attention."
                 ]
+            elif (
+                self.recurrent_layers is not None
+                and self.recurrent_layers > self.layers - self.full_attention_layers
+            ):
+                errors["recurrent_layers"] = [
+                    f"Must be at most the layers without attention "
+                    f"({self.layers - self.full_attention_layers})."
+                ]
         if self.extended_context and self.max_context and self.extended_context <= self.max_context:
             errors["extended_context"] = [
                 f"Must exceed the native max_context ({self.max_context}) or be empty."
@@ -815,6 +844,12 @@ class QuantFormat(models.Model):
     engines = _list("Engines that run it: " + ", ".join(ENGINES) + ".")
     quality_note = models.CharField(max_length=300, blank=True)
     source = models.URLField(max_length=500)
+    seed_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="Hash of the row as load_seed last wrote it (edited rows differ).",
+    )
 
     class Meta:
         ordering = ["applies_to", "-bits_per_weight", "name"]

@@ -25,6 +25,22 @@ ACCEPTED_FORMS = (
 # The engine's rules do not set a context length; this is the window typical of the
 # model families the shapes come from (Llama 3.1+, Qwen 2.5, Mistral Large 2).
 APPROXIMATE_MAX_CONTEXT = 131_072
+# Sizes the estimator's shapes can stand for. Published models span 0.1B to ~2T total
+# (Kimi K2: 1T total, 32B active, 31x); beyond these the scaling rules would invent more
+# than 1,000 layers or 100,000 experts, which is no model at all.
+MIN_SIZE_B = 0.01
+MAX_TOTAL_B = 10_000
+MAX_ACTIVE_B = 3_000
+MAX_TOTAL_PER_ACTIVE = 1_000
+SIZE_RANGE = (
+    f"total {MIN_SIZE_B:g}B to {MAX_TOTAL_B:,}B, active {MIN_SIZE_B:g}B to {MAX_ACTIVE_B:,}B, "
+    f"at most {MAX_TOTAL_PER_ACTIVE:,} times the active parameters in total"
+)
+
+
+class SizeRangeError(ValueError):
+    """A size that reads as a size but lies outside what can be approximated."""
+
 
 _NUMBER = r"(\d+(?:\.\d+)?)\s*([bt])"
 _DENSE = re.compile(rf"^{_NUMBER}(?:\s+dense)?$")
@@ -76,12 +92,18 @@ def parse_size(text: str) -> ModelSize:
             + "."
         )
     if size.total_b <= 0 or size.active_b <= 0:
-        raise ValueError(f"model size must be above 0 (got {text!r}).")
+        raise SizeRangeError(f"model size must be above 0 (got {text!r}).")
     if size.active_b > size.total_b:
-        raise ValueError(
+        raise SizeRangeError(
             f"active parameters ({size.active_b:g}B) cannot exceed the total "
             f"({size.total_b:g}B) in {text!r}."
         )
+    if not (
+        MIN_SIZE_B <= size.active_b <= MAX_ACTIVE_B
+        and size.total_b <= MAX_TOTAL_B
+        and size.total_b <= size.active_b * MAX_TOTAL_PER_ACTIVE
+    ):
+        raise SizeRangeError(f"model must be a size of {SIZE_RANGE} (got {text!r}).")
     return size
 
 
@@ -90,7 +112,10 @@ def approximate_model(text: str) -> LlmModel:
     "671B MoE with 37B active"."""
     size = parse_size(text)
     spec = f"{size.total_b:g}b-a{size.active_b:g}b" if size.is_moe else f"{size.total_b:g}b"
-    arch = ModelArch.from_size(spec)
+    try:
+        arch = ModelArch.from_size(spec)
+    except ValueError as exc:  # the bounds above should keep this from happening
+        raise SizeRangeError(f"model size {text!r} cannot be approximated: {exc}.") from None
     moe = arch.experts_total > 0
     return LlmModel(
         slug=slugify(f"approx {size.label.replace('.', '-')}"),

@@ -14,6 +14,7 @@ from configurator.engine.builds import finite, parse_parts_param
 from configurator.estimates import estimate_payload
 from configurator.forms import EstimateForm, RecommendForm, errors_by_field
 from configurator.recommend import evaluate_build, recommend
+from rigrank.ratelimit import limit_requests
 
 JSON_OPTIONS = {"ensure_ascii": False}
 
@@ -26,6 +27,14 @@ def _bad(errors: dict[str, list[str]]) -> JsonResponse:
     return _json({"errors": errors}, status=400)
 
 
+def _too_many(request: HttpRequest, retry_after_s: int) -> JsonResponse:
+    message = f"too many requests from this address; try again in {retry_after_s} s."
+    return _json({"errors": {"__all__": [message]}}, status=429)
+
+
+rate_limited = limit_requests("api", "API_RATE_PER_MINUTE", 60, _too_many)
+
+
 def _field_of(message: str, fields: Any) -> str:
     """The parameter an engine error names (its first word), else ``__all__``."""
     head = message.split(":", 1)[0].split(" ", 1)[0].split(".", 1)[0].strip()
@@ -33,6 +42,7 @@ def _field_of(message: str, fields: Any) -> str:
 
 
 @require_GET
+@rate_limited
 def builds(request: HttpRequest) -> JsonResponse:
     """Ranked builds for the workload and constraints in the query string."""
     form = RecommendForm(request.GET)
@@ -42,6 +52,7 @@ def builds(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
+@rate_limited
 def build(request: HttpRequest) -> JsonResponse:
     """One build from its ``parts`` (``slug:qty,...``), priced, checked and estimated
     for the workload in the query string."""
@@ -61,6 +72,7 @@ def build(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
+@rate_limited
 def estimate(request: HttpRequest) -> JsonResponse:
     """The estimator on named hardware (the ``estimate`` command's parameters)."""
     form = EstimateForm(request.GET)

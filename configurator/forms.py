@@ -18,7 +18,7 @@ from django.http import QueryDict
 from django.utils.text import slugify
 
 from catalog.models import CompleteSystem, Cpu, Gpu, LlmModel, Part, QuantFormat
-from catalog.sizing import ACCEPTED_FORMS, parse_size
+from catalog.sizing import ACCEPTED_FORMS, SizeRangeError, parse_size
 from configurator import adapters
 from configurator.engine import (
     ENGINES,
@@ -35,6 +35,8 @@ from configurator.engine import Gpu as EngineGpu
 from configurator.engine.builds import ENGINE_CHOICES, FORMS, OBJECTIVES, STACKS, BuildRequest
 from configurator.engine.builds.parts import CpuPart, GpuPart, SystemPart
 from configurator.engine.builds.request import DEFAULT_HOURS_PER_DAY, DEFAULT_KWH_PRICE
+from configurator.engine.workload import MAX_CONTEXT_TOKENS
+from rigrank.errors import engine_field
 
 DEFAULT_MODEL = "llama-3-1-70b-instruct"
 DEFAULT_QUANT = "Q4_K_M"
@@ -217,10 +219,11 @@ def resolve_model(text: str) -> LlmModel:
             return model
     try:
         parse_size(query)
+        return LlmModel.from_size(query)
+    except SizeRangeError as exc:
+        raise forms.ValidationError(str(exc)) from None
     except ValueError:
         pass
-    else:
-        return LlmModel.from_size(query)
     words = _tokens(query)
     matches = [
         m
@@ -424,6 +427,13 @@ class RecommendForm(forms.Form):
                     f"engine {engine} does not load {quant.name} ({quant.family}); use auto or "
                     f"one of {', '.join(runs) or 'none'}.",
                 )
+        if not self.errors:
+            # The estimator checks every number again; what it refuses is the user's
+            # input too, so it belongs by its field, not in a server error.
+            try:
+                self.build_request()
+            except ValueError as exc:
+                self.add_error(_engine_field(str(exc), self.fields), str(exc))
         return data
 
     def build_request(self) -> BuildRequest:
@@ -484,16 +494,24 @@ class RecommendForm(forms.Form):
 def _context_within(form: forms.Form, data: dict[str, Any], model: LlmModel) -> None:
     """Default the context to the model's maximum when that is short, and reject a
     context beyond it on the ``context`` field."""
-    limit = int(model.max_context)
+    # The engine's own ceiling too: Llama 4 Scout claims 10,485,760 tokens.
+    limit = min(int(model.max_context), MAX_CONTEXT_TOKENS)
     context = data.get("context")
     if context is None:
         data["context"] = min(DEFAULT_CONTEXT, limit)
     elif context > limit:
+        whose = f"the maximum of {model.name}"
+        if limit < model.max_context:
+            whose = "the most the estimator models"
         form.add_error(
-            "context",
-            f"context must be from 1 to {limit:,} tokens, the maximum of {model.name} "
-            f"(got {context:,}).",
+            "context", f"context must be from 1 to {limit:,} tokens, {whose} (got {context:,})."
         )
+
+
+def _engine_field(message: str, fields: Any) -> str | None:
+    """The field an estimator message names (``None``, the whole form, otherwise)."""
+    field = engine_field(message)
+    return field if field in fields else None
 
 
 def errors_by_field(form: forms.Form) -> dict[str, list[str]]:

@@ -21,6 +21,7 @@ from configurator import buildpage, charts, pages, wizard
 from configurator.forms import RecommendForm
 from configurator.models import SharedBuild
 from configurator.recommend import evaluate_build, recommend
+from rigrank.ratelimit import limit_requests
 
 
 def _template(request: HttpRequest, page: str, partial: str) -> str:
@@ -129,7 +130,10 @@ def home(request: HttpRequest) -> HttpResponse:
     }
     if form.is_bound and form.is_valid():
         context.update(_results(form))
-    response = render(request, _template(request, "configurator/home.html", "results"), context)
+    # Bad input is a 400 on a full page; htmx swaps only 2xx, so its fragment stays 200.
+    status = 400 if form.is_bound and not form.is_valid() and not request.htmx else 200
+    template = _template(request, "configurator/home.html", "results")
+    response = render(request, template, context, status=status)
     if request.htmx and form.is_bound and form.is_valid():
         push_url(response, f"{reverse('home')}?{form.query_string()}")
         _retitle(response, f"{context['model_label']}: ranked builds")
@@ -227,7 +231,13 @@ def compare(request: HttpRequest) -> HttpResponse:
     return render(request, "configurator/compare.html", context, status=status)
 
 
+def _too_many_shares(request: HttpRequest, retry_after_s: int) -> HttpResponse:
+    context = {"retry_after_min": max(1, round(retry_after_s / 60))}
+    return render(request, "429.html", context, status=429)
+
+
 @require_POST
+@limit_requests("share", "SHARE_RATE_PER_HOUR", 3600, _too_many_shares)
 def share(request: HttpRequest) -> HttpResponse:
     form, query = _bound_workload(request.POST)
     parts = request.POST.get("parts", "")
@@ -237,9 +247,7 @@ def share(request: HttpRequest) -> HttpResponse:
         build = evaluate_build(form.build_request(), parts)
     except ValueError as exc:
         return _problem(request, form=form, parts=parts, message=str(exc))
-    shared = SharedBuild.objects.create(
-        snapshot=buildpage.snapshot(build, query), software_version=rigrank.__version__
-    )
+    shared, _ = SharedBuild.share(buildpage.snapshot(build, query), rigrank.__version__)
     response = redirect(shared.get_absolute_url())
     response.status_code = 303  # See Other: the POST made it, a GET shows it
     return response
@@ -249,6 +257,7 @@ def shared_build(request: HttpRequest, slug: str) -> HttpResponse:
     shared = SharedBuild.objects.filter(slug=slug).first()
     if shared is None:
         return render(request, "configurator/shared_missing.html", {"slug": slug}, status=404)
+    shared.record_view()
     context = buildpage.shared_context(shared)
     context["og_url"] = request.build_absolute_uri(shared.get_absolute_url())
     return render(request, "configurator/shared.html", context)

@@ -19,6 +19,22 @@ DEFAULTS: dict[str, object] = {
     "PRICE_OUTLIER_FRACTION": 0.5,
     "PRICE_OUTLIER_WINDOW": 5,
     "PRICE_CONFIRM_FRACTION": 0.05,
+    # A suspect price becomes current without an admin only when scrapes at that level
+    # span at least this many hours (a one-off glitch scraped twice in a row does not).
+    "PRICE_CONFIRM_HOURS": 24,
+    # Below these (US dollars, per kind of part) a price is a placeholder or the wrong
+    # product: it waits for an admin however often it is seen.
+    "PRICE_FLOORS_USD": {
+        "gpu": 40,
+        "cpu": 20,
+        "motherboard": 30,
+        "memory": 5,
+        "psu": 15,
+        "case": 15,
+        "storage": 10,
+        "cooler": 5,
+        "system": 100,
+    },
     # Scheduling: a good offer is checked again after PRICE_REFRESH_HOURS; a failing one
     # backs off exponentially from one hour up to PRICE_FAILURE_BACKOFF_MAX_HOURS; a
     # retailer that blocks us (403, captcha) is left alone for PRICE_BLOCK_BACKOFF_HOURS.

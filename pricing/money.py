@@ -113,7 +113,10 @@ def to_amount(value: object) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-PLAIN_NUMBER = re.compile(r"^\s*\d+(?:\.\d+)?\s*$")
+PLAIN_NUMBER = re.compile(r"^\s*[-+]?\d+(?:\.\d+)?\s*$")
+# A minus sign (hyphen, the Unicode minus, dashes) anywhere before the first digit:
+# "-5.00", "$-5.00", "-$5.00", "USD −5.00". price-parser drops it, so look first.
+MINUS_BEFORE_NUMBER = re.compile(r"^[^\d]*[-\u2212\u2012\u2013\u2014\ufe63\uff0d][^\d]*\d")
 
 
 def parse_price_text(
@@ -129,6 +132,8 @@ def parse_price_text(
         raise PriceTextError("empty price text")
     if len(clean) > 200:
         clean = clean[:200]
+    if MINUS_BEFORE_NUMBER.match(clean):
+        raise PriceTextError(f"price text {clean!r} is negative: not a price")
     parsed = Price.fromstring(clean, decimal_separator=decimal_separator or None)
     if parsed.amount is None:
         raise PriceTextError(f"no number in price text {clean!r}")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils import timezone
 
 from pricing import conf
 from pricing.models import Offer, PriceObservation, PriceReview
@@ -65,6 +66,45 @@ def baseline_for(offer: Offer, currency: str) -> Decimal | None:
         return None
 
 
+def below_floor(offer: Offer, amount: Decimal, currency: str) -> Decimal | None:
+    """The floor (in ``currency``) of this offer's kind of part when ``amount`` is below it."""
+    floor_usd = dict(conf.get("PRICE_FLOORS_USD")).get(offer.part.kind)
+    if floor_usd is None:
+        return None
+    try:
+        floor = convert(Decimal(str(floor_usd)), "USD", currency, exchange_rates())
+    except MissingRate:
+        return None
+    return floor if amount < floor else None
+
+
+def _confirmed_suspect(offer: Offer, amount: Decimal, currency: str, observed_at: datetime):
+    """The latest suspect price this one repeats, when the run of suspect prices at this
+    level (unreviewed, same currency, within PRICE_CONFIRM_FRACTION) spans at least
+    PRICE_CONFIRM_HOURS; else None."""
+    fraction = conf.get("PRICE_CONFIRM_FRACTION")
+    latest, earliest = None, None
+    recent = (
+        PriceObservation.objects.filter(offer=offer)
+        .select_related("review")
+        .order_by("-observed_at", "-id")[:50]
+    )
+    for previous in recent:
+        if (
+            not previous.suspect
+            or previous.review_decision
+            or previous.currency != currency
+            or _deviates(amount, previous.amount, fraction)
+        ):
+            break
+        latest = latest or previous
+        earliest = previous
+    if earliest is None:
+        return None
+    span = observed_at - earliest.observed_at
+    return latest if span >= timedelta(hours=float(conf.get("PRICE_CONFIRM_HOURS"))) else None
+
+
 def observation_add(
     *,
     offer: Offer,
@@ -80,35 +120,26 @@ def observation_add(
 ) -> PriceObservation:
     """Append one price to ``offer``'s history, marking it suspect if it is an outlier.
 
-    Scraped and manual prices further than PRICE_OUTLIER_FRACTION from the baseline are
-    stored with ``suspect=True`` and are not used until an admin accepts them, unless this
-    price repeats the offer's latest (unreviewed) suspect price within
-    PRICE_CONFIRM_FRACTION: then it is a confirmation and counts at once. Reference prices
-    from the seed skip the guard.
+    Scraped and manual prices further than PRICE_OUTLIER_FRACTION from the baseline, or
+    below the floor of their kind of part (PRICE_FLOORS_USD), are stored with
+    ``suspect=True`` and are not used until an admin accepts them. A price away from the
+    baseline (but above the floor) also counts once it has been seen again and again at
+    the same level over at least PRICE_CONFIRM_HOURS: the observation that completes that
+    span confirms the latest suspect one. Reference prices from the seed skip the guard.
     """
     amount = to_amount(amount)
     currency = currency.upper()
     suspect, baseline, confirms = False, None, None
     if origin != PriceObservation.Origin.REFERENCE:
         baseline = baseline_for(offer, currency)
-        if baseline is not None and _deviates(amount, baseline, conf.get("PRICE_OUTLIER_FRACTION")):
-            previous = (
-                PriceObservation.objects.filter(offer=offer)
-                .select_related("review")
-                .order_by("-observed_at", "-id")
-                .first()
-            )
-            confirm_fraction = conf.get("PRICE_CONFIRM_FRACTION")
-            if (
-                previous is not None
-                and previous.suspect
-                and not previous.review_decision
-                and previous.currency == currency
-                and not _deviates(amount, previous.amount, confirm_fraction)
-            ):
-                confirms = previous
-            else:
-                suspect = True
+        if below_floor(offer, amount, currency) is not None:
+            suspect = True
+        elif baseline is not None and _deviates(
+            amount, baseline, conf.get("PRICE_OUTLIER_FRACTION")
+        ):
+            when = observed_at or timezone.now()
+            confirms = _confirmed_suspect(offer, amount, currency, when)
+            suspect = confirms is None
     extra = {"observed_at": observed_at} if observed_at else {}
     return PriceObservation.objects.create(
         offer=offer,

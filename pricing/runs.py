@@ -17,6 +17,8 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import RedisError
 
 from pricing import conf
 from pricing.gate import HostBusy
@@ -127,8 +129,38 @@ def run_enqueue(run_id: int, count: int, *, queue: str | None = None) -> None:
     from pricing.tasks import dispatch_refresh
 
     chunk = int(conf.get("PRICE_DISPATCH_CHUNK"))
-    for start in range(0, count, chunk):
-        dispatch_refresh.apply_async(args=(run_id, start, start + chunk), queue=queue)
+    sent = 0
+    try:
+        for start in range(0, count, chunk):
+            dispatch_refresh.apply_async(args=(run_id, start, start + chunk), queue=queue)
+            sent = min(count, start + chunk)
+    except (KombuOperationalError, RedisError, OSError) as exc:
+        run_broker_down(run_id, unsent=count - sent, error=exc)
+
+
+def run_broker_down(run_id: int, *, unsent: int, error: Exception) -> None:
+    """The broker refused the run's tasks: count the unsent offers as skipped and say
+    why on the run, so its page neither waits forever nor pretends to work."""
+    log.error(
+        "refresh run %s: broker unreachable, %s offer(s) not sent",
+        run_id,
+        unsent,
+        extra={"error_class": type(error).__name__},
+    )
+    note = (
+        f"The task broker (Redis) is down: {unsent} offer(s) were not sent to the workers "
+        "and nothing was fetched for them. Start the run again once /healthz reports the "
+        "broker ok."
+    )
+    with transaction.atomic():
+        run = RefreshRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None:
+            return
+        run.skipped += unsent
+        run.note = f"{run.note}\n{note}".strip()
+        if run.reported >= run.total and run.finished_at is None:
+            run.finished_at = timezone.now()
+        run.save(update_fields=["skipped", "note", "finished_at"])
 
 
 def run_dispatch(run_id: int, start: int, stop: int, *, queue: str | None = None) -> int:

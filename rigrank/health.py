@@ -1,9 +1,17 @@
-"""``GET /healthz``: is the database reachable, is the broker reachable, which version."""
+"""``GET /healthz``: is the database reachable, is the broker reachable, which version.
+
+A failed check names the service and nothing else: hosts, ports and driver messages go
+to the log, not to anyone who can reach the URL.
+"""
+
+import logging
 
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
+
+log = logging.getLogger(__name__)
 
 
 def database_status() -> dict[str, str]:
@@ -12,7 +20,8 @@ def database_status() -> dict[str, str]:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except DatabaseError as exc:
-        return {"status": "down", "reason": f"database unreachable: {exc}".strip()}
+        log.error("healthz: database unreachable", extra={"error": str(exc)})
+        return {"status": "down", "reason": "database unreachable"}
     return {"status": "ok", "vendor": connection.vendor}
 
 
@@ -25,7 +34,8 @@ def broker_status() -> dict[str, str]:
     try:
         client.ping()
     except redis.RedisError as exc:
-        return {"status": "down", "reason": f"broker unreachable: {exc}"}
+        log.error("healthz: broker unreachable", extra={"error": str(exc)})
+        return {"status": "down", "reason": "broker unreachable"}
     finally:
         client.close()
     return {"status": "ok"}
@@ -34,10 +44,11 @@ def broker_status() -> dict[str, str]:
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     checks = {"database": database_status(), "broker": broker_status()}
-    healthy = all(check["status"] != "down" for check in checks.values())
+    failed = [name for name, check in checks.items() if check["status"] == "down"]
     body = {
-        "status": "ok" if healthy else "unavailable",
+        "status": "unavailable" if failed else "ok",
         "version": settings.RIGRANK_VERSION,
+        "failed": failed,
         **checks,
     }
-    return JsonResponse(body, status=200 if healthy else 503)
+    return JsonResponse(body, status=503 if failed else 200)

@@ -18,12 +18,16 @@ env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=False)
 
-# A development key is acceptable only while DEBUG is on.
+# SECRET_KEY from the environment, else the file `make setup` writes (.secret_key), so
+# that `./rigrank <command>` works in a new shell. A development key only with DEBUG on.
 SECRET_KEY = env.str("SECRET_KEY", default="")
+SECRET_KEY_FILE = Path(env.str("SECRET_KEY_FILE", default=str(BASE_DIR / ".secret_key")))
+if not SECRET_KEY and SECRET_KEY_FILE.is_file():
+    SECRET_KEY = SECRET_KEY_FILE.read_text().strip()
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
-            "SECRET_KEY must be set when DEBUG is off (make run creates one in .secret_key)."
+            "SECRET_KEY must be set when DEBUG is off (make setup writes one to .secret_key)."
         )
     SECRET_KEY = "django-insecure-dev-only-key-do-not-use-in-production"
 
@@ -43,6 +47,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_celery_beat",
     "import_export",
+    "axes",
     "ops.apps.OpsConfig",
     "catalog",
     "pricing",
@@ -59,6 +64,14 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "rigrank.errors.ErrorsMiddleware",
+    # Last, as django-axes asks: throttles admin sign-in per account and per address.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "rigrank.urls"
@@ -98,7 +111,8 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Falls back to an in-process cache while Redis is unreachable (rigrank/cache.py).
+            "BACKEND": "rigrank.cache.FallbackRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "rigrank",
         }
@@ -120,6 +134,15 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180)
 CELERY_TASK_TRACK_STARTED = True
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A web request sending a task to a broker that is down gives up within seconds (and
+# says so) instead of retrying for as long as the broker stays away.
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
 # An unacknowledged task comes back to the queue after this many seconds when its
 # worker vanished; it must exceed every countdown/ETA we use or tasks would run twice.
 CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3 * 3600)
@@ -208,3 +231,19 @@ PRICE_STALE_DAYS = env.int("PRICE_STALE_DAYS", default=30)
 PRICE_OUTLIER_FRACTION = env.float("PRICE_OUTLIER_FRACTION", default=0.5)
 PRICE_REFRESH_HOURS = env.int("PRICE_REFRESH_HOURS", default=24)
 RIGRANK_VERSION = __version__
+
+# Abuse controls. Anonymous share links and API calls per client address (0: no limit);
+# TRUSTED_PROXY_HOPS: how many proxies in front append to X-Forwarded-For (0: none, use
+# the connection's address). Shared snapshots nobody opened for SHARE_RETENTION_DAYS
+# are removed by the daily "Prune shared builds" task (manage.py prune_shared_builds).
+SHARE_RATE_PER_HOUR = env.int("SHARE_RATE_PER_HOUR", default=30)
+API_RATE_PER_MINUTE = env.int("API_RATE_PER_MINUTE", default=120)
+TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
+SHARE_RETENTION_DAYS = env.int("SHARE_RETENTION_DAYS", default=180)
+# Admin sign-in (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one account,
+# or from one address, further tries are refused (429) for LOGIN_COOLOFF_MINUTES.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("LOGIN_COOLOFF_MINUTES", default=15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "rigrank.ratelimit.client_address"

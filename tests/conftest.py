@@ -29,6 +29,20 @@ def redis_url() -> str:
 
 
 @pytest.fixture
+def private_redis():
+    """A redis-server of the test's own on a free port; the test may stop it."""
+    import shutil
+
+    from tests.services import RedisServer
+
+    require(shutil.which("redis-server") is not None, "redis-server is not installed")
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def worker_factory(redis_url, transactional_db):
     """Start real ``celery worker`` processes against Redis and the test database."""
     from tests.services import WorkerProcess

@@ -3,9 +3,12 @@
 All results are bytes. Formulas (for one sequence unless said otherwise):
 
 - weights = parameters × bits per weight ÷ 8
-- KV cache = layers × cached tokens × (2 × kv_heads × head_dim, or kv_lora_rank +
-  qk_rope_head_dim for latent attention) × KV bits ÷ 8; sliding-window layers cache at
-  most their window
+- KV cache = attention layers × cached tokens × (2 × kv_heads × head_dim, or
+  kv_lora_rank + qk_rope_head_dim for latent attention, + the indexer key for DeepSeek
+  sparse attention) × KV bits ÷ 8; sliding-window layers cache at most their window
+- recurrent state (hybrid linear-attention models) = recurrent layers × (heads × key dim
+  × value dim + conv channels × (kernel - 1)) × 4 bytes, whatever the context (llama.cpp
+  keeps it in f32)
 - compute buffer ≈ tokens per forward pass × 4 bytes × (2 × hidden + 2 × FFN width),
   plus the logits (tokens × vocab × 4 bytes) on the device holding the output layer
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .engines import EngineProfile
-from .model import ModelArch
+from .model import DSA_INDEX_HEAD_DIM, ModelArch
 from .quant import Quant
 from .workload import Workload
 
@@ -36,9 +39,11 @@ class ModelParts:
 
     Per transformer block: ``dense_layer_bytes`` (attention, norms, dense or shared FFN:
     read for every token) and ``expert_layer_bytes`` (all routed experts; a token reads
-    ``expert_fraction_per_token`` of them). ``embedding_bytes``: the input table;
-    ``head_bytes``: the output projection (same size). Parameter counts alongside, for
-    FLOPs.
+    ``expert_fraction_per_token`` of them). ``embedding_bytes``: weights held beside the
+    blocks but not read per decoded token: the input table, the vision tower and any
+    multi-token-prediction layers the engine loads (``held_extra_bytes`` of it);
+    ``head_bytes``: the output projection (same size as the table). Parameter counts
+    alongside, for FLOPs.
     """
 
     model: ModelArch
@@ -51,6 +56,7 @@ class ModelParts:
     dense_layer_params: float
     expert_layer_params: float
     head_params: float
+    held_extra_bytes: float = 0.0
 
     @property
     def layer_bytes(self) -> float:
@@ -66,8 +72,16 @@ class ModelParts:
         return self.dense_layer_params + self.expert_layer_params * self.expert_fraction_per_token
 
 
-def model_parts(model: ModelArch, quant: Quant) -> ModelParts:
-    """Cut ``model`` at ``quant`` into per-block dense and routed-expert parts."""
+def held_extra_params_b(model: ModelArch, with_mtp: bool = False) -> float:
+    """Weights held in memory that text decoding does not read, billions: the vision
+    tower, and the multi-token-prediction layers when the engine loads them."""
+    return model.vision_params_b + (model.mtp_params_b if with_mtp else 0.0)
+
+
+def model_parts(model: ModelArch, quant: Quant, with_mtp: bool = False) -> ModelParts:
+    """Cut ``model`` at ``quant`` into per-block dense and routed-expert parts.
+    ``with_mtp``: the engine loads the multi-token-prediction layers (for speculative
+    decoding), so they take memory too."""
     bpw = quant.bytes_per_weight
     layer_params = model.layer_params_b * 1e9 / model.layers
     active_params = model.active_layer_params_b * 1e9 / model.layers
@@ -79,23 +93,27 @@ def model_parts(model: ModelArch, quant: Quant) -> ModelParts:
         fraction = model.experts_per_token / model.experts_total
     dense_params = layer_params - expert_params
     head_params = model.embedding_params_b * 1e9
+    extra = held_extra_params_b(model, with_mtp) * 1e9
     return ModelParts(
         model=model,
         layers=model.layers,
         dense_layer_bytes=dense_params * bpw,
         expert_layer_bytes=expert_params * bpw,
         expert_fraction_per_token=fraction,
-        embedding_bytes=head_params * bpw,
+        embedding_bytes=(head_params + extra) * bpw,
         head_bytes=head_params * bpw,
         dense_layer_params=dense_params,
         expert_layer_params=expert_params,
         head_params=head_params,
+        held_extra_bytes=extra * bpw,
     )
 
 
-def weights_bytes(model: ModelArch, quant: Quant) -> float:
-    """All weights of the model at the quant's effective bits per weight."""
-    return model.total_params_b * 1e9 * quant.bytes_per_weight
+def weights_bytes(model: ModelArch, quant: Quant, with_mtp: bool = False) -> float:
+    """All weights the engine holds at the quant's effective bits per weight: the text
+    model, its vision tower, and its multi-token-prediction layers when ``with_mtp``."""
+    params_b = model.text_params_b + held_extra_params_b(model, with_mtp)
+    return params_b * 1e9 * quant.bytes_per_weight
 
 
 def layer_weight_bytes(model: ModelArch, quant: Quant) -> float:
@@ -119,16 +137,40 @@ def output_head_bytes(model: ModelArch, quant: Quant) -> float:
 
 
 def kv_bytes_per_layer(model: ModelArch, context_tokens: float, kv_cache_bits: float) -> float:
-    """KV cache of one layer for one sequence holding ``context_tokens`` tokens."""
+    """Cache of one layer for one sequence holding ``context_tokens`` tokens, averaged
+    over the layers: the KV cache of the attention layers plus the fixed recurrent
+    state of the linear ones (so ``layers ×`` this is the whole model's)."""
     tokens = model.kv_cached_tokens_per_layer(int(context_tokens))
-    return tokens * model.kv_values_per_token_per_layer() * kv_cache_bits / 8
+    kv = tokens * model.kv_values_per_token_per_layer() * kv_cache_bits / 8
+    return kv + model.recurrent_state_bytes() / model.layers
 
 
 def kv_cache_bytes(
     model: ModelArch, context_tokens: float, kv_cache_bits: float, sequences: int = 1
 ) -> float:
-    """KV cache of the whole model for ``sequences`` sequences of ``context_tokens``."""
+    """KV cache (and recurrent state) of the whole model for ``sequences`` sequences of
+    ``context_tokens``."""
     return kv_bytes_per_layer(model, context_tokens, kv_cache_bits) * model.layers * sequences
+
+
+def recurrent_state_bytes(model: ModelArch, sequences: int = 1) -> float:
+    """Fixed recurrent state of a hybrid model's linear layers, bytes (0 otherwise)."""
+    return model.recurrent_state_bytes() * sequences
+
+
+def kv_read_bytes_per_layer(model: ModelArch, context_tokens: float, kv_cache_bits: float) -> float:
+    """Cache bytes one decode step reads per layer for one sequence (averaged over the
+    layers). As :func:`kv_bytes_per_layer`, except that DeepSeek sparse attention reads
+    the latents of only ``sparse_attention_topk`` tokens (its indexer still reads every
+    cached key)."""
+    if not model.uses_sparse_attention:
+        return kv_bytes_per_layer(model, context_tokens, kv_cache_bits)
+    share = model.attention_layers / model.layers
+    cached = model.kv_cached_tokens_per_attention_layer(context_tokens)
+    index_values = model.indexer_head_dim or DSA_INDEX_HEAD_DIM
+    latent_values = model.kv_values_per_token_per_layer() - index_values
+    values = cached * index_values + model.attended_tokens(context_tokens) * latent_values
+    return share * values * kv_cache_bits / 8 + model.recurrent_state_bytes() / model.layers
 
 
 def ffn_width(model: ModelArch) -> int:

@@ -152,3 +152,70 @@ def test_it_refuses_a_slug_that_belongs_to_another_kind(loaded, edit_seed, run):
 
     with pytest.raises(CommandError, match="slug: Already used by a part of kind 'cpu'"):
         run("load_seed", seed_dir=loaded)
+
+
+def test_it_keeps_an_admin_edit_to_a_part_and_lists_it_as_a_conflict(loaded, run):
+    gpu = Gpu.objects.get(slug="amd-radeon-rx-7900-xtx")
+    gpu.tdp_w = 300
+    gpu.save()
+
+    output = run("load_seed", seed_dir=loaded)
+
+    assert Gpu.objects.get(slug="amd-radeon-rx-7900-xtx").tdp_w == 300
+    assert "1 edited row(s) kept" in output
+    assert "parts/gpu.json row 2 (amd-radeon-rx-7900-xtx)" in output
+    assert "load_seed --overwrite" in output
+
+
+def test_it_keeps_an_admin_edit_even_when_the_seed_row_changes_too(loaded, edit_seed, run):
+    model = LlmModel.objects.get(slug="mixtral-8x7b-instruct-v0-1")
+    model.max_context = 16_384
+    model.save()
+    edit_seed("llm_models.json", lambda rows: [r.update(license="changed") for r in rows])
+
+    output = run("load_seed", seed_dir=loaded)
+
+    model.refresh_from_db()
+    assert (model.max_context, model.license) == (16_384, "Apache-2.0")
+    assert "llm_models.json row" in output and "mixtral-8x7b-instruct-v0-1" in output
+    # The other model was not edited, so it takes the seed's new licence.
+    assert LlmModel.objects.exclude(pk=model.pk).get().license == "changed"
+
+
+def test_it_keeps_an_admin_edit_to_a_quant_format(loaded, run):
+    fmt = QuantFormat.objects.get(name="F16", applies_to="kv_cache")
+    fmt.quality_note = "admin's note"
+    fmt.save()
+
+    run("load_seed", seed_dir=loaded)
+
+    fmt.refresh_from_db()
+    assert fmt.quality_note == "admin's note"
+
+
+def test_it_writes_the_seed_over_edits_with_overwrite(loaded, run):
+    gpu = Gpu.objects.get(slug="amd-radeon-rx-7900-xtx")
+    seeded_tdp = gpu.tdp_w
+    gpu.tdp_w = 300
+    gpu.save()
+
+    output = run("load_seed", seed_dir=loaded, overwrite=True)
+
+    assert Gpu.objects.get(slug="amd-radeon-rx-7900-xtx").tdp_w == seeded_tdp
+    assert "edited row" not in output
+    # Overwritten rows are seed rows again: the next load changes nothing and lists nothing.
+    again = run("load_seed", seed_dir=loaded)
+    assert "parts: 0 created, 0 updated, 10 unchanged" in again
+    assert "edited row" not in again
+
+
+def test_it_does_not_touch_rows_an_admin_created_or_imported(loaded, run):
+    gpu = Gpu.objects.get(slug="amd-radeon-rx-7900-xtx")
+    copy = gpu.make_variant()
+    copy.tdp_w = 123
+    copy.save()
+
+    run("load_seed", seed_dir=loaded)
+
+    copy.refresh_from_db()
+    assert copy.tdp_w == 123

@@ -1,7 +1,7 @@
 import pytest
 
 from catalog.models import LlmModel
-from catalog.sizing import parse_size
+from catalog.sizing import SizeRangeError, parse_size
 
 pytestmark = pytest.mark.django_db
 
@@ -83,3 +83,14 @@ def test_an_approximate_model_can_be_saved(db):
     LlmModel.from_size("32b").save()
 
     assert LlmModel.objects.get(slug="approx-32b-dense").approximate
+
+
+@pytest.mark.parametrize("text", ["5T", "3200b", "1000000b", "0.0005b", "1000b-a0.1b", "2000b-a1b"])
+def test_a_size_beyond_what_can_be_approximated_names_the_range(text):
+    with pytest.raises(SizeRangeError, match="model must be a size of total 0.01B to 10,000B"):
+        parse_size(text)
+
+
+@pytest.mark.parametrize("text", ["0.01b", "3000b", "10000b-a37b", "10b-a0.01b", "1T"])
+def test_every_size_within_the_range_gives_a_model(text):
+    assert LlmModel.from_size(text).approximate

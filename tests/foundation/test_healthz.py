@@ -22,8 +22,11 @@ def test_it_answers_503_when_the_broker_is_unreachable(client, settings):
     body = response.json()
     assert body["status"] == "unavailable"
     assert body["broker"]["status"] == "down"
-    assert "broker unreachable" in body["broker"]["reason"]
+    assert body["broker"] == {"status": "down", "reason": "broker unreachable"}
+    assert body["failed"] == ["broker"]
     assert body["database"]["status"] == "ok"
+    assert "127.0.0.1" not in response.content.decode()
+    assert ":1" not in response.content.decode()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -42,4 +45,6 @@ def test_it_answers_503_when_the_database_is_unreachable(client, monkeypatch):
     assert response.status_code == 503
     body = response.json()
     assert body["database"]["status"] == "down"
-    assert "database unreachable" in body["database"]["reason"]
+    assert body["database"] == {"status": "down", "reason": "database unreachable"}
+    assert body["failed"] == ["database"]
+    assert "nonexistent" not in response.content.decode()

@@ -69,9 +69,15 @@ def test_it_configures_reliable_task_defaults():
     assert 0 < s["soft_time_limit"] < s["time_limit"]
 
 
-def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off():
+def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
-    env.update({"DJANGO_SETTINGS_MODULE": "rigrank.settings", "DEBUG": "0"})
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "rigrank.settings",
+            "DEBUG": "0",
+            "SECRET_KEY_FILE": str(tmp_path / "no-such-file"),
+        }
+    )
     out = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
         cwd=ROOT,
@@ -81,6 +87,52 @@ def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off():
     )
     assert out.returncode != 0
     assert "SECRET_KEY must be set" in out.stderr
+
+
+def test_it_reads_the_secret_key_file_when_secret_key_is_unset(tmp_path):
+    key_file = tmp_path / ".secret_key"
+    key_file.write_text("k" * 50 + "\n")
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    env.update({"DJANGO_SETTINGS_MODULE": "rigrank.settings", "SECRET_KEY_FILE": str(key_file)})
+    code = "import django; django.setup(); from django.conf import settings; "
+    code += "print(settings.SECRET_KEY)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "k" * 50
+
+
+def test_the_readme_commands_run_as_typed_in_a_new_shell(tmp_path):
+    """`.venv/bin/python manage.py ...` from the project directory, with no activated
+    virtualenv and no SECRET_KEY exported (make setup wrote .secret_key)."""
+    key_file = tmp_path / ".secret_key"
+    key_file.write_text("w" * 50)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "SECRET_KEY_FILE": str(key_file),
+        "SQLITE_PATH": str(tmp_path / "db.sqlite3"),
+    }
+    python = ".venv/bin/python"
+    migrate = subprocess.run(
+        [python, "manage.py", "migrate", "--no-input", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    out = subprocess.run(
+        [python, "manage.py", "estimate", "--model", "70b", "--quant", "Q4_K_M"]
+        + ["--custom-gpu", "vram_gb=48,bandwidth_gbs=960,fp16_tflops=150:2"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "tokens/s" in out.stdout
 
 
 def test_it_allows_a_development_key_with_debug_on():

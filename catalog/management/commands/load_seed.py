@@ -49,7 +49,9 @@ class Command(BaseCommand):
     help = (
         "Load the seed catalogue (parts/*.json, llm_models.json, quant_formats.json). "
         "Idempotent: rows are matched by slug (quant formats by name and applies_to) and "
-        "only changed rows are written. Every row is validated first; if any row is bad "
+        "only changed rows are written. A row an admin edited since the seed last wrote it "
+        "keeps the edit and is listed as a conflict (--overwrite takes the seed's values "
+        "instead). Every row is validated first; if any row is bad "
         "each problem is listed by file, row number and field, and nothing is loaded. "
         "Reference prices in part rows are left to the pricing app (load_seed_prices)."
     )
@@ -65,8 +67,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Validate and report, write nothing."
         )
+        parser.add_argument(
+            "--overwrite",
+            action="store_true",
+            help="Write the seed's values even over rows an admin edited since the last load.",
+        )
 
-    def handle(self, *args: Any, seed_dir: Path, dry_run: bool, **options: Any) -> None:
+    def handle(
+        self, *args: Any, seed_dir: Path, dry_run: bool, overwrite: bool = False, **options: Any
+    ) -> None:
         seed_dir = seed_dir.resolve()
         if not seed_dir.is_dir():
             raise CommandError(f"Seed directory {seed_dir} does not exist.")
@@ -75,7 +84,7 @@ class Command(BaseCommand):
             self.stdout.write(f"No seed files in {seed_dir}; nothing to load.")
             return
         try:
-            report = load(batches, dry_run=dry_run)
+            report = load(batches, dry_run=dry_run, seed=True, overwrite=overwrite)
         except CatalogError as exc:
             raise CommandError(
                 f"{len(exc.errors)} problem(s) in the seed catalogue; nothing was loaded.\n"
@@ -84,3 +93,10 @@ class Command(BaseCommand):
         prefix = "Dry run, nothing written. " if dry_run else ""
         files = ", ".join(b.label for b in batches)
         self.stdout.write(f"{prefix}Seed catalogue from {files}: {report}.")
+        if report.conflicts:
+            self.stdout.write(
+                f"Kept {len(report.conflicts)} row(s) edited since the seed last wrote them "
+                "(the seed holds other values; `load_seed --overwrite` takes the seed's):"
+            )
+            for where in report.conflicts:
+                self.stdout.write(f"  {where}")

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("configurator", "0001_shared_build"),
+        ("configurator", "0003_robust_prune_beat"),
     ]
 
     operations = [
