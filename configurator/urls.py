@@ -11,6 +11,7 @@ urlpatterns = [
     path("b/<str:slug>/", views.shared_build, name="shared_build"),
     path("rig/", rig_views.rig, name="rig"),
     path("rig/upgrade/", rig_views.upgrade, name="rig_upgrade"),
+    path("rig/measurements/", rig_views.submit_measurement, name="rig_submit_measurement"),
     path("gpus/", views.gpu_list, name="gpu_list"),
     path("platforms/", views.platform_list, name="platform_list"),
     path("models/", views.model_list, name="model_list"),

@@ -156,6 +156,11 @@ class RigForm(forms.Form):
     system = EstimateForm.base_fields["system"]
     custom_gpu = EstimateForm.base_fields["custom_gpu"]
     custom_cpu = forms.CharField(required=False, max_length=300, help_text=HELP["custom_cpu"])
+    parts = forms.CharField(
+        required=False,
+        max_length=2000,
+        help_text="A whole build by catalogue slugs, SLUG:QTY,... (as build pages link it).",
+    )
     paste = forms.CharField(
         required=False,
         max_length=MAX_PASTE_CHARS,
@@ -167,6 +172,7 @@ class RigForm(forms.Form):
     )
 
     HARDWARE = (
+        "parts",
         "gpu",
         "cpu",
         "ram_gb",
@@ -212,6 +218,8 @@ class RigError(ValueError):
 
 def build_rig(data: dict[str, Any]) -> Rig:
     """A :class:`Rig` from cleaned :class:`RigForm` data; :class:`RigError` otherwise."""
+    if data.get("parts"):
+        return _rig_of_parts(data["parts"])
     errors: list[tuple[str, str]] = []
     rig_notes: list[str] = []
     hardware: list[dict[str, Any]] = []
@@ -514,3 +522,29 @@ def _custom_cpu(text: str) -> dict[str, Any]:
     if missing:
         raise ValueError("custom_cpu: missing " + ", ".join(missing) + ".")
     return values
+
+
+def _rig_of_parts(text: str) -> Rig:
+    """A whole catalogue build (``SLUG:QTY,...``) as the build generator sees it."""
+    from configurator.engine.builds import parse_parts_param
+    from configurator.engine.builds.search import machine_for
+
+    snapshot = adapters.catalogue()
+    try:
+        pairs = parse_parts_param(text)
+    except ValueError as exc:
+        raise RigError([("parts", str(exc))]) from None
+    unknown = [slug for slug, _ in pairs if snapshot.get(slug) is None]
+    if unknown:
+        raise RigError([("parts", "parts: unknown part slug(s): " + ", ".join(unknown))])
+    items = [(snapshot.get(slug), qty) for slug, qty in pairs]
+    try:
+        machine = machine_for(items)
+    except ValueError as exc:
+        raise RigError([("parts", str(exc))]) from None
+    hardware = [
+        {"kind": part.kind, "slug": part.slug, "name": part.label, "count": qty}
+        for part, qty in items
+        if part.kind in ("gpu", "cpu", "system", "memory")
+    ]
+    return Rig(machine, hardware, list(pairs), [], [])

@@ -238,3 +238,52 @@ def upgrade_payload(form: UpgradeForm) -> dict[str, Any]:
     result["min_tps"] = request.min_tps
     result["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return result
+
+
+class BenchForm(forms.Form):
+    """A pasted benchmark and what it ran: ``bench`` (llama-bench table/JSON/CSV or vllm
+    bench JSON), ``bench_model`` (catalogue model) and ``bench_quant`` (format; default:
+    the one llama-bench printed)."""
+
+    bench = forms.CharField(
+        max_length=200_000,
+        help_text="llama-bench output (table, -o json or -o csv) or vllm bench serve "
+        "--save-result JSON.",
+        error_messages={"required": "bench: paste the benchmark output."},
+    )
+    bench_model = forms.CharField(
+        max_length=300,
+        help_text="The catalogue model the benchmark ran.",
+        error_messages={"required": "bench_model: name the catalogue model the benchmark ran."},
+    )
+    bench_quant = forms.CharField(required=False, max_length=40, help_text=HELP["quant"])
+
+    def clean(self) -> dict[str, Any]:
+        from configurator.forms import resolve_model, resolve_quant
+        from configurator.rig.bench import parse_bench
+
+        data = super().clean()
+        self.rows = []
+        self.model_row = None
+        self.quant_obj = None
+        if data.get("bench"):
+            try:
+                self.rows = parse_bench(data["bench"])
+            except ValueError as exc:
+                self.add_error("bench", str(exc))
+        if data.get("bench_model"):
+            try:
+                self.model_row = resolve_model(data["bench_model"])
+            except forms.ValidationError as exc:
+                self.add_error("bench_model", exc)
+            else:
+                if self.model_row.approximate:
+                    self.add_error(
+                        "bench_model", "bench_model: pick a catalogue model, not a size."
+                    )
+        printed = next((r.quant for r in self.rows if r.quant), "")
+        try:
+            self.quant_obj = resolve_quant(data.get("bench_quant") or printed or "")
+        except forms.ValidationError as exc:
+            self.add_error("bench_quant", exc)
+        return data

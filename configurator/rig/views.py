@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
+from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from catalog.models import MODEL_USES
 from configurator.rig.service import CanRunForm, canrun_payload
 from configurator.rig.suggest import suggest_parts
+from configurator.wizard import models_for_search
 
 GPU_ROWS = 3
 
@@ -69,13 +72,24 @@ def rig(request: HttpRequest) -> HttpResponse:
         "gpu_options": suggest_parts("", "gpu", limit=500),
         "cpu_options": suggest_parts("", "cpu", limit=500),
         "system_options": suggest_parts("", "system", limit=500),
+        "models": models_for_search(),
+        "bench_text": request.GET.get("bench", ""),
+        "bench_model": request.GET.get("bench_model", ""),
+        "bench_quant": request.GET.get("bench_quant", ""),
     }
     status = 200
     if asked and form.is_valid():
+        from configurator.rig.measure import evidence_for
+
         context["result"] = canrun_payload(form)
         context["owned_param"] = ",".join(
             f"{o['slug']}:{o['count']}" for o in context["result"]["owned"]
         )
+        context["evidence"] = evidence_for(form.rig)
+        context.update(_bench_context(request, form))
+        context["hidden_pairs"] = [
+            (k, v) for k in CanRunForm.HARDWARE for v in params.getlist(k) if v.strip()
+        ]
     elif asked:
         status = 200 if request.htmx else 400
     return render(request, _template(request, "rig/rig.html", "results"), context, status=status)
@@ -85,7 +99,6 @@ def rig(request: HttpRequest) -> HttpResponse:
 def upgrade(request: HttpRequest) -> HttpResponse:
     """The cheapest upgrade of owned parts (``have``) for a model at a speed."""
     from configurator.rig.service import UpgradeForm, upgrade_payload
-    from configurator.wizard import models_for_search
 
     asked = bool(request.GET.get("have") or request.GET.get("model"))
     form = UpgradeForm(request.GET if asked else None)
@@ -106,3 +119,45 @@ def upgrade(request: HttpRequest) -> HttpResponse:
         status = 200 if request.htmx else 400
     page = "rig/upgrade.html"
     return render(request, _template(request, page, "results"), context, status=status)
+
+
+def _bench_context(request: HttpRequest, rig_form: CanRunForm) -> dict[str, Any]:
+    """Measured next to estimated, when the page carries a benchmark."""
+    from configurator.rig.measure import compare
+    from configurator.rig.service import BenchForm
+
+    if not request.GET.get("bench") and not request.POST.get("bench"):
+        return {}
+    form = BenchForm(request.POST or request.GET)
+    context: dict[str, Any] = {"bench_form": form}
+    if form.is_valid() and rig_form.rig is not None:
+        context["compared"] = compare(rig_form.rig, form.model_row, form.quant_obj, form.rows)
+    return context
+
+
+@require_POST
+def submit_measurement(request: HttpRequest) -> HttpResponse:
+    """Store a compared benchmark as a pending measurement for an admin to review."""
+    from configurator.rig.measure import compare, submit
+    from configurator.rig.service import BenchForm
+
+    params = rows_to_params(request.POST)
+    rig_form = CanRunForm(params)
+    bench_form = BenchForm(request.POST)
+    if not rig_form.is_valid() or not bench_form.is_valid():
+        errors = {**rig_form.errors, **bench_form.errors}
+        return render(request, "rig/submitted.html", {"errors": errors}, status=400)
+    hardware_query = urlencode(
+        [(k, v) for k in CanRunForm.HARDWARE for v in params.getlist(k) if v.strip()]
+    )
+    compared = compare(rig_form.rig, bench_form.model_row, bench_form.quant_obj, bench_form.rows)
+    measurement, created = submit(
+        rig_form.rig,
+        hardware_query,
+        bench_form.model_row,
+        bench_form.quant_obj,
+        compared,
+        bench_form.cleaned_data["bench"],
+    )
+    context = {"measurement": measurement, "created": created, "rig_query": hardware_query}
+    return render(request, "rig/submitted.html", context, status=201 if created else 200)

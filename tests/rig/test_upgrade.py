@@ -36,7 +36,9 @@ def test_owned_parts_cost_nothing_and_upgrades_are_ranked_by_price(seeded, clien
 
 def test_a_complete_owned_build_gets_another_gpu_as_an_upgrade(seeded, client):
     # A whole 8B build from the generator, then asked to run a 70B at 10 tokens/s.
-    small = client.get("/api/builds", {"model": "llama-3-1-8b-instruct", "limit": 1}).json()
+    small = client.get(
+        "/api/builds", {"model": "llama-3-1-8b-instruct", "limit": 1, "stack": "cuda"}
+    ).json()
     have = small["builds"][0]["parts_param"]
     data = client.get("/api/upgrade", {"have": have, "model": LLAMA_70B, "min_tps": 10}).json()
     kinds = {u["kind"] for u in data["upgrades"]}
