@@ -113,6 +113,7 @@ def cpu_ccds(cpu: CpuSystem) -> int | None:
 # pulls memory through 16 links, as llama.cpp issue 11744's dual-9175F run shows);
 # EPYC 9355P: 8 CCDs over GMI-Wide links (chipsandcheese.com, "AMD's EPYC 9355P").
 CPU_CCDS: dict[str, int] = {
+    "EPYC 9124": 2,
     "EPYC 9175F": 16,
     "EPYC 9355P": 8,
     "EPYC 9355": 8,

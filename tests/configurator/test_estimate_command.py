@@ -109,7 +109,7 @@ def test_unknown_names_and_bad_values_exit_2_naming_the_flag(seeded):
 
 
 def test_all_experts_in_system_ram_keep_the_rest_on_the_gpu(seeded):
-    args = ("--model", "qwen3-30b-a3b", "--quant", "Q4_K_M", "--gpu", "4090")
+    args = ("--model", "qwen3-30b-a3b", "--quant", "Q4_K_M", "--gpu", "nvidia-geforce-rtx-4090")
     data = run_json(*args, "--cpu", "amd-epyc-9354", "--expert-offload", "all")
     assert "routed experts of 48 layers in system RAM" in data["placement"]
     with pytest.raises(CommandError, match="expert-offload"):
@@ -117,7 +117,7 @@ def test_all_experts_in_system_ram_keep_the_rest_on_the_gpu(seeded):
 
 
 def test_backend_threads_and_speculation_change_the_estimate(seeded):
-    args = ("--model", "llama-3-1-70b-instruct", "--quant", "Q4_K_M", "--gpu", "4090:2")
+    args = ("--model", "llama-3-1-70b-instruct", "--quant", "Q4_K_M", "--gpu", "nvidia-geforce-rtx-4090:2")
     base = run_json(*args)
     vulkan = run_json(*args, "--backend", "Vulkan")
     assert base["backend"] == "CUDA" and vulkan["backend"] == "Vulkan"

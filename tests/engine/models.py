@@ -159,6 +159,8 @@ EPYC_9124_2S = CpuSystem(
     ram_gb=384,
     fp32_gflops_per_socket=1536,
     tdp_w_per_socket=200,
+    # AMD lists 64 MB of L3: two 8-core CCDs of 32 MB (the two links cap its bandwidth).
+    ccds_per_socket=2,
 )
 RYZEN_DESKTOP = CpuSystem(
     "Ryzen 9 7950X",

@@ -303,11 +303,6 @@ PARAMETER_BY_NAME = {p.name: p for p in PARAMETERS}
 
 # Parameters the data cannot pin down, kept at their documented default rather than fitted.
 NOT_FITTED: dict[str, str] = {
-    "prefill_efficiency.cpu": (
-        "no CPU prefill row states its CPU's FP32 peak; default from llama.cpp PR 8908 "
-        "(Threadripper PRO 5995WX, 64 × 2.7 GHz × 32 FLOP/cycle: Mistral 7B Q4_0 pp512 at "
-        "189 tokens/s, about 45 % of peak)"
-    ),
     "numa_efficiency": (
         "one two-socket row, whose setup is uncertain; default from llama.cpp issue 11744 "
         "(dual EPYC 9175F, 16 × DDR5-6400: 70B F16 at 4.31 tokens/s with pages spread over "

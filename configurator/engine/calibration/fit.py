@@ -237,7 +237,11 @@ def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
 
 
 def _levenberg_marquardt(
-    rows: Sequence[Measurement], weights: Sequence[float], start: Constants, names: list[str]
+    rows: Sequence[Measurement],
+    weights: Sequence[float],
+    start: Constants,
+    names: list[str],
+    iterations: int = LM_ITERATIONS,
 ) -> Constants:
     """Projected Levenberg–Marquardt on the constants' unit coordinates, with
     iteratively reweighted pseudo-Huber weights."""
@@ -261,7 +265,7 @@ def _levenberg_marquardt(
     loss = _robust(residuals, weights)
     damping = 1e-2
     scale2 = HUBER_SCALE * HUBER_SCALE
-    for _ in range(LM_ITERATIONS):
+    for _ in range(iterations):
         omega = [
             w / math.sqrt(1.0 + r * r / scale2) for r, w in zip(residuals, weights, strict=True)
         ]
@@ -311,13 +315,14 @@ def fit(
     start: Constants,
     names: Iterable[str] | None = None,
     sweeps: int = MAX_SWEEPS,
+    iterations: int = LM_ITERATIONS,
 ) -> Constants:
     """Constants minimising the robust log error over ``rows``, from ``start``:
     Levenberg–Marquardt, then coordinate sweeps (a grid over each constant's range and
     a golden-section refinement) to step out of shallow local minima."""
     names = list(names) if names is not None else influential(rows, start)
     weights = _weights(rows)
-    current = _levenberg_marquardt(rows, weights, start, names) if names else start
+    current = _levenberg_marquardt(rows, weights, start, names, iterations) if names else start
     best = _loss(rows, weights, current)
     for _ in range(sweeps):
         before = best
