@@ -117,7 +117,14 @@ def test_all_experts_in_system_ram_keep_the_rest_on_the_gpu(seeded):
 
 
 def test_backend_threads_and_speculation_change_the_estimate(seeded):
-    args = ("--model", "llama-3-1-70b-instruct", "--quant", "Q4_K_M", "--gpu", "nvidia-geforce-rtx-4090:2")
+    args = (
+        "--model",
+        "llama-3-1-70b-instruct",
+        "--quant",
+        "Q4_K_M",
+        "--gpu",
+        "nvidia-geforce-rtx-4090:2",
+    )
     base = run_json(*args)
     vulkan = run_json(*args, "--backend", "Vulkan")
     assert base["backend"] == "CUDA" and vulkan["backend"] == "Vulkan"
