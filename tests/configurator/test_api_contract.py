@@ -7,14 +7,17 @@ configurator/api_schema.py; a field added to an engine dataclass is documented a
 
 from __future__ import annotations
 
+import datetime
+import enum
 import json
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from typing import Any, Literal
 
 import pytest
 from jsonschema import Draft202012Validator
 
-from configurator.api_schema import SchemaBuilder, response_schemas
+from configurator.api_schema import UNDOCUMENTED, SchemaBuilder, response_schemas
 
 pytestmark = pytest.mark.usefixtures("seeded")
 
@@ -113,7 +116,9 @@ def test_error_responses_match_the_document(client, document, settings):
 
 
 def test_every_object_schema_is_closed_and_requires_its_keys():
-    for name, schema in response_schemas().items():
+    schemas = response_schemas()
+    assert UNDOCUMENTED not in json.dumps(schemas), "a result field has a type api_schema lacks"
+    for name, schema in schemas.items():
         assert schema["additionalProperties"] is False, name
         assert set(schema["required"]) == set(schema["properties"]), name
 
@@ -138,3 +143,33 @@ def test_a_dataclass_field_is_documented_by_its_type():
         "note": {"type": ["string", "null"]},
     }
     assert schema["required"] == ["count", "label", "note", "parts", "speed_tps"]
+
+
+class Grade(enum.Enum):
+    GOOD = "good"
+    BAD = "bad"
+
+
+def test_the_generator_knows_the_types_a_new_result_field_may_have():
+    @dataclass(frozen=True)
+    class Evidence:
+        source_url: str
+        measured_on: datetime.date
+        seen_at: datetime.datetime
+        price: Decimal
+        grade: Grade
+        backend: Literal["cuda", "rocm"]
+        tags: frozenset[str]
+        extra: dict[str, float]
+
+    builder = SchemaBuilder()
+    builder.of(tuple[Evidence, ...])
+    props = builder.components["Evidence"]["properties"]
+    assert props["measured_on"] == {"type": "string", "format": "date"}
+    assert props["seen_at"] == {"type": "string", "format": "date-time"}
+    assert props["price"] == {"type": "string", "format": "decimal"}
+    assert props["grade"] == {"enum": ["good", "bad"]}
+    assert props["backend"] == {"enum": ["cuda", "rocm"]}
+    assert props["tags"] == {"type": "array", "items": {"type": "string"}}
+    number = {"type": ["number", "null"]}
+    assert props["extra"] == {"type": "object", "additionalProperties": number}
