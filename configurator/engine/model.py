@@ -86,6 +86,7 @@ class ModelArch:
     dense_layers: int = 0
     kv_lora_rank: int | None = None
     qk_rope_head_dim: int | None = None
+    q_lora_rank: int | None = None
     sliding_window: int | None = None
     sliding_window_layers_fraction: float | None = None
     max_context: int | None = None
@@ -167,6 +168,7 @@ class ModelArch:
                 self.layers - self.attention_layers,
             )
         for name in (
+            "q_lora_rank",
             "recurrent_state_heads",
             "recurrent_state_key_dim",
             "recurrent_state_value_dim",
