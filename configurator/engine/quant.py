@@ -142,17 +142,22 @@ def gguf_recipe(name: str) -> str | None:
 @dataclass(frozen=True)
 class Quant:
     """A weight format: ``bits_per_weight`` is the effective size of one weight in bits,
-    block scales included (Q4_K_M is about 4.85, not 4). ``family`` tells which engines
-    run it ("" means any)."""
+    block scales included (Q4_K_M is about 4.85, not 4; a GGUF type's exact value per
+    model comes from :mod:`.gguf`). ``family`` tells which engines run it ("" means
+    any); ``mean_kld`` is its measured quality loss (KL divergence from 16-bit, nats)
+    when known."""
 
     name: str
     bits_per_weight: float
     family: str = ""
+    mean_kld: float | None = None
 
     def __post_init__(self) -> None:
         checks.text("quant.name", self.name)
         checks.number("quant.bits_per_weight", self.bits_per_weight, 1.0, 32.0)
         checks.choice("quant.family", self.family, FAMILIES)
+        if self.mean_kld is not None:
+            checks.number("quant.mean_kld", self.mean_kld, 0.0, 100.0)
 
     @property
     def bytes_per_weight(self) -> float:
