@@ -631,7 +631,10 @@ class LlmModel(models.Model):
     kv_lora_rank = _int(1, 100_000, help_text="Multi-head latent attention (DeepSeek V3).")
     qk_rope_head_dim = _int(0, 100_000)
     q_lora_rank = _int(
-        1, 100_000, help_text="Query compression rank of latent attention; null = none."
+        0,
+        100_000,
+        help_text="Query compression rank of latent attention; 0 = queries not compressed "
+        "(DeepSeek-V2-Lite), null = unknown.",
     )
     sliding_window = _int(1, 100_000_000)
     sliding_window_layers_fraction = _float(0, 1)

@@ -167,8 +167,9 @@ class ModelArch:
                 0,
                 self.layers - self.attention_layers,
             )
+        if self.q_lora_rank is not None:
+            checks.integer("model.q_lora_rank", self.q_lora_rank, 0, 100_000)
         for name in (
-            "q_lora_rank",
             "recurrent_state_heads",
             "recurrent_state_key_dim",
             "recurrent_state_value_dim",

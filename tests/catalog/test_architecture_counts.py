@@ -65,3 +65,9 @@ def test_nemotron_h_blocks_are_one_of_attention_mamba_or_ffn():
     mamba = linear_layer_params(a)
     d_inner, conv = 128 * 80, 128 * 80 + 2 * 8 * 128
     assert mamba == 4480 * (d_inner + conv + 128) + conv * 4 + 3 * 128 + d_inner + d_inner * 4480
+
+
+def test_an_mla_config_with_null_q_lora_rank_has_uncompressed_queries():
+    # DeepSeek-V2-Lite's config.json says "q_lora_rank": null.
+    fields = fields_from_hf_config({**read_config("deepseek-v3.json"), "q_lora_rank": None})
+    assert fields["q_lora_rank"] == 0
