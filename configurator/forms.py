@@ -343,6 +343,12 @@ def resolve_parts(text: str, kind: str | None = None) -> Part:
     matches = [p for p in matches if not (p.slug.endswith("-used") and p.slug[:-5] in slugs)]
     if len(matches) == 1:
         return matches[0]
+    # A variant named after its base card ("RTX 4090 48GB (mod, used)") does not make the
+    # base name ambiguous: "4090" is the part whose name every other match extends.
+    names = {p.pk: set(_tokens(f"{p.brand} {p.name}")) for p in matches}
+    bases = [p for p in matches if all(names[p.pk] < names[o.pk] for o in matches if o != p)]
+    if len(bases) == 1:
+        return bases[0]
     what = kind or "part"
     if matches:
         names = ", ".join(p.slug for p in matches[:12])
