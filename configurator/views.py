@@ -17,7 +17,7 @@ from django_htmx.http import push_url, trigger_client_event
 
 import rigrank
 from catalog.models import LlmModel, QuantFormat
-from configurator import buildpage, charts, pages, wizard
+from configurator import buildpage, charts, pages, results_cache, wizard
 from configurator.forms import RecommendForm
 from configurator.models import SharedBuild
 from configurator.recommend import evaluate_build, recommend
@@ -116,6 +116,13 @@ def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 @vary_on_headers("HX-Request")
 def home(request: HttpRequest) -> HttpResponse:
+    if not request.GET:
+        return _home(request)
+    # The same query on the same catalogue and prices: served from the cache.
+    return results_cache.cached_response(request, "home", lambda: _home(request, cached=True))
+
+
+def _home(request: HttpRequest, cached: bool = False) -> HttpResponse:
     formats = wizard.quant_formats()
     form = wizard.wizard_form(request.GET, formats)
     shown = wizard.display_form(form, formats)
@@ -128,6 +135,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "quant_note": wizard.quant_note(form, formats),
         "oob": bool(request.htmx),
     }
+    if cached:
+        context["csrf_token"] = results_cache.CSRF_PLACEHOLDER
     if form.is_bound and form.is_valid():
         context.update(_results(form))
     # Bad input is a 400 on a full page; htmx swaps only 2xx, so its fragment stays 200.
