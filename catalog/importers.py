@@ -174,6 +174,9 @@ def read_hub_repo(repo_id: str, revision: str = "main") -> dict[str, Any]:
         fields["total_params_b"] = round(total_b, 3)
         inactive = counts.total_b - counts.active_b if fields.get("experts_total") else 0.0
         fields["active_params_b"] = round(max(total_b - inactive, counts.active_b * 0.5), 3)
+        if isinstance(config.get("vision_config"), dict) and total_b > counts.total_b * 1.005:
+            # What the checkpoint holds beyond the text model is its vision tower.
+            fields["vision_params_b"] = round(total_b - counts.total_b, 3)
     return {
         "fields": fields,
         "name": repo_id.split("/", 1)[1],

@@ -469,3 +469,19 @@ def test_a_hybrid_gguf_keeps_its_layer_pattern_and_file_quantization(run, tmp_pa
     assert f"F32 x{len(tensors)}" in output
     fmt = QuantFormat.objects.get(name="F32", applies_to="weights")
     assert fmt.bits_per_weight == 32.0 and fmt.source == GGUF_SOURCE
+
+
+def test_a_multimodal_checkpoint_beyond_its_text_model_is_its_vision_tower(run, hub):
+    from catalog.architecture import Architecture, parameter_count
+    from catalog.hf_config import fields_from_hf_config
+
+    config = json.loads((CONFIGS / "gemma-3-27b-it.json").read_text())
+    text_b = parameter_count(Architecture.from_mapping(fields_from_hf_config(config))).total_b
+    # A bf16 checkpoint of the text model plus a 0.417 B SigLIP tower.
+    serve_repo(hub, "google/gemma-3-27b-it", config, total_size=round((text_b + 0.417) * 2e9))
+
+    run("import_model", "google/gemma-3-27b-it")
+
+    model = LlmModel.objects.get()
+    assert model.vision_params_b == pytest.approx(0.417, abs=0.002)
+    assert model.total_params_b == pytest.approx(text_b + 0.417, abs=0.002)
