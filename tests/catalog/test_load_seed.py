@@ -219,3 +219,16 @@ def test_it_does_not_touch_rows_an_admin_created_or_imported(loaded, run):
 
     copy.refresh_from_db()
     assert copy.tdp_w == 123
+
+
+def test_rows_loaded_before_tracking_are_kept_and_explained(loaded, edit_seed, run):
+    Gpu.objects.filter(slug="amd-radeon-rx-7900-xtx").update(seed_hash="")
+    edit_seed("parts/gpu.json", lambda rows: rows[1]["specs"].update(tdp_w=350))
+
+    output = run("load_seed", seed_dir=loaded)
+
+    assert Gpu.objects.get(slug="amd-radeon-rx-7900-xtx").tdp_w != 350
+    assert "(loaded before edits were tracked)" in output
+    assert "`load_seed --overwrite` once" in output
+    # Nothing else changed in the seed, so nothing was written.
+    assert "parts: 0 created, 0 updated" in output
