@@ -21,6 +21,7 @@ from catalog import importers
 from catalog.models import CompleteSystem, Cpu, Gpu, LlmModel, Part, QuantFormat
 from catalog.sizing import ACCEPTED_FORMS, SizeRangeError, parse_size
 from configurator import adapters
+from configurator import estimate_options as options
 from configurator.engine import (
     ENGINES,
     KNOWN_FORMATS,
@@ -87,6 +88,9 @@ HELP = {
     f"cloud, 0.1–24. Default {DEFAULT_HOURS_PER_DAY:g}.",
     "kv_quant": "KV-cache data type: " + ", ".join(KV_QUANTS) + ". Default F16.",
 }
+
+
+HELP.update(options.HELP)
 
 
 def _num_messages(name: str, low: Any, high: Any, unit: str = "", whole: bool = False) -> dict:
@@ -579,6 +583,12 @@ class EstimateInput:
     engine: str
     split: str | None
     hardware: list[dict[str, Any]]
+    backend: str | None = None
+    expert_offload: int | str | None = None
+    threads: int | None = None
+    spec_decode: Any = None
+    draft: Any = None
+    framework: str | None = None
 
 
 class EstimateForm(forms.Form):
@@ -609,6 +619,7 @@ class EstimateForm(forms.Form):
         "batch": HELP["batch"],
         "kv_quant": HELP["kv_quant"],
         "mode": HELP["mode"],
+        **options.HELP,
     }
 
     model = forms.CharField(required=False, max_length=300, help_text=HELP["model"])
@@ -657,6 +668,22 @@ class EstimateForm(forms.Form):
     batch = _int("batch", 1, MAX_BATCH)
     kv_quant = _choice("kv_quant", KV_QUANTS)
     mode = _choice("mode", MODES)
+    expert_offload = forms.CharField(
+        required=False, max_length=10, help_text=options.HELP["expert_offload"]
+    )
+    backend = _choice("backend", options.BACKEND_CHOICES)
+    threads = _int("threads", 1, 4096)
+    custom_cpu = forms.CharField(
+        required=False, max_length=300, help_text=options.HELP["custom_cpu"]
+    )
+    custom_system = forms.CharField(
+        required=False, max_length=300, help_text=options.HELP["custom_system"]
+    )
+    spec_decode = forms.CharField(
+        required=False, max_length=300, help_text=options.HELP["spec_decode"]
+    )
+    acceptance_rate = _float("acceptance_rate", 0.0, 0.99)
+    framework = _choice("framework", options.FRAMEWORK_CHOICES)
 
     # Parameters that may be given several times, and the separator that joins them.
     REPEATABLE = {"gpu": ",", "custom_gpu": ";"}
@@ -746,6 +773,29 @@ class EstimateForm(forms.Form):
                         )
                 except forms.ValidationError as exc:
                     self.add_error("cpu", exc)
+        if data.get("custom_system"):
+            try:
+                unified = options.custom_system(data["custom_system"])
+                hardware.append({"kind": "system", "slug": "", "name": unified.name, "count": 1})
+            except ValueError as exc:
+                self.add_error("custom_system", str(exc))
+        if data.get("custom_cpu"):
+            if data.get("cpu"):
+                self.add_error("custom_cpu", "custom_cpu: give cpu or custom_cpu, not both.")
+            else:
+                try:
+                    cpu_system = options.custom_cpu(data["custom_cpu"])
+                    data["cpu"] = cpu_system.name
+                    hardware.append(
+                        {
+                            "kind": "cpu",
+                            "slug": "",
+                            "name": cpu_system.name,
+                            "count": cpu_system.sockets,
+                        }
+                    )
+                except ValueError as exc:
+                    self.add_error("custom_cpu", str(exc))
         if unified is not None and (gpus or data.get("cpu")):
             self.add_error(
                 "system",
@@ -778,6 +828,9 @@ class EstimateForm(forms.Form):
         except ValueError as exc:
             self.add_error(None, str(exc))
             return data
+        extras = self._more_options(data)
+        if extras is None:
+            return data
         self.resolved = EstimateInput(
             machine=machine,
             model=model,
@@ -786,8 +839,43 @@ class EstimateForm(forms.Form):
             engine=data.get("engine") or "llama.cpp",
             split=data.get("split") or None,
             hardware=hardware,
+            **extras,
         )
         return data
+
+    def _more_options(self, data: dict[str, Any]) -> dict[str, Any] | None:
+        """The parsed "more options" (None after adding a field error)."""
+        try:
+            offload = options.expert_offload(data.get("expert_offload"))
+        except ValueError as exc:
+            self.add_error("expert_offload", str(exc))
+            return None
+        try:
+            spec = options.spec_decode(data.get("spec_decode"), data.get("acceptance_rate"))
+        except ValueError as exc:
+            self.add_error("spec_decode", str(exc))
+            return None
+        draft = None
+        if spec is not None and spec.method == "draft":
+            try:
+                draft_model = resolve_model(spec.draft_model)
+            except forms.ValidationError as exc:
+                self.add_error("spec_decode", exc)
+                return None
+            draft = (adapters.model_arch(draft_model), self.resolved_quant(data))
+        return {
+            "backend": data.get("backend") or None,
+            "expert_offload": offload,
+            "threads": data.get("threads"),
+            "spec_decode": spec,
+            "draft": draft,
+            "framework": data.get("framework") or None,
+        }
+
+    @staticmethod
+    def resolved_quant(data: dict[str, Any]) -> Quant:
+        """The quant typed (the draft model runs at the same one)."""
+        return resolve_quant(data.get("quant") or "")
 
 
 def _name_count(field: str, text: str, high: int) -> tuple[str, int | None]:
@@ -809,13 +897,17 @@ def _custom_gpu(text: str) -> tuple[EngineGpu, int]:
             raise ValueError(f"custom_gpu: the count after ':' must be 1–64 (got {count_text!r}).")
         count = int(count_text)
     values: dict[str, float] = {}
+    text_values: dict[str, str] = {}
     for pair in spec.split(","):
         key, _, value = pair.partition("=")
         key = key.strip()
+        if key in ("vendor", "memory"):
+            text_values[key] = value.strip()
+            continue
         if key not in ("vram_gb", "bandwidth_gbs", "fp16_tflops", "tdp_w"):
             raise ValueError(
-                "custom_gpu takes vram_gb=V,bandwidth_gbs=B,fp16_tflops=F[,tdp_w=W][:COUNT] "
-                f"(got {key!r})."
+                "custom_gpu takes vram_gb=V,bandwidth_gbs=B,fp16_tflops=F[,tdp_w=W]"
+                f"[,vendor=nvidia|amd|intel][,memory=GDDR6X|HBM3|…][:COUNT] (got {key!r})."
             )
         try:
             values[key] = float(value)
@@ -831,9 +923,14 @@ def _custom_gpu(text: str) -> tuple[EngineGpu, int]:
             bandwidth_gbs=values["bandwidth_gbs"],
             fp16_tflops=values["fp16_tflops"],
             tdp_w=values.get("tdp_w", 300.0),
+            vendor=options.gpu_vendor(text_values.get("vendor", "nvidia")),
+            memory_type=text_values.get("memory", ""),
         )
     except ValueError as exc:
-        raise ValueError(f"custom_gpu: {exc}") from None
+        message = str(exc)
+        raise ValueError(
+            message if message.startswith("custom_gpu") else f"custom_gpu: {exc}"
+        ) from None
     return gpu, count
 
 
@@ -867,6 +964,7 @@ def _cpu_system(
             fp32_gflops_per_socket=cpu.gflops,
             tdp_w_per_socket=cpu.power_w,
             memory_type=cpu.memory_type if cpu.memory_type in ("DDR4", "DDR5") else "DDR5",
+            ccds_per_socket=options.ccds(cpu.name),
         )
     except ValueError as exc:
         form.add_error("cpu", f"cpu: {exc}")

@@ -11,13 +11,14 @@ from urllib.parse import urlencode
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url, trigger_client_event
 
 import rigrank
 from catalog.models import LlmModel, QuantFormat
 from configurator import buildpage, charts, pages, results_cache, wizard
+from configurator.accuracy import accuracy_context
 from configurator.forms import RecommendForm
 from configurator.models import SharedBuild
 from configurator.recommend import evaluate_build, recommend
@@ -270,3 +271,9 @@ def shared_build(request: HttpRequest, slug: str) -> HttpResponse:
     context = buildpage.shared_context(shared)
     context["og_url"] = request.build_absolute_uri(shared.get_absolute_url())
     return render(request, "configurator/shared.html", context)
+
+
+@require_GET
+def accuracy(request: HttpRequest) -> HttpResponse:
+    """How the estimates compare with published measurements (``make validate``)."""
+    return render(request, "configurator/accuracy.html", accuracy_context())

@@ -30,6 +30,7 @@ from functools import lru_cache
 
 from .. import memory
 from ..calibration import load_constants
+from ..devices import VENDORS
 from ..engines import ENGINES, engine_profile
 from ..estimate import estimate
 from ..hardware import CpuSystem, Machine, Storage
@@ -240,7 +241,7 @@ class Search:
         return min(bandwidth, cap)
 
     def system_bandwidth(self, system: SystemPart) -> float:
-        cls = "unified_apple" if system.vendor == "apple" else "unified_other"
+        cls = VENDORS[system.vendor].unified_class if system.vendor in VENDORS else "unified_other"
         return system.bandwidth_gbs * self._constant(f"bandwidth_efficiency.{cls}")
 
     def host_split(self, gpu_bytes: float) -> tuple[float, float]:
