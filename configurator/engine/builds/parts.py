@@ -28,6 +28,7 @@ KINDS: tuple[str, ...] = (
     "psu",
     "case",
     "storage",
+    "adapter",
 )
 KIND_LABELS = {
     "system": "Complete system",
@@ -39,6 +40,7 @@ KIND_LABELS = {
     "psu": "Power supply",
     "case": "Case",
     "storage": "Storage",
+    "adapter": "Bridge / riser",
 }
 
 # Software stack of a GPU or system → the engine's vendor name.
@@ -116,6 +118,8 @@ class GpuPart(Part):
     pcie_gen: int | None = None
     pcie_lanes: int | None = None
     interconnect_bandwidth_gbs: float = 0.0
+    interconnect: str = ""
+    interconnect_group_size: int | None = None
     passive: bool = False
     memory_type: str = ""
 
@@ -138,16 +142,24 @@ class GpuPart(Part):
     def engine_gpu(self) -> Gpu:
         return self.to_engine()
 
-    def to_engine(self, lanes: int | None = None) -> Gpu:
-        """The engine's view of this card; ``lanes`` caps the PCIe lanes (the slot's
-        electrical width). Memoised per lane count."""
-        memo = self.__dict__.setdefault("_engine_by_lanes", {})
-        if lanes not in memo:
-            memo[lanes] = self._make_engine(lanes)
-        return memo[lanes]
+    @property
+    def has_link(self) -> bool:
+        """The card has an NVLink / Infinity Fabric connector (used only when bridged)."""
+        return bool(self.interconnect_bandwidth_gbs) and self.interconnect not in ("", "none")
 
-    def _make_engine(self, lanes: int | None) -> Gpu:
+    def to_engine(self, lanes: int | None = None, gen: int | None = None, link: bool = True) -> Gpu:
+        """The engine's view of this card; ``lanes`` and ``gen`` cap the PCIe lanes and
+        generation (the slot's electrical width and generation); ``link`` False drops
+        the NVLink / Infinity Fabric link (no bridge in the build). Memoised."""
+        memo = self.__dict__.setdefault("_engine_by_lanes", {})
+        key = (lanes, gen, link)
+        if key not in memo:
+            memo[key] = self._make_engine(lanes, gen, link)
+        return memo[key]
+
+    def _make_engine(self, lanes: int | None, gen: int | None, link: bool) -> Gpu:
         card_lanes = self.pcie_lanes or 16
+        card_gen = self.pcie_gen or 4
         return Gpu(
             name=self.name,
             vram_gb=self.vram_gb,
@@ -156,8 +168,8 @@ class GpuPart(Part):
             fp32_tflops=self.fp32_tflops or 0.0,
             tdp_w=self.board_power_w,
             vendor=self.vendor,
-            interconnect_bandwidth_gbs=self.interconnect_bandwidth_gbs or 0.0,
-            pcie_gen=self.pcie_gen or 4,
+            interconnect_bandwidth_gbs=(self.interconnect_bandwidth_gbs or 0.0) if link else 0.0,
+            pcie_gen=min(card_gen, gen) if gen else card_gen,
             pcie_lanes=min(card_lanes, lanes) if lanes else card_lanes,
             **({"memory_type": self.memory_type} if self.memory_type else {}),
         )
@@ -211,6 +223,8 @@ class BoardPart(Part):
     pcie_gen: int | None = None
     slot_spacing: int | None = None
     eps_connectors: int | None = None
+    x16_positions: tuple[int, ...] = ()
+    x16_gens: tuple[int, ...] = ()
 
     @property
     def dimms_per_channel(self) -> int:
@@ -249,6 +263,13 @@ class CasePart(Part):
     expansion_slots: int | None = None
     max_cooler_height_mm: int | None = None
     rack_units: int = 0
+    integrated_psu_w: int | None = None
+    integrated_psu_count: int | None = None
+
+    @property
+    def has_integrated_psu(self) -> bool:
+        """The chassis ships with its own power supply (which is then the build's)."""
+        return bool(self.integrated_psu_w)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -304,6 +325,34 @@ class SystemPart(Part):
         )
 
 
+ADAPTER_TYPES = ("nvlink_bridge", "infinity_fabric_bridge", "riser_cable", "bifurcation_card")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdapterPart(Part):
+    """A GPU bridge (NVLink, Infinity Fabric) or a PCIe riser / bifurcation card.
+
+    Bridges: ``compatible_gpus`` (GPU slugs it joins), ``gpus_joined`` (cards per
+    bridge), ``bridges_per_group`` (bridges one group needs for the full link),
+    ``slot_spacing`` (slot positions between the cards it joins). Risers: ``pcie_lanes``
+    and ``pcie_gen`` of the cable; a bifurcation card splits one x16 slot into
+    ``gpus_joined`` links of ``pcie_lanes`` each."""
+
+    kind: ClassVar[str] = "adapter"
+
+    adapter_type: str
+    compatible_gpus: tuple[str, ...] = ()
+    gpus_joined: int | None = None
+    bridges_per_group: int | None = None
+    slot_spacing: int | None = None
+    pcie_lanes: int | None = None
+    pcie_gen: int | None = None
+
+    @property
+    def is_bridge(self) -> bool:
+        return self.adapter_type.endswith("_bridge")
+
+
 PART_TYPES: dict[str, type[Part]] = {
     cls.kind: cls
     for cls in (
@@ -316,6 +365,7 @@ PART_TYPES: dict[str, type[Part]] = {
         StoragePart,
         CoolerPart,
         SystemPart,
+        AdapterPart,
     )
 }
 
@@ -399,6 +449,8 @@ def part_from_specs(
                 pcie_gen=s.get("pcie_gen"),
                 pcie_lanes=s.get("pcie_lanes"),
                 interconnect_bandwidth_gbs=float(s.get("interconnect_bandwidth_gbs") or 0.0),
+                interconnect=s.get("interconnect") or "",
+                interconnect_group_size=s.get("interconnect_group_size"),
                 passive=s.get("cooling") == "passive",
                 memory_type=s.get("memory_type") or "",
             )
@@ -434,6 +486,8 @@ def part_from_specs(
                 pcie_gen=s.get("pcie_gen"),
                 slot_spacing=s.get("x16_slot_spacing"),
                 eps_connectors=s.get("eps_connectors"),
+                x16_positions=tuple(s.get("x16_slot_positions") or ()),
+                x16_gens=tuple(s.get("pcie_x16_gen") or ()),
             )
         if kind == "memory":
             return MemoryPart(
@@ -462,6 +516,8 @@ def part_from_specs(
                 expansion_slots=s.get("expansion_slots"),
                 max_cooler_height_mm=s.get("max_cooler_height_mm"),
                 rack_units=int(s.get("rack_units") or 0),
+                integrated_psu_w=s.get("integrated_psu_w"),
+                integrated_psu_count=s.get("integrated_psu_count"),
             )
         if kind == "storage":
             return StoragePart(
@@ -476,6 +532,17 @@ def part_from_specs(
                 sockets=tuple(s.get("sockets") or ()),
                 tdp_rating_w=s.get("tdp_rating_w"),
                 height_mm=s.get("height_mm"),
+            )
+        if kind == "adapter":
+            return AdapterPart(
+                **common,
+                adapter_type=s["adapter_type"],
+                compatible_gpus=tuple(s.get("compatible_gpus") or ()),
+                gpus_joined=s.get("gpus_joined"),
+                bridges_per_group=s.get("bridges_per_group"),
+                slot_spacing=s.get("slot_spacing"),
+                pcie_lanes=s.get("pcie_lanes"),
+                pcie_gen=s.get("pcie_gen"),
             )
         if kind == "system":
             if not s.get("unified_memory_gb") or not s.get("bandwidth_gbs"):

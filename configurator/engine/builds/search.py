@@ -30,7 +30,7 @@ from functools import lru_cache
 
 from .. import memory
 from ..calibration import load_constants
-from ..engines import ENGINES, engine_profile
+from ..engines import ENGINES, engine_profile, tensor_parallel_sizes
 from ..estimate import estimate
 from ..hardware import CpuSystem, Machine, Storage
 from ..results import Estimate
@@ -46,7 +46,16 @@ from .request import (
     BuildRequest,
 )
 from .result import Build, Line, NearMiss, Recommendation, Relaxation, Shortfall, parts_param
-from .rules import OS_RESERVED_GB, Assembly, ModelNeeds, check, usable_x16_slots
+from .rules import (
+    OS_RESERVED_GB,
+    Assembly,
+    ModelNeeds,
+    Parallel,
+    board_positions,
+    check,
+    check_parallel,
+    plan_slots,
+)
 
 MAX_GPUS = 8
 BOUND_SLACK = 1.1
@@ -318,7 +327,7 @@ class Search:
         memo = self._memo
         fastest = max(self._gpu_bw(g) for g, _ in gpus)
         peak = sum(g.fp16_tflops * q for g, q in gpus)
-        tensor = n > 1 and self._tensor_engine(cand.engine)
+        tensor = n > 1 and self._tensor_engine(cand.engine) and n in self._tensor_sizes(cand.engine)
         host = cand.host
         if host is not None:
             host_peak = host.cpu.gflops * host.sockets / 1000
@@ -404,8 +413,16 @@ class Search:
         if n_min + 1 <= MAX_GPUS:
             counts.add(n_min + 1)
         if ENGINES[engine].default_split == "tensor" and not self.request.training:
-            counts.update(p for p in (2, 4, 8) if p >= n_min)
+            sizes = self._tensor_sizes(engine)
+            counts.update(p for p in (2, 4, 8) if p >= n_min and p in sizes)
         return sorted(counts)
+
+    def _tensor_sizes(self, engine: str) -> tuple[int, ...]:
+        key = ("tp-sizes", engine)
+        value = self._memo.get(key)
+        if value is None:
+            value = self._memo[key] = tensor_parallel_sizes(engine, self.request.model, MAX_GPUS)
+        return value  # type: ignore[return-value]
 
     def _hosts_by_cost(self, ram_gb: float) -> list[tuple[Decimal, Host, MemoryOption]]:
         """Hosts with their cheapest memory holding ``ram_gb``, cheapest first."""
@@ -417,7 +434,16 @@ class Search:
                 mem = host.cheapest_memory(ram_gb)
                 if mem is not None:
                     rows.append((host.base_cost + mem.cost, host, mem))
-            rows.sort(key=lambda r: (r[0], r[1].board.slug, r[1].cpu.slug))
+            # At equal cost, a board whose slot layout is listed comes first (a build
+            # with an unverified rule ranks below an equal one whose rules all pass).
+            rows.sort(
+                key=lambda r: (
+                    r[0],
+                    board_positions(r[1].board) is None,
+                    r[1].board.slug,
+                    r[1].cpu.slug,
+                )
+            )
             memo[key] = rows
         return memo[key]
 
@@ -556,7 +582,7 @@ class Search:
         host_dense, host_experts = self.host_split(vram)
         options = []
         for host in self.shop.hosts:
-            if host.board.x16_slots is not None and usable_x16_slots(host.board, gpu.slots) < n:
+            if not plan_slots(host.board, gpu.slots, n).fits:
                 continue
             for mem in host.memory_for(self.ram_gpu_gb):
                 seconds = self.host_seconds(host, mem.mts, host_dense, host_experts)
@@ -880,7 +906,8 @@ class Search:
         return front, exact
 
     def _tensor(self, cand: Candidate) -> bool:
-        return cand.gpu_count > 1 and self._tensor_engine(cand.engine)
+        n = cand.gpu_count
+        return n > 1 and self._tensor_engine(cand.engine) and n in self._tensor_sizes(cand.engine)
 
     def run(self, relax: bool = True) -> Recommendation:
         started = time.perf_counter()
@@ -894,6 +921,8 @@ class Search:
                 "The price/speed front is taken over the builds estimated; more candidates "
                 "could lie on it (the search stopped early)."
             )
+        per_arch = {arch: self.verify(builds) for arch, builds in per_arch.items()}
+        per_arch = {arch: builds for arch, builds in per_arch.items() if builds}
         if objective == "pareto":
             ranked = _spread(front, req.limit)
         else:
@@ -1018,7 +1047,7 @@ class Search:
         for build in builds:
             if not build.checked:
                 items = [(self.catalogue.get(line.slug), line.qty) for line in build.lines]
-                build.findings = check(Assembly(items), self.needs)
+                build.findings = [*check(Assembly(items), self.needs), *build.parallel]
                 build.checked = True
             if build.violations:
                 rules = ", ".join(sorted({f.rule for f in build.violations}))
@@ -1215,13 +1244,15 @@ def _has_rack(items: Iterable[tuple[Part, int]]) -> bool:
 
 
 def _objective_key(objective: str) -> Callable[[Build], tuple]:
+    """Sort key of a build for ``objective``; among equals, a build with unverified
+    rules ranks below one whose rules all pass."""
     if objective == "fastest":
-        return lambda b: (-b.tokens_per_s, b.total or 0, b.key)
+        return lambda b: (-b.tokens_per_s, b.unknown_rules, b.total or 0, b.key)
     if objective == "value":
-        return lambda b: (-b.tokens_per_s_per_kusd, b.total or 0, b.key)
+        return lambda b: (-b.tokens_per_s_per_kusd, b.unknown_rules, b.total or 0, b.key)
     if objective == "power":
-        return lambda b: (b.power_w, b.total or 0, b.key)
-    return lambda b: (b.total or 0, -b.tokens_per_s, b.key)
+        return lambda b: (b.power_w, b.unknown_rules, b.total or 0, b.key)
+    return lambda b: (b.total or 0, b.unknown_rules, -b.tokens_per_s, b.key)
 
 
 def _merge(per_arch: dict[str, list[Build]], limit: int, objective: str) -> list[Build]:
@@ -1282,9 +1313,13 @@ def _rank(
         build.rank_reason = reason.strip()
 
 
-def machine_for(items: Sequence[tuple[Part, int]], with_host: bool = True) -> Machine:
+def machine_for(
+    items: Sequence[tuple[Part, int]], with_host: bool = True, link: bool = False
+) -> Machine:
     """The engine's machine for a parts list (``with_host=False`` drops the CPU, to
-    ask whether the GPUs alone hold the model)."""
+    ask whether the GPUs alone hold the model). Each GPU gets the lanes and PCIe
+    generation of the slots the GPUs sit in (the narrowest, as the engine takes one
+    figure per GPU kind), and its NVLink only with ``link`` (bridges in the build)."""
     assembly = items if isinstance(items, Assembly) else Assembly(items)
     system = assembly.system
     drive = next((p for p, _ in assembly.of("storage")), None)
@@ -1293,18 +1328,12 @@ def machine_for(items: Sequence[tuple[Part, int]], with_host: bool = True) -> Ma
         storage = Storage(drive.label, float(drive.seq_read_mbs))
     if system is not None:
         return Machine(unified=system.engine_system, name=system.label)
-    gpus = []
-    board = assembly.board
-    widest = max((g.slots for g, _ in assembly.gpus), default=2)
-    lanes: list[int | None] = []
-    if board is not None and assembly.gpu_count:
-        from .rules import gpu_lanes
-
-        lanes = gpu_lanes(board, widest, assembly.gpu_count)
-    known = [lane for lane in lanes if lane]
-    min_lanes = min(known) if known else None
-    for gpu, qty in assembly.gpus:
-        gpus.append((gpu.to_engine(min_lanes), qty))
+    plan = assembly.slot_plan()
+    lanes = [lane for lane in (plan.lanes if plan else ()) if lane]
+    gens = [gen for gen in (plan.gens if plan else ()) if gen]
+    min_lanes = min(lanes) if lanes else None
+    min_gen = min(gens) if gens else None
+    gpus = [(gpu.to_engine(min_lanes, min_gen, link), qty) for gpu, qty in assembly.gpus]
     cpu_system = cpu_system_for(assembly) if with_host else None
     if not gpus and cpu_system is None:
         raise ValueError("parts: a build needs GPUs, a CPU with memory, or a complete system")
@@ -1390,7 +1419,6 @@ def build_from(
     construction)."""
     req = search.request
     assembly = Assembly(items)
-    findings = check(assembly, search.needs) if check_rules else []
     lines = [Line.of(part, qty, search.currency) for part, qty in assembly.items]
     total: Decimal | None = Decimal(0)
     for line in lines:
@@ -1402,16 +1430,20 @@ def build_from(
     shortfalls: list[Shortfall] = []
     if engine is None:
         engine = _engine_for_assembly(search, assembly)
+    parallel = check_parallel(assembly, engine, req.model) if engine else Parallel(None, False, ())
+    findings = [*check(assembly, search.needs), *parallel.findings] if check_rules else []
     machine = None
     try:
-        machine = machine_for(assembly)
+        machine = machine_for(assembly, link=parallel.link)
     except ValueError as exc:
         shortfalls.append(Shortfall("parts", str(exc)))
     if not run_estimate:
         shortfalls.append(Shortfall("estimate", "not estimated: the search reached its limit"))
     elif machine is not None and engine is not None:
         try:
-            est = estimate(machine, req.model, req.quant, req.workload, engine=engine)
+            est = estimate(
+                machine, req.model, req.quant, req.workload, engine=engine, split=parallel.split
+            )
         except ValueError as exc:
             shortfalls.append(Shortfall("engine", str(exc)))
     elif machine is not None:
@@ -1441,6 +1473,7 @@ def build_from(
         tokens_per_s=tokens,
         peak_power_w=assembly.peak_draw_w(),
         shortfalls=shortfalls,
+        parallel=list(parallel.findings),
     )
     build.title = _title(assembly, label)
     build.summary = _summary(assembly)
