@@ -3,6 +3,7 @@ are rejected or repaired, and every build lists its rules with a status."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -223,7 +224,7 @@ def test_an_unverified_rule_ranks_below_an_equal_build_whose_rules_all_pass(seed
 
     board = seed.get("asrock-rack-romed8-2t")  # seven x16 slots, one position apart
     unknown = replace(board, slug="aaa-romed8-unknown-layout", slot_spacing=None)
-    parts = [p for p in seed.parts if p.slug != "supermicro-h12ssl-i"]
+    parts = [p for p in seed.parts if p.kind != "motherboard" or p.slug == board.slug]
     catalogue = Catalogue((*parts, unknown), version="unknown-layout")
     request = ask(must_include=("nvidia-geforce-rtx-3090-used",), min_tps=10, limit=3)
     top = recommend(catalogue, request).builds[0]
@@ -235,3 +236,42 @@ def test_an_unverified_rule_ranks_below_an_equal_build_whose_rules_all_pass(seed
         [(unknown.slug if line.slug == board.slug else line.slug, line.qty) for line in top.lines],
     )
     assert moved.total == top.total and rule(moved, "gpu_slots")["status"] == "unknown"
+
+
+DESKTOP_SOCKETS = ("AM4", "AM5", "LGA1700", "LGA1851")
+
+
+def test_70b_q4_at_10_tokens_on_new_parts_ranks_a_desktop_two_gpu_tower_first(seed, ask):
+    request = ask(min_tps=10, allow_used=False, limit=5)
+    rec = recommend(seed, request)
+    first = rec.builds[0]
+    cpu = seed.get(next(line.slug for line in first.lines if line.kind == "cpu"))
+    board = seed.get(next(line.slug for line in first.lines if line.kind == "motherboard"))
+    assert cpu.socket in DESKTOP_SOCKETS and board.socket in DESKTOP_SOCKETS, first.title
+    assert gpu_count(first) == 2 and first.tokens_per_s >= 10
+    assert all(not seed.get(line.slug).used for line in first.lines)
+    assert rule(first, "gpu_slots")["status"] == "pass"  # the board's slot layout is listed
+    # The desktop host costs a fraction of the cheapest server host for the same GPUs.
+    host = sum(line.line_total for line in first.lines if line.kind in ("cpu", "motherboard"))
+    assert host < 400
+
+
+def test_an_x8_x8_desktop_split_says_what_it_costs_tensor_parallel_speed(seed, ask):
+    """Two RTX 4090s under vLLM (AWQ) on an X570 board that splits the CPU's 16 lanes."""
+    parts = [
+        ("nvidia-geforce-rtx-4090", 2),
+        ("amd-ryzen-5-5600", 1),
+        ("gigabyte-x570s-aorus-master", 1),
+        ("crucial-ddr4-32gb-3200-ct32g4dfd832a", 2),
+        ("thermalright-peerless-assassin-120-se", 1),
+        ("seasonic-prime-tx-1600", 1),
+        ("fractal-design-define-7-xl", 1),
+        ("samsung-990-pro-2tb", 1),
+    ]
+    request = ask(quant="AWQ-4bit", concurrent_sequences=8)
+    build = evaluate(seed, request, parts)
+    assert build.engine == "vllm" and build.estimate.split == "tensor"
+    lanes = rule(build, "pcie_lanes")
+    assert lanes["status"] == "warn" and "x8/x8" in lanes["detail"]
+    faster = re.search(r"would decode ([\d.]+) tokens/s \((\d+)% faster\)", lanes["detail"])
+    assert faster and float(faster.group(1)) > build.tokens_per_s

@@ -49,6 +49,7 @@ from .result import Build, Line, NearMiss, Recommendation, Relaxation, Shortfall
 from .rules import (
     OS_RESERVED_GB,
     Assembly,
+    Finding,
     ModelNeeds,
     Parallel,
     board_positions,
@@ -1047,7 +1048,9 @@ class Search:
         for build in builds:
             if not build.checked:
                 items = [(self.catalogue.get(line.slug), line.qty) for line in build.lines]
-                build.findings = [*check(Assembly(items), self.needs), *build.parallel]
+                assembly = Assembly(items)
+                build.parallel = lane_cost(self, assembly, build)
+                build.findings = [*check(assembly, self.needs), *build.parallel]
                 build.checked = True
             if build.violations:
                 rules = ", ".join(sorted({f.rule for f in build.violations}))
@@ -1314,7 +1317,10 @@ def _rank(
 
 
 def machine_for(
-    items: Sequence[tuple[Part, int]], with_host: bool = True, link: bool = False
+    items: Sequence[tuple[Part, int]],
+    with_host: bool = True,
+    link: bool = False,
+    full_lanes: bool = False,
 ) -> Machine:
     """The engine's machine for a parts list (``with_host=False`` drops the CPU, to
     ask whether the GPUs alone hold the model). Each GPU gets the lanes and PCIe
@@ -1331,7 +1337,7 @@ def machine_for(
     plan = assembly.slot_plan()
     lanes = [lane for lane in (plan.lanes if plan else ()) if lane]
     gens = [gen for gen in (plan.gens if plan else ()) if gen]
-    min_lanes = min(lanes) if lanes else None
+    min_lanes = min(lanes) if lanes and not full_lanes else None
     min_gen = min(gens) if gens else None
     gpus = [(gpu.to_engine(min_lanes, min_gen, link), qty) for gpu, qty in assembly.gpus]
     cpu_system = cpu_system_for(assembly) if with_host else None
@@ -1431,7 +1437,7 @@ def build_from(
     if engine is None:
         engine = _engine_for_assembly(search, assembly)
     parallel = check_parallel(assembly, engine, req.model) if engine else Parallel(None, False, ())
-    findings = [*check(assembly, search.needs), *parallel.findings] if check_rules else []
+    findings: list = []
     machine = None
     try:
         machine = machine_for(assembly, link=parallel.link)
@@ -1475,9 +1481,35 @@ def build_from(
         shortfalls=shortfalls,
         parallel=list(parallel.findings),
     )
+    if check_rules:
+        build.parallel = lane_cost(search, assembly, build)
+        build.findings = [*check(assembly, search.needs), *build.parallel]
     build.title = _title(assembly, label)
     build.summary = _summary(assembly)
     return build
+
+
+def lane_cost(search: Search, assembly: Assembly, build: Build) -> list:
+    """The build's parallel findings, with what an x8/x8 (or narrower) split costs a
+    tensor-parallel build: the estimate again with every GPU at x16."""
+    findings = list(build.parallel)
+    narrow = [f for f in findings if f.rule == "pcie_lanes" and f.status == "warn"]
+    if not narrow or build.estimate is None or not build.tokens_per_s:
+        return findings
+    req = search.request
+    parallel = check_parallel(assembly, build.engine, req.model)
+    machine = machine_for(assembly, link=parallel.link, full_lanes=True)
+    wide = estimate(
+        machine, req.model, req.quant, req.workload, engine=build.engine, split=parallel.split
+    )
+    x16 = wide.aggregate_tokens_per_s / max(wide.concurrent_sequences, 1)
+    if x16 <= build.tokens_per_s:
+        return findings
+    gain = x16 / build.tokens_per_s - 1
+    cost = f" At x16 each the build would decode {x16:.1f} tokens/s ({gain:.0%} faster)."
+    return [
+        Finding(f.rule, f.ok, f.message + cost, f.status) if f in narrow else f for f in findings
+    ]
 
 
 def _engine_for_assembly(search: Search, assembly: Assembly) -> str | None:
