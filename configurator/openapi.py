@@ -305,6 +305,22 @@ def spec(server: str = "/") -> dict[str, Any]:
                                 ]
                             },
                         },
+                        "trade_offs": {
+                            "type": "array",
+                            "description": "The price/speed front outside the request's "
+                            "speed, prompt, power and budget targets: full builds with "
+                            "their estimates, each with trade_off.kind (cheapest, fraction, "
+                            "half_price, twice_as_fast) and trade_off.label.",
+                            "items": {
+                                "allOf": [
+                                    {"$ref": "#/components/schemas/Build"},
+                                    {
+                                        "type": "object",
+                                        "properties": {"trade_off": {"type": "object"}},
+                                    },
+                                ]
+                            },
+                        },
                         "relax": {
                             "type": "array",
                             "items": {

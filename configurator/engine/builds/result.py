@@ -391,6 +391,7 @@ class Recommendation:
     currency: str
     notes: list[str] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    trade_offs: list[Any] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         req = self.request
@@ -429,6 +430,7 @@ class Recommendation:
             "near_misses": [n.to_dict() for n in self.near_misses],
             "relax": [r.to_dict() for r in self.relax],
             "pareto": [b.key for b in self.pareto],
+            "trade_offs": [t.to_dict() for t in self.trade_offs],
             "notes": list(self.notes),
             "rules": dict(RULES),
             "stats": dict(self.stats),

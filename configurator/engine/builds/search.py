@@ -57,6 +57,7 @@ from .rules import (
     check_parallel,
     plan_slots,
 )
+from .tradeoffs import trade_offs
 
 MAX_GPUS = 8
 BOUND_SLACK = 1.1
@@ -202,6 +203,10 @@ class Search:
         self._stubs: list[Candidate] | None = None
         self._memo: dict[tuple, float] = {}
         self._ratios: dict[str, list[float]] = {}
+
+    def money(self, amount: Decimal | float) -> str:
+        """``amount`` in the catalogue's currency, e.g. ``$1,234``."""
+        return fmt_money(amount, self.currency)
 
     # Engines ---------------------------------------------------------------------------
 
@@ -725,6 +730,14 @@ class Search:
             self._ratios.setdefault(cand.arch, []).append(build.tokens_per_s / cand.tps_ub)
         return build
 
+    def bound_ratio(self, arch: str) -> float:
+        """The most an estimate of ``arch`` has reached of its speed bound (with a 5 %
+        margin; 1 until three estimates are in)."""
+        seen = self._ratios.get(arch, [])
+        if len(seen) < 3:
+            return 1.0
+        return min(1.0, max(seen) * 1.05)
+
     def likely_too_slow(self, cand: Candidate) -> bool:
         """True when ``cand`` will very likely miss the speed target: its bound times the
         best speed-to-bound ratio seen so far on its architecture (with a margin) falls
@@ -734,9 +747,12 @@ class Search:
             return False
         return cand.tps_ub * min(1.0, max(seen) * 1.05) < self.request.min_tps
 
-    def could_pass(self, cand: Candidate, budget: bool = True) -> bool:
-        """False when a bound shows ``cand`` cannot meet a target."""
+    def could_pass(self, cand: Candidate, budget: bool = True, targets: bool = True) -> bool:
+        """False when a bound shows ``cand`` cannot meet a target (``targets`` False:
+        any candidate may pass, for the trade-offs outside the targets)."""
         req = self.request
+        if not targets:
+            return True
         if budget and req.budget is not None and cand.price > req.budget:
             return False
         if cand.tps_ub < req.min_tps:
@@ -767,24 +783,27 @@ class Search:
         objective: str,
         budget: bool = True,
         skip: Callable[[Candidate], bool] | None = None,
+        targets: bool = True,
     ) -> Iterator[Candidate]:
         """Complete candidates in ``objective`` order, completing each stub only when it
         reaches the front (a stub's key never sorts after its completed self).
         ``skip`` drops candidates as they reach the front, before completion."""
         order = self._order_key(objective)
         heap = [
-            (order(c), c.serial, c) for c in cands if c.state != -1 and self.could_pass(c, budget)
+            (order(c), c.serial, c)
+            for c in cands
+            if c.state != -1 and self.could_pass(c, budget, targets)
         ]
         heapq.heapify(heap)
         seen: set[str] = set()
         while heap:
             _, _, cand = heapq.heappop(heap)
-            if not self.could_pass(cand, budget):
+            if not self.could_pass(cand, budget, targets):
                 continue
             if skip is not None and skip(cand):
                 continue
             if not cand.complete:
-                if self.complete(cand) and self.could_pass(cand, budget):
+                if self.complete(cand) and self.could_pass(cand, budget, targets):
                     heapq.heappush(heap, (order(cand), cand.serial, cand))
                 continue
             if cand.key in seen:
@@ -933,6 +952,7 @@ class Search:
         _rank(ranked, objective, per_arch, self.currency)
         near = self.near_misses(ranked)
         relaxations = self.relaxations() if relax and not ranked else []
+        trades = trade_offs(self, ranked) if relax else []
         self._notes()
         stats = {
             "candidates": len(self.stubs()),
@@ -949,6 +969,7 @@ class Search:
             near_misses=near,
             relax=relaxations,
             pareto=front,
+            trade_offs=trades,
             prices_as_of=self.catalogue.prices_as_of,
             currency=self.currency,
             notes=self.notes,
