@@ -36,15 +36,27 @@ FRACTIONS = ((0.5, "half"), (0.2, "a fifth"))
 @dataclass
 class TradeOff:
     """A build outside the targets and why it is shown: ``kind`` is cheapest,
-    fraction, half_price or twice_as_fast; ``label`` says it in words."""
+    fraction, half_price or twice_as_fast (``kinds`` every reason when one build
+    answers several); ``label`` says it in words."""
 
     kind: str
     label: str
     build: Build
+    kinds: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.kinds:
+            self.kinds = (self.kind,)
+
+    def also(self, other: TradeOff) -> None:
+        """The same build answers ``other`` too."""
+        if other.kind not in self.kinds:
+            self.kinds = (*self.kinds, other.kind)
+        self.label += "; " + other.label[0].lower() + other.label[1:]
 
     def to_dict(self) -> dict[str, Any]:
         data = self.build.to_dict()
-        data["trade_off"] = {"kind": self.kind, "label": self.label}
+        data["trade_off"] = {"kind": self.kind, "kinds": list(self.kinds), "label": self.label}
         return data
 
 
@@ -141,7 +153,11 @@ def trade_offs(search: Search, ranked: Sequence[Build]) -> list[TradeOff]:
     shown = {b.key for b in ranked}
     kept: dict[str, TradeOff] = {}
     for pick in picks:
-        if pick.build.key not in shown and pick.build.key not in kept:
+        if pick.build.key in shown:
+            continue
+        if pick.build.key in kept:
+            kept[pick.build.key].also(pick)
+        else:
             kept[pick.build.key] = pick
     verified = {b.key for b in search.verify([p.build for p in kept.values()])}
     out = [p for p in kept.values() if p.build.key in verified]
