@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .ranking import front_of, stream
 from .result import Build
 
 if TYPE_CHECKING:
@@ -80,24 +81,14 @@ def front_outside_targets(search: Search, extra: int = TRADE_OFF_ESTIMATES) -> l
         # The bound times the best speed-to-bound ratio seen on the architecture.
         return cand.tps_ub * search.bound_ratio(cand.arch) <= best[0]
 
-    stream = search.stream(search.stubs(), "cheapest", budget=False, skip=hopeless, targets=False)
-    for cand in stream:
+    ordered = stream(search, search.stubs(), "cheapest", budget=False, skip=hopeless, targets=False)
+    for cand in ordered:
         if cand.build is None and search.state.estimates - start >= extra:
             break
         build = search.evaluate(cand)
         if runs(build):
             best[0] = max(best[0], build.tokens_per_s * (1 + FASTER))
-    running = sorted(
-        {c.key: c.build for c in search.stubs() if c.build is not None and runs(c.build)}.values(),
-        key=lambda b: (b.total or 0, -b.tokens_per_s, b.key),
-    )
-    front: list[Build] = []
-    fastest = 0.0
-    for build in running:
-        if build.tokens_per_s > fastest * (1 + FASTER):
-            front.append(build)
-            fastest = build.tokens_per_s
-    return front
+    return front_of((b for b in search.estimated() if runs(b)), FASTER)
 
 
 def trade_offs(search: Search, ranked: Sequence[Build]) -> list[TradeOff]:
