@@ -9,7 +9,7 @@ GB as sold; ``capacity_gb`` of a drive is decimal GB as sold.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -429,138 +429,175 @@ def part_from_specs(
     a spec the engine cannot do without is missing (e.g. a GPU without bandwidth)."""
     s = {k: _clean(v) for k, v in specs.items()}
     common = {"slug": slug, "name": name, "brand": brand, "condition": condition, "price": price}
+    make = _MAKERS.get(kind)
+    if make is None:
+        return None
     try:
-        if kind == "gpu":
-            fp16 = s.get("fp16_tflops") or (2 * s["fp32_tflops"] if s.get("fp32_tflops") else None)
-            if not s.get("vram_gb") or not s.get("bandwidth_gbs") or not fp16:
-                return None
-            return GpuPart(
-                **common,
-                vram_gb=float(s["vram_gb"]),
-                bandwidth_gbs=float(s["bandwidth_gbs"]),
-                fp16_tflops=float(fp16),
-                fp32_tflops=float(s.get("fp32_tflops") or 0.0),
-                tdp_w=s.get("tdp_w"),
-                stack=s.get("software_stack") or "CUDA",
-                slot_width=s.get("slot_width"),
-                length_mm=s.get("length_mm"),
-                power_connector=s.get("power_connector") or "",
-                power_connector_count=s.get("power_connector_count"),
-                pcie_gen=s.get("pcie_gen"),
-                pcie_lanes=s.get("pcie_lanes"),
-                interconnect_bandwidth_gbs=float(s.get("interconnect_bandwidth_gbs") or 0.0),
-                interconnect=s.get("interconnect") or "",
-                interconnect_group_size=s.get("interconnect_group_size"),
-                passive=s.get("cooling") == "passive",
-                memory_type=s.get("memory_type") or "",
-            )
-        if kind == "cpu":
-            return CpuPart(
-                **common,
-                socket=s["socket"],
-                cores=int(s["cores"]),
-                memory_type=s["memory_type"],
-                memory_channels=int(s["memory_channels"]),
-                max_memory_mts=s.get("max_memory_mts"),
-                threads=s.get("threads"),
-                pcie_lanes=s.get("pcie_lanes"),
-                tdp_w=s.get("tdp_w"),
-                max_sockets=int(s.get("max_sockets") or 1),
-                fp32_gflops=s.get("fp32_gflops"),
-            )
-        if kind == "motherboard":
-            return BoardPart(
-                **common,
-                socket=s["socket"],
-                memory_type=s["memory_type"],
-                registered=bool(s.get("memory_registered")),
-                dimm_slots=int(s["dimm_slots"]),
-                memory_channels=int(s["memory_channels"]),
-                socket_count=int(s.get("socket_count") or 1),
-                form_factor=s.get("form_factor") or "",
-                chipset=s.get("chipset") or "",
-                max_memory_gb=s.get("max_memory_gb"),
-                max_memory_mts=s.get("max_memory_mts"),
-                x16_slots=s.get("pcie_x16_slots"),
-                x16_electrical=tuple(s.get("pcie_x16_electrical") or ()),
-                pcie_gen=s.get("pcie_gen"),
-                slot_spacing=s.get("x16_slot_spacing"),
-                eps_connectors=s.get("eps_connectors"),
-                x16_positions=tuple(s.get("x16_slot_positions") or ()),
-                x16_gens=tuple(s.get("pcie_x16_gen") or ()),
-            )
-        if kind == "memory":
-            return MemoryPart(
-                **common,
-                memory_type=s["memory_type"],
-                registered=bool(s.get("registered")),
-                capacity_gb=int(s["capacity_gb"]),
-                speed_mts=int(s["speed_mts"]),
-            )
-        if kind == "psu":
-            return PsuPart(
-                **common,
-                watts=int(s["watts"]),
-                efficiency=s.get("efficiency_rating") or "",
-                pcie_8pin=s.get("pcie_8pin_connectors"),
-                connectors_12v_2x6=s.get("connectors_12v_2x6"),
-                eps=s.get("eps_connectors"),
-                form_factor=s.get("form_factor") or "ATX",
-            )
-        if kind == "case":
-            return CasePart(
-                **common,
-                form_factor=s["form_factor"],
-                board_support=tuple(s.get("motherboard_support") or ()),
-                max_gpu_length_mm=s.get("max_gpu_length_mm"),
-                expansion_slots=s.get("expansion_slots"),
-                max_cooler_height_mm=s.get("max_cooler_height_mm"),
-                rack_units=int(s.get("rack_units") or 0),
-                integrated_psu_w=s.get("integrated_psu_w"),
-                integrated_psu_count=s.get("integrated_psu_count"),
-            )
-        if kind == "storage":
-            return StoragePart(
-                **common,
-                capacity_gb=int(s["capacity_gb"]),
-                seq_read_mbs=s.get("seq_read_mbs"),
-                interface=s.get("interface") or "",
-            )
-        if kind == "cooler":
-            return CoolerPart(
-                **common,
-                sockets=tuple(s.get("sockets") or ()),
-                tdp_rating_w=s.get("tdp_rating_w"),
-                height_mm=s.get("height_mm"),
-            )
-        if kind == "adapter":
-            return AdapterPart(
-                **common,
-                adapter_type=s["adapter_type"],
-                compatible_gpus=tuple(s.get("compatible_gpus") or ()),
-                gpus_joined=s.get("gpus_joined"),
-                bridges_per_group=s.get("bridges_per_group"),
-                slot_spacing=s.get("slot_spacing"),
-                pcie_lanes=s.get("pcie_lanes"),
-                pcie_gen=s.get("pcie_gen"),
-            )
-        if kind == "system":
-            if not s.get("unified_memory_gb") or not s.get("bandwidth_gbs"):
-                return None
-            if not s.get("gpu_fp16_tflops"):
-                return None
-            return SystemPart(
-                **common,
-                memory_gb=float(s["unified_memory_gb"]),
-                bandwidth_gbs=float(s["bandwidth_gbs"]),
-                gpu_fp16_tflops=float(s["gpu_fp16_tflops"]),
-                usable_memory_fraction=s.get("usable_memory_fraction"),
-                cpu_cores=s.get("cpu_cores"),
-                tdp_w=s.get("tdp_w"),
-                form_factor=s.get("form_factor") or "small",
-                stack=s.get("software_stack") or "Metal",
-                storage_gb=int(s.get("storage_gb") or 0),
-            )
+        return make(s, common)
     except (KeyError, TypeError, ValueError):
         return None
-    return None
+
+
+def _gpu(s: dict, common: dict) -> Part | None:
+    fp16 = s.get("fp16_tflops") or (2 * s["fp32_tflops"] if s.get("fp32_tflops") else None)
+    if not s.get("vram_gb") or not s.get("bandwidth_gbs") or not fp16:
+        return None
+    return GpuPart(
+        **common,
+        vram_gb=float(s["vram_gb"]),
+        bandwidth_gbs=float(s["bandwidth_gbs"]),
+        fp16_tflops=float(fp16),
+        fp32_tflops=float(s.get("fp32_tflops") or 0.0),
+        tdp_w=s.get("tdp_w"),
+        stack=s.get("software_stack") or "CUDA",
+        slot_width=s.get("slot_width"),
+        length_mm=s.get("length_mm"),
+        power_connector=s.get("power_connector") or "",
+        power_connector_count=s.get("power_connector_count"),
+        pcie_gen=s.get("pcie_gen"),
+        pcie_lanes=s.get("pcie_lanes"),
+        interconnect_bandwidth_gbs=float(s.get("interconnect_bandwidth_gbs") or 0.0),
+        interconnect=s.get("interconnect") or "",
+        interconnect_group_size=s.get("interconnect_group_size"),
+        passive=s.get("cooling") == "passive",
+        memory_type=s.get("memory_type") or "",
+    )
+
+
+def _cpu(s: dict, common: dict) -> Part | None:
+    return CpuPart(
+        **common,
+        socket=s["socket"],
+        cores=int(s["cores"]),
+        memory_type=s["memory_type"],
+        memory_channels=int(s["memory_channels"]),
+        max_memory_mts=s.get("max_memory_mts"),
+        threads=s.get("threads"),
+        pcie_lanes=s.get("pcie_lanes"),
+        tdp_w=s.get("tdp_w"),
+        max_sockets=int(s.get("max_sockets") or 1),
+        fp32_gflops=s.get("fp32_gflops"),
+    )
+
+
+def _motherboard(s: dict, common: dict) -> Part | None:
+    return BoardPart(
+        **common,
+        socket=s["socket"],
+        memory_type=s["memory_type"],
+        registered=bool(s.get("memory_registered")),
+        dimm_slots=int(s["dimm_slots"]),
+        memory_channels=int(s["memory_channels"]),
+        socket_count=int(s.get("socket_count") or 1),
+        form_factor=s.get("form_factor") or "",
+        chipset=s.get("chipset") or "",
+        max_memory_gb=s.get("max_memory_gb"),
+        max_memory_mts=s.get("max_memory_mts"),
+        x16_slots=s.get("pcie_x16_slots"),
+        x16_electrical=tuple(s.get("pcie_x16_electrical") or ()),
+        pcie_gen=s.get("pcie_gen"),
+        slot_spacing=s.get("x16_slot_spacing"),
+        eps_connectors=s.get("eps_connectors"),
+        x16_positions=tuple(s.get("x16_slot_positions") or ()),
+        x16_gens=tuple(s.get("pcie_x16_gen") or ()),
+    )
+
+
+def _memory(s: dict, common: dict) -> Part | None:
+    return MemoryPart(
+        **common,
+        memory_type=s["memory_type"],
+        registered=bool(s.get("registered")),
+        capacity_gb=int(s["capacity_gb"]),
+        speed_mts=int(s["speed_mts"]),
+    )
+
+
+def _psu(s: dict, common: dict) -> Part | None:
+    return PsuPart(
+        **common,
+        watts=int(s["watts"]),
+        efficiency=s.get("efficiency_rating") or "",
+        pcie_8pin=s.get("pcie_8pin_connectors"),
+        connectors_12v_2x6=s.get("connectors_12v_2x6"),
+        eps=s.get("eps_connectors"),
+        form_factor=s.get("form_factor") or "ATX",
+    )
+
+
+def _case(s: dict, common: dict) -> Part | None:
+    return CasePart(
+        **common,
+        form_factor=s["form_factor"],
+        board_support=tuple(s.get("motherboard_support") or ()),
+        max_gpu_length_mm=s.get("max_gpu_length_mm"),
+        expansion_slots=s.get("expansion_slots"),
+        max_cooler_height_mm=s.get("max_cooler_height_mm"),
+        rack_units=int(s.get("rack_units") or 0),
+        integrated_psu_w=s.get("integrated_psu_w"),
+        integrated_psu_count=s.get("integrated_psu_count"),
+    )
+
+
+def _storage(s: dict, common: dict) -> Part | None:
+    return StoragePart(
+        **common,
+        capacity_gb=int(s["capacity_gb"]),
+        seq_read_mbs=s.get("seq_read_mbs"),
+        interface=s.get("interface") or "",
+    )
+
+
+def _cooler(s: dict, common: dict) -> Part | None:
+    return CoolerPart(
+        **common,
+        sockets=tuple(s.get("sockets") or ()),
+        tdp_rating_w=s.get("tdp_rating_w"),
+        height_mm=s.get("height_mm"),
+    )
+
+
+def _adapter(s: dict, common: dict) -> Part | None:
+    return AdapterPart(
+        **common,
+        adapter_type=s["adapter_type"],
+        compatible_gpus=tuple(s.get("compatible_gpus") or ()),
+        gpus_joined=s.get("gpus_joined"),
+        bridges_per_group=s.get("bridges_per_group"),
+        slot_spacing=s.get("slot_spacing"),
+        pcie_lanes=s.get("pcie_lanes"),
+        pcie_gen=s.get("pcie_gen"),
+    )
+
+
+def _system(s: dict, common: dict) -> Part | None:
+    if not s.get("unified_memory_gb") or not s.get("bandwidth_gbs"):
+        return None
+    if not s.get("gpu_fp16_tflops"):
+        return None
+    return SystemPart(
+        **common,
+        memory_gb=float(s["unified_memory_gb"]),
+        bandwidth_gbs=float(s["bandwidth_gbs"]),
+        gpu_fp16_tflops=float(s["gpu_fp16_tflops"]),
+        usable_memory_fraction=s.get("usable_memory_fraction"),
+        cpu_cores=s.get("cpu_cores"),
+        tdp_w=s.get("tdp_w"),
+        form_factor=s.get("form_factor") or "small",
+        stack=s.get("software_stack") or "Metal",
+        storage_gb=int(s.get("storage_gb") or 0),
+    )
+
+
+_MAKERS: dict[str, Callable[[dict, dict], Part | None]] = {
+    "gpu": _gpu,
+    "cpu": _cpu,
+    "motherboard": _motherboard,
+    "memory": _memory,
+    "psu": _psu,
+    "case": _case,
+    "storage": _storage,
+    "cooler": _cooler,
+    "adapter": _adapter,
+    "system": _system,
+}

@@ -646,23 +646,19 @@ def _check_memory(
     else:
         add(Finding("max_memory", None, f"{board.label}'s maximum memory is not listed."))
     if cpu is not None:
-        mts = effective_memory_mts(cpu, board, module, count)
-        if count > channels:
-            add(
-                Finding(
-                    "memory_channels",
-                    True,
-                    f"Two DIMMs per channel: memory runs at about {mts} MT/s.",
-                )
-            )
-        elif mts < module.speed_mts:
-            add(
-                Finding(
-                    "memory_channels",
-                    True,
-                    f"Memory runs at {mts} MT/s, the most the CPU and board support.",
-                )
-            )
+        _note_memory_speed(cpu, board, module, count, channels, add)
+
+
+def _note_memory_speed(
+    cpu: CpuPart, board: BoardPart, module: MemoryPart, count: int, channels: int, add
+) -> None:
+    mts = effective_memory_mts(cpu, board, module, count)
+    if count > channels:
+        text = f"Two DIMMs per channel: memory runs at about {mts} MT/s."
+        add(Finding("memory_channels", True, text))
+    elif mts < module.speed_mts:
+        text = f"Memory runs at {mts} MT/s, the most the CPU and board support."
+        add(Finding("memory_channels", True, text))
 
 
 def _check_gpus(assembly: Assembly, board: BoardPart | None, case: CasePart | None, add) -> None:
@@ -671,92 +667,76 @@ def _check_gpus(assembly: Assembly, board: BoardPart | None, case: CasePart | No
         return
     stacks = {g.stack for g, _ in gpus}
     if len(stacks) > 1:
-        add(
-            Finding(
-                "gpu_mix",
-                False,
-                f"GPUs with different software stacks ({', '.join(sorted(stacks))}) cannot "
-                "share one inference engine.",
-            )
+        text = (
+            f"GPUs with different software stacks ({', '.join(sorted(stacks))}) cannot share "
+            "one inference engine."
         )
-    count = assembly.gpu_count
+        add(Finding("gpu_mix", False, text))
     if any(g.slot_width is None for g, _ in gpus):
         add(Finding("gpu_slots", None, "A GPU's slot width is not listed (2 slots assumed)."))
-    if board is None:
-        return
     plan = assembly.slot_plan()
-    if plan is None:
-        return
-    add(
-        Finding(
-            "gpu_slots", plan.fits if plan.status != "unknown" else None, plan.detail, plan.status
-        )
-    )
+    if plan is not None:
+        _check_slot_plan(plan, add)
+        if case is not None:
+            _check_case_slots(plan, case, assembly.gpu_count, add)
+    if case is not None:
+        _check_gpu_case(gpus, case, add)
+
+
+def _check_slot_plan(plan: SlotPlan, add) -> None:
+    """Where the GPUs sit, and the lanes and PCIe generation their slots give them."""
+    ok = plan.fits if plan.status != "unknown" else None
+    add(Finding("gpu_slots", ok, plan.detail, plan.status))
     if plan.risers:
         add(warn("risers", f"{plan.risers} GPU(s) on riser cables."))
-    if count and plan.fits:
-        known = [lane for lane in plan.lanes if lane]
-        if known and len(known) == len(plan.lanes):
-            gens = {g for g in plan.gens if g}
-            gen = f"PCIe {max(gens)}.0 " if len(gens) == 1 else "PCIe "
-            add(
-                Finding(
-                    "pcie_lanes",
-                    True,
-                    f"GPUs run at {gen}" + "/".join(f"x{x}" for x in known) + ".",
-                )
+    if not plan.fits:
+        return
+    known = [lane for lane in plan.lanes if lane]
+    if not known or len(known) != len(plan.lanes):
+        add(Finding("pcie_lanes", None, "Electrical lanes of the GPUs' slots not known."))
+        return
+    gens = {g for g in plan.gens if g}
+    gen = f"PCIe {max(gens)}.0 " if len(gens) == 1 else "PCIe "
+    add(Finding("pcie_lanes", True, f"GPUs run at {gen}" + "/".join(f"x{x}" for x in known) + "."))
+
+
+def _check_case_slots(plan: SlotPlan, case: CasePart, count: int, add) -> None:
+    if case.expansion_slots is None:
+        add(Finding("case_slots", None, f"{case.label}'s expansion slots are not listed."))
+    elif plan.case_slots > case.expansion_slots:
+        more = "" if plan.exact else " or more"
+        text = (
+            f"The GPUs cover {plan.case_slots}{more} expansion slots; {case.label} has "
+            f"{case.expansion_slots}."
+        )
+        add(Finding("case_slots", False, text))
+    elif not plan.exact and count > 1:
+        text = (
+            f"The GPUs cover at least {plan.case_slots} expansion slots; {case.label} has "
+            f"{case.expansion_slots} (the board's slot positions are not listed)."
+        )
+        add(Finding("case_slots", None, text))
+
+
+def _check_gpu_case(gpus: list[tuple[GpuPart, int]], case: CasePart, add) -> None:
+    """Card length against the case, and passive cards outside a rack chassis."""
+    for gpu, _ in gpus:
+        if gpu.length_mm is None or case.max_gpu_length_mm is None:
+            add(Finding("gpu_length", None, f"Length of {gpu.label} or the case limit not listed."))
+        elif gpu.length_mm > case.max_gpu_length_mm:
+            text = (
+                f"{gpu.label} is {gpu.length_mm} mm; {case.label} takes "
+                f"{case.max_gpu_length_mm} mm."
             )
-        else:
-            add(Finding("pcie_lanes", None, "Electrical lanes of the GPUs' slots not known."))
-    if case is not None:
-        if case.expansion_slots is None:
-            add(Finding("case_slots", None, f"{case.label}'s expansion slots are not listed."))
-        elif plan.case_slots > case.expansion_slots:
-            add(
-                Finding(
-                    "case_slots",
-                    False,
-                    f"The GPUs cover {plan.case_slots}{'' if plan.exact else ' or more'} "
-                    f"expansion slots; {case.label} has {case.expansion_slots}.",
-                )
-            )
-        elif not plan.exact and count > 1:
-            add(
-                Finding(
-                    "case_slots",
-                    None,
-                    f"The GPUs cover at least {plan.case_slots} expansion slots; {case.label} "
-                    f"has {case.expansion_slots} (the board's slot positions are not listed).",
-                )
-            )
-    if case is not None:
-        for gpu, _ in gpus:
-            if gpu.length_mm is None or case.max_gpu_length_mm is None:
-                add(
-                    Finding(
-                        "gpu_length", None, f"Length of {gpu.label} or the case limit not listed."
-                    )
-                )
-            elif gpu.length_mm > case.max_gpu_length_mm:
-                add(
-                    Finding(
-                        "gpu_length",
-                        False,
-                        f"{gpu.label} is {gpu.length_mm} mm; {case.label} takes "
-                        f"{case.max_gpu_length_mm} mm.",
-                    )
-                )
-        passive = sorted({g.label for g, _ in gpus if g.passive})
-        if passive and case.form_factor != "rack":
-            add(
-                Finding(
-                    "gpu_cooling",
-                    False,
-                    f"{', '.join(passive)} {'is' if len(passive) == 1 else 'are'} passively cooled "
-                    "and need the forced airflow of a rack chassis (or a fan shroud per card, "
-                    "which the catalogue does not list).",
-                )
-            )
+            add(Finding("gpu_length", False, text))
+    passive = sorted({g.label for g, _ in gpus if g.passive})
+    if passive and case.form_factor != "rack":
+        verb = "is" if len(passive) == 1 else "are"
+        text = (
+            f"{', '.join(passive)} {verb} passively cooled and need the forced airflow of a "
+            "rack chassis (or a fan shroud per card, which the catalogue does not list)."
+        )
+        add(Finding("gpu_cooling", False, text))
 
 
 def _check_cooler(assembly: Assembly, cpu: CpuPart | None, case: CasePart | None, add) -> None:
@@ -818,85 +798,82 @@ def psu_shortfall(
     need = PSU_HEADROOM * peak
     total = psu.watts * psu_count
     if total < need:
-        findings.append(
-            Finding(
-                "psu_watts",
-                False,
-                f"Peak draw is about {peak:.0f} W; the supply should be at least {need:.0f} W "
-                f"(has {total} W).",
-            )
+        text = (
+            f"Peak draw is about {peak:.0f} W; the supply should be at least {need:.0f} W "
+            f"(has {total} W)."
         )
-    pcie, v12, eps, unknown = gpu_connector_demand(assembly.gpus)
-    if unknown:
+        findings.append(Finding("psu_watts", False, text))
+    demand = gpu_connector_demand(assembly.gpus)
+    if demand[3]:
         findings.append(
             Finding("psu_gpu_connectors", None, "A GPU's power connectors are not listed.")
         )
     board_eps = (board.eps_connectors if board is not None else None) or 0
-    if board is not None and board.eps_connectors is None:
-        findings.append(
-            Finding("psu_cpu_connectors", None, f"{board.label}'s CPU power inputs are not listed.")
-        )
-    if psu.eps is None:
-        if board_eps or eps:
-            findings.append(
-                Finding("psu_cpu_connectors", None, f"{psu.label}'s EPS leads are not listed.")
-            )
-    else:
-        have_eps = psu.eps * psu_count
-        if have_eps < board_eps:
-            findings.append(
-                Finding(
-                    "psu_cpu_connectors",
-                    False,
-                    f"The board has {board_eps} CPU power inputs; the supply has {have_eps} EPS "
-                    "leads.",
-                )
-            )
-    if pcie or v12 or eps:
-        if psu.pcie_8pin is None or psu.connectors_12v_2x6 is None:
-            need_text = []
-            if pcie:
-                need_text.append(f"{pcie} × 8-pin PCIe")
-            if v12:
-                need_text.append(f"{v12} × 12V-2x6")
-            if eps:
-                need_text.append(f"{eps} × 8-pin EPS")
-            findings.append(
-                Finding(
-                    "psu_gpu_connectors",
-                    None,
-                    f"{psu.label}'s GPU leads are not listed; the GPUs need "
-                    + ", ".join(need_text)
-                    + ".",
-                )
-            )
-        else:
-            have_pcie = psu.pcie_8pin * psu_count
-            have_v12 = psu.connectors_12v_2x6 * psu_count
-            spare_eps = max((psu.eps or 0) * psu_count - board_eps, 0)
-            need_pcie = pcie
-            short_v12 = max(v12 - have_v12, 0)
-            if short_v12:
-                per_card = max(
-                    (
-                        adapter_leads(g.board_power_w)
-                        for g, _ in assembly.gpus
-                        if g.power_connector in ("12V-2x6", "12VHPWR")
-                    ),
-                    default=3,
-                )
-                need_pcie += short_v12 * per_card
-            need_pcie += 2 * max(eps - spare_eps, 0)
-            if need_pcie > have_pcie:
-                findings.append(
-                    Finding(
-                        "psu_gpu_connectors",
-                        False,
-                        f"The GPUs need {need_pcie} × 8-pin PCIe leads (adapters included); "
-                        f"the supply has {have_pcie}.",
-                    )
-                )
+    findings += _cpu_leads(psu, psu_count, board, board_eps, demand[2])
+    findings += _gpu_leads(assembly, psu, psu_count, board_eps, demand)
     return findings
+
+
+def _cpu_leads(
+    psu: PsuPart, psu_count: int, board: BoardPart | None, board_eps: int, gpu_eps: int
+) -> list[Finding]:
+    """The board's CPU power inputs against the supply's EPS leads."""
+    out: list[Finding] = []
+    if board is not None and board.eps_connectors is None:
+        text = f"{board.label}'s CPU power inputs are not listed."
+        out.append(Finding("psu_cpu_connectors", None, text))
+    if psu.eps is None:
+        if board_eps or gpu_eps:
+            text = f"{psu.label}'s EPS leads are not listed."
+            out.append(Finding("psu_cpu_connectors", None, text))
+    elif psu.eps * psu_count < board_eps:
+        text = (
+            f"The board has {board_eps} CPU power inputs; the supply has "
+            f"{psu.eps * psu_count} EPS leads."
+        )
+        out.append(Finding("psu_cpu_connectors", False, text))
+    return out
+
+
+def _gpu_leads(
+    assembly: Assembly,
+    psu: PsuPart,
+    psu_count: int,
+    board_eps: int,
+    demand: tuple[int, int, int, bool],
+) -> list[Finding]:
+    """The GPUs' power connectors against the supply's leads (12V-2x6 natively or
+    through adapters from 8-pin PCIe leads; EPS from leads the board leaves spare)."""
+    pcie, v12, eps, _ = demand
+    if not (pcie or v12 or eps):
+        return []
+    if psu.pcie_8pin is None or psu.connectors_12v_2x6 is None:
+        wanted = [
+            f"{n} × {what}"
+            for n, what in ((pcie, "8-pin PCIe"), (v12, "12V-2x6"), (eps, "8-pin EPS"))
+            if n
+        ]
+        text = f"{psu.label}'s GPU leads are not listed; the GPUs need " + ", ".join(wanted) + "."
+        return [Finding("psu_gpu_connectors", None, text)]
+    have_pcie = psu.pcie_8pin * psu_count
+    spare_eps = max((psu.eps or 0) * psu_count - board_eps, 0)
+    short_v12 = max(v12 - psu.connectors_12v_2x6 * psu_count, 0)
+    per_card = max(
+        (
+            adapter_leads(g.board_power_w)
+            for g, _ in assembly.gpus
+            if g.power_connector in ("12V-2x6", "12VHPWR")
+        ),
+        default=3,
+    )
+    need_pcie = pcie + short_v12 * per_card + 2 * max(eps - spare_eps, 0)
+    if need_pcie <= have_pcie:
+        return []
+    text = (
+        f"The GPUs need {need_pcie} × 8-pin PCIe leads (adapters included); the supply has "
+        f"{have_pcie}."
+    )
+    return [Finding("psu_gpu_connectors", False, text)]
 
 
 def _check_psu(assembly: Assembly, board: BoardPart | None, add) -> None:
@@ -1091,89 +1068,82 @@ def _split_for(assembly: Assembly, engine: str, model: object, findings: list) -
 def _link_for(assembly: Assembly, split: str | None, findings: list) -> bool:
     """True when bridges join every GPU into one NVLink / Infinity Fabric group that
     the split can use."""
-    gpus = assembly.gpus
-    n = assembly.gpu_count
-    linked = [g for g, _ in gpus if g.has_link]
-    if len(linked) != len(gpus):
-        findings.append(Finding("gpu_interconnect", True, "The GPUs exchange data over PCIe."))
-        return False
-    gpu = linked[0]
-    name = gpu.interconnect or "NVLink"
+    found, joined = _link_findings(assembly)
+    findings.extend(found)
+    return joined and split in ("tensor", None)
+
+
+def _bridges(assembly: Assembly) -> tuple[AdapterPart | None, int]:
+    """The build's bridge for its GPUs, and how many of them it has."""
+    slugs = {g.slug for g, _ in assembly.gpus}
     bridges = [
         (a, q)
         for a, q in assembly.adapters
-        if a.is_bridge
-        and (not a.compatible_gpus or {g.slug for g, _ in gpus} <= set(a.compatible_gpus))
+        if a.is_bridge and (not a.compatible_gpus or slugs <= set(a.compatible_gpus))
     ]
-    have = sum(q for _, q in bridges)
-    if not have:
-        findings.append(
-            Finding(
-                "gpu_interconnect",
-                True,
-                f"The cards take {name} bridges, but the build has none: the GPUs exchange "
-                "data over PCIe.",
-            )
+    return (bridges[0][0] if bridges else None), sum(q for _, q in bridges)
+
+
+def _link_findings(assembly: Assembly) -> tuple[list[Finding], bool]:
+    """What the interconnect rule says, and whether one link joins every GPU."""
+    gpus, n = assembly.gpus, assembly.gpu_count
+    if not all(g.has_link for g, _ in gpus):
+        return [Finding("gpu_interconnect", True, "The GPUs exchange data over PCIe.")], False
+    gpu = gpus[0][0]
+    name = gpu.interconnect or "NVLink"
+    bridge, have = _bridges(assembly)
+    if bridge is None:
+        text = (
+            f"The cards take {name} bridges, but the build has none: the GPUs exchange data "
+            "over PCIe."
         )
-        return False
+        return [Finding("gpu_interconnect", True, text)], False
     group = gpu.interconnect_group_size
-    bridge = bridges[0][0]
-    per_group = bridge.bridges_per_group or 1
     if group is None:
-        findings.append(
-            Finding(
-                "gpu_interconnect",
-                None,
-                f"{gpu.label}'s {name} group size is not listed; PCIe assumed.",
-            )
+        text = f"{gpu.label}'s {name} group size is not listed; PCIe assumed."
+        return [Finding("gpu_interconnect", None, text)], False
+    problem = _bridge_problem(assembly, bridge, have, group)
+    if problem is not None:
+        return [problem], False
+    out = []
+    if _bridge_spacing(assembly, group) is None:
+        text = "Slot positions unknown: whether the bridges reach is not verified."
+        out.append(Finding("risers", None, text))
+    if n > group:
+        text = (
+            f"{name} bridges join the cards in groups of {group}; traffic between groups, and "
+            f"a tensor split over all {n}, goes over PCIe."
         )
-        return False
+        return [*out, warn("gpu_interconnect", text)], False
+    speed = f"{gpu.interconnect_bandwidth_gbs:g} GB/s"
+    text = f"{have} {name} bridge(s) join the {n} GPUs ({speed})."
+    return [*out, Finding("gpu_interconnect", True, text)], True
+
+
+def _bridge_problem(
+    assembly: Assembly, bridge: AdapterPart, have: int, group: int
+) -> Finding | None:
+    """Too few bridges for the groups, or bridges that do not span the cards' spacing."""
+    n = assembly.gpu_count
+    gpu = assembly.gpus[0][0]
+    name = gpu.interconnect or "NVLink"
+    per_group = bridge.bridges_per_group or 1
     need = (n // group) * per_group
     if n % group or have < need:
-        findings.append(
-            Finding(
-                "gpu_interconnect",
-                False,
-                f"{name} joins {gpu.label} cards in groups of {group} ({per_group} bridge(s) "
-                f"each); {n} GPUs with {have} bridge(s) cannot all be joined "
-                f"(need {max(need, per_group)}).",
-            )
+        text = (
+            f"{name} joins {gpu.label} cards in groups of {group} ({per_group} bridge(s) "
+            f"each); {n} GPUs with {have} bridge(s) cannot all be joined "
+            f"(need {max(need, per_group)})."
         )
-        return False
+        return Finding("gpu_interconnect", False, text)
     spacing = _bridge_spacing(assembly, group)
     if bridge.slot_spacing and spacing is not None and spacing != bridge.slot_spacing:
-        findings.append(
-            Finding(
-                "gpu_interconnect",
-                False,
-                f"{bridge.label} spans {bridge.slot_spacing} slot positions; the cards sit "
-                f"{spacing} apart on this board.",
-            )
+        text = (
+            f"{bridge.label} spans {bridge.slot_spacing} slot positions; the cards sit "
+            f"{spacing} apart on this board."
         )
-        return False
-    if spacing is None:
-        findings.append(
-            Finding(
-                "risers", None, "Slot positions unknown: whether the bridges reach is not verified."
-            )
-        )
-    if n > group:
-        findings.append(
-            warn(
-                "gpu_interconnect",
-                f"{name} bridges join the cards in groups of {group}; traffic between groups, "
-                f"and a tensor split over all {n}, goes over PCIe.",
-            )
-        )
-        return False
-    findings.append(
-        Finding(
-            "gpu_interconnect",
-            True,
-            f"{have} {name} bridge(s) join the {n} GPUs ({gpu.interconnect_bandwidth_gbs:g} GB/s).",
-        )
-    )
-    return split == "tensor" or split is None
+        return Finding("gpu_interconnect", False, text)
+    return None
 
 
 def _bridge_spacing(assembly: Assembly, group: int) -> int | None:

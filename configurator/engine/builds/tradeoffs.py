@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .ranking import front_of, stream
@@ -94,53 +95,15 @@ def front_outside_targets(search: Search, extra: int = TRADE_OFF_ESTIMATES) -> l
 def trade_offs(search: Search, ranked: Sequence[Build]) -> list[TradeOff]:
     """The trade-offs to show beside ``ranked`` (see the module docstring), cheapest
     first, each build once and none already ranked."""
-    req = search.request
-    if req.training:
+    if search.request.training:
         return []
     front = front_outside_targets(search)
     if not front:
         return []
-    money = search.money
-    picks: list[TradeOff] = [
-        TradeOff("cheapest", "Cheapest build that runs the model at all", front[0])
-    ]
-    if req.min_tps > 0:
-        for fraction, words in FRACTIONS:
-            floor = req.min_tps * fraction
-            hit = next((b for b in front if b.tokens_per_s >= floor), None)
-            if hit is not None:
-                picks.append(
-                    TradeOff(
-                        "fraction",
-                        f"At {words} of the speed target ({floor:g} tokens/s) for "
-                        f"{money(hit.total or 0)}",
-                        hit,
-                    )
-                )
-    top = ranked[0] if ranked else None
-    if top is not None and top.total:
-        cheaper = [b for b in front if b.total is not None and b.total * 2 <= top.total]
-        if cheaper:
-            half = cheaper[-1]
-            picks.append(
-                TradeOff(
-                    "half_price",
-                    f"Half the price of #1 at {half.tokens_per_s:.1f} tokens/s",
-                    half,
-                )
-            )
-        faster = [b for b in front if b.tokens_per_s >= 2 * top.tokens_per_s]
-        if faster:
-            twice = faster[0]
-            extra = (twice.total or 0) - top.total
-            picks.append(
-                TradeOff(
-                    "twice_as_fast",
-                    f"{twice.tokens_per_s / max(top.tokens_per_s, 1e-9):.1f}× as fast as #1 "
-                    f"for {money(extra)} more",
-                    twice,
-                )
-            )
+    picks = [TradeOff("cheapest", "Cheapest build that runs the model at all", front[0])]
+    picks += fraction_picks(search, front)
+    if ranked and ranked[0].total:
+        picks += relative_picks(search, front, ranked[0])
     shown = {b.key for b in ranked}
     kept: dict[str, TradeOff] = {}
     for pick in picks:
@@ -153,3 +116,37 @@ def trade_offs(search: Search, ranked: Sequence[Build]) -> list[TradeOff]:
     verified = {b.key for b in search.verify([p.build for p in kept.values()])}
     out = [p for p in kept.values() if p.build.key in verified]
     return sorted(out, key=lambda p: (p.build.total or 0, p.build.key))
+
+
+def fraction_picks(search: Search, front: Sequence[Build]) -> list[TradeOff]:
+    """The cheapest builds reaching a half and a fifth of the speed target."""
+    target = search.request.min_tps
+    picks = []
+    for fraction, words in FRACTIONS if target > 0 else ():
+        floor = target * fraction
+        hit = next((b for b in front if b.tokens_per_s >= floor), None)
+        if hit is not None:
+            price = search.money(hit.total or 0)
+            label = f"At {words} of the speed target ({floor:g} tokens/s) for {price}"
+            picks.append(TradeOff("fraction", label, hit))
+    return picks
+
+
+def relative_picks(search: Search, front: Sequence[Build], top: Build) -> list[TradeOff]:
+    """The fastest build at half the price of ``top``, and the cheapest twice as fast."""
+    picks = []
+    total = top.total or Decimal(0)
+    cheaper = [b for b in front if b.total is not None and b.total * 2 <= total]
+    if cheaper:
+        half = cheaper[-1]
+        label = f"Half the price of #1 at {half.tokens_per_s:.1f} tokens/s"
+        picks.append(TradeOff("half_price", label, half))
+    faster = [b for b in front if b.tokens_per_s >= 2 * top.tokens_per_s]
+    if faster:
+        twice = faster[0]
+        ratio = twice.tokens_per_s / max(top.tokens_per_s, 1e-9)
+        extra = search.money((twice.total or 0) - total)
+        picks.append(
+            TradeOff("twice_as_fast", f"{ratio:.1f}× as fast as #1 for {extra} more", twice)
+        )
+    return picks
