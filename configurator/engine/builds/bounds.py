@@ -98,6 +98,7 @@ class Bounds:
     def __init__(self, request: BuildRequest, constants: Constants) -> None:
         self.request = request
         self.constants = constants
+        self.training = request.training
         model, quant, wl = request.model, request.quant, request.workload
         self.batch = wl.concurrent_sequences
         # What one decode step (a token for each of the batch's sequences) reads: the
@@ -110,6 +111,16 @@ class Bounds:
         self.read = (dense, experts, touched)
         self.bytes_per_token = max(dense + touched + kv, 1.0)
         self._memo: dict[tuple, object] = {}
+        self._gpus: dict[int, tuple] = {}
+        c = constants
+        # Idle power: per W of GPU and CPU rating, per GB of RAM, and the platform's.
+        self._idle = (
+            c["power_fraction.gpu.idle"],
+            c["power_fraction.cpu.idle"],
+            c["dram_power_w_per_gb"],
+            c["platform_power_w"],
+            c["psu_efficiency"],
+        )
 
     # Rates ---------------------------------------------------------------------------
 
@@ -206,13 +217,11 @@ class Bounds:
         ram_gb: float,
     ) -> float:
         """Wall power while idle (a floor on the power while generating), W."""
-        c = self.constants
-        watts = sum(g.board_power_w * q for g, q in gpus) * c["power_fraction.gpu.idle"]
+        gpu_idle, cpu_idle, dram, platform, psu = self._idle
+        watts = sum(g.board_power_w * q for g, q in gpus) * gpu_idle
         if cpu is not None:
-            watts += cpu.power_w * sockets * c["power_fraction.cpu.idle"]
-            watts += ram_gb * c["dram_power_w_per_gb"]
-        watts += c["platform_power_w"]
-        return watts / c["psu_efficiency"] * 0.999
+            watts += cpu.power_w * sockets * cpu_idle + ram_gb * dram
+        return (watts + platform) / psu * 0.999
 
     def unified_power_lb(self, system: SystemPart) -> float:
         return system.power_w * self.constants["power_fraction.unified.idle"] * 0.999
@@ -231,7 +240,7 @@ class Bounds:
             self._bound_gpus(cand, tensor, max_host_peak_tflops)
 
     def _bound_unified(self, cand: Candidate, system: SystemPart) -> None:
-        if self.request.training:
+        if self.training:
             cand.tps_ub = self.training_ub(system.gpu_fp16_tflops)
         else:
             cand.tps_ub = self.decode_ub_at(self.system_bandwidth(system))
@@ -244,21 +253,48 @@ class Bounds:
         ram = cand.memory.capacity_gb if cand.memory else 0.0
         cand.power_lb = self.power_lb((), host.cpu, host.sockets, ram)
 
+    def _gpu_figures(
+        self, gpus: tuple[tuple[GpuPart, int], ...]
+    ) -> tuple[float, float, float, float]:
+        """(fastest decode bandwidth GB/s, summed FP16 TFLOP/s, VRAM bytes, rated W) of
+        a GPU set (memoised: many candidates share one)."""
+        entry = self._gpus.get(id(gpus))
+        if entry is None or entry[0] is not gpus:
+            fastest = max(self.gpu_bandwidth(g) for g, _ in gpus)
+            peak = sum(g.fp16_tflops * q for g, q in gpus)
+            vram = sum(g.vram_gb * q for g, q in gpus) * 2**30
+            watts = sum(g.board_power_w * q for g, q in gpus)
+            entry = self._gpus[id(gpus)] = (gpus, fastest, peak, vram, watts)
+        return entry[1], entry[2], entry[3], entry[4]
+
+    def _host_part(self, vram: float, host: Host, mts: int) -> tuple[float, float]:
+        """(bytes a decode step reads on the GPUs, the host's seconds for the rest)
+        when GPUs hold ``vram`` bytes (memoised per host, speed and VRAM)."""
+        key = ("host-part", vram, id(host), mts)
+        value = self._memo.get(key)
+        if value is None:
+            host_dense, host_experts = self.host_split(vram)
+            on_gpu = max(self.bytes_per_token - host_dense - host_experts, 0.0)
+            seconds = self.host_seconds(host, mts, host_dense, host_experts)
+            value = self._memo[key] = (on_gpu, seconds)
+        return value  # type: ignore[return-value]
+
     def _bound_gpus(self, cand: Candidate, tensor: bool, max_host_peak_tflops: float) -> None:
-        gpus, host, mem = cand.gpus, cand.host, cand.memory
-        n = cand.gpu_count
-        fastest = max(self.gpu_bandwidth(g) for g, _ in gpus)
-        bandwidth = fastest * (n if tensor else 1)
-        peak = sum(g.fp16_tflops * q for g, q in gpus)
+        host, mem = cand.host, cand.memory
+        fastest, peak, vram, gpu_w = self._gpu_figures(cand.gpus)
+        bandwidth = fastest * (cand.gpu_count if tensor else 1)
         host_peak = host.cpu.gflops * host.sockets / 1000 if host else max_host_peak_tflops
-        if self.request.training:
+        if self.training:
             cand.tps_ub = self.training_ub(peak)
         elif not cand.gpu_only and host is not None and mem is not None:
-            vram = sum(g.vram_gb * q for g, q in gpus) * 2**30
-            cand.tps_ub = self.decode_ub(self.hybrid_seconds(bandwidth, vram, host, mem.mts))
+            on_gpu, host_s = self._host_part(vram, host, mem.mts)
+            cand.tps_ub = self.decode_ub(on_gpu / (bandwidth * 1e9) + host_s)
         else:
             cand.tps_ub = self.decode_ub_at(bandwidth)
         cand.prefill_ub = self.prefill_ub(peak + host_peak)
-        ram = mem.capacity_gb if mem else 0.0
-        cpu = host.cpu if host else None
-        cand.power_lb = self.power_lb(gpus, cpu, host.sockets if host else 0, ram)
+        gpu_idle, cpu_idle, dram, platform, psu = self._idle
+        watts = gpu_w * gpu_idle + platform
+        if host is not None:
+            ram = mem.capacity_gb if mem else 0.0
+            watts += host.cpu.power_w * host.sockets * cpu_idle + ram * dram
+        cand.power_lb = watts / psu * 0.999

@@ -71,6 +71,7 @@ class Candidate:
     _key: str = ""
     _cost_f: float | None = None
     _cost_lb_f: float | None = None
+    _gpu_count: int = -1
 
     @property
     def complete(self) -> bool:
@@ -117,7 +118,9 @@ class Candidate:
 
     @property
     def gpu_count(self) -> int:
-        return sum(q for _, q in self.gpus)
+        if self._gpu_count < 0:
+            self._gpu_count = sum(q for _, q in self.gpus)
+        return self._gpu_count
 
 
 def all_stubs(search: Search) -> list[Candidate]:

@@ -61,7 +61,7 @@ def stream(
     def passes(cand: Candidate) -> bool:
         return search.could_pass(cand, budget, targets)
 
-    heap = [(order(c), c.serial, c) for c in cands if not c.failed and passes(c)]
+    heap = [(order(c), c.serial, c) for c in search.viable(cands, budget, targets)]
     heapq.heapify(heap)
     seen: set[str] = set()
     while heap:

@@ -39,6 +39,7 @@ from .request import GPU_SERVER, GPU_TOWER, STACK_NAMES, BuildRequest
 from .result import Build, Recommendation
 from .rules import OS_RESERVED_GB, Assembly, ModelNeeds, board_positions, check
 
+FAILED = CandidateState.FAILED
 # Hard cap on estimates per search (a safety net; normal searches use far fewer).
 MAX_ESTIMATES = 1500
 # Engines "auto" tries, in order, for each kind of hardware.
@@ -54,6 +55,7 @@ class SearchState:
     completed: int = 0
     truncated: bool = False
     cache: dict[str, Build] = field(default_factory=dict)
+    estimated: list[Build] = field(default_factory=list)
 
 
 class Search:
@@ -86,6 +88,13 @@ class Search:
         self._serial = 0
         self._stubs: list[Candidate] | None = None
         self._ratios: dict[str, list[float]] = {}
+        self._tensor: dict[tuple[str, int], bool] = {}
+        self._viable: dict[tuple[bool, bool], list[Candidate]] = {}
+        # The targets a bound is checked against (read once: checked very often).
+        self._budget = request.budget
+        self._min_tps = request.min_tps
+        self._min_prefill = 0.0 if request.training else request.min_prefill_tps
+        self._max_watts = request.max_watts
 
     def money(self, amount: Decimal | float) -> str:
         """``amount`` in the catalogue's currency, e.g. ``$1,234``."""
@@ -117,10 +126,13 @@ class Search:
 
     def tensor(self, cand: Candidate) -> bool:
         """The candidate's GPUs shard every layer (bandwidth adds up)."""
-        n = cand.gpu_count
-        if n <= 1 or engine_profile(cand.engine).default_split != "tensor":
-            return False
-        return n in self.tensor_sizes(cand.engine)
+        key = (cand.engine, cand.gpu_count)
+        value = self._tensor.get(key)
+        if value is None:
+            n = key[1]
+            value = n > 1 and engine_profile(cand.engine).default_split == "tensor"
+            value = self._tensor[key] = value and n in self.tensor_sizes(cand.engine)
+        return value
 
     # Candidates and bounds (stages 1 and 2) ---------------------------------------------
 
@@ -245,13 +257,28 @@ class Search:
             self, cand.items, cand.arch, cand.engine, cand.gpu_only, run, check_rules=False
         )
         cand.build = self.state.cache[cand.key] = build
+        self.state.estimated.append(build)
         if build.estimate is not None and 0 < cand.tps_ub < float("inf"):
             self._ratios.setdefault(cand.arch, []).append(build.tokens_per_s / cand.tps_ub)
         return build
 
     def estimated(self) -> list[Build]:
         """Every build estimated so far."""
-        return [c.build for c in self.stubs() if c.build is not None]
+        return self.state.estimated
+
+    def viable(self, cands: list[Candidate], budget: bool, targets: bool) -> list[Candidate]:
+        """The candidates that are not failed and whose bounds may meet the targets. A
+        candidate that fails once fails for good (completing one only raises its price
+        and tightens its bounds), so the filtered list of all stubs is kept and
+        narrowed as the search goes."""
+        full = cands is self._stubs
+        key = (budget, targets)
+        if full and key in self._viable:
+            cands = self._viable[key]
+        kept = [c for c in cands if c.state is not FAILED and self.could_pass(c, budget, targets)]
+        if full:
+            self._viable[key] = kept
+        return kept
 
     # Pruning -------------------------------------------------------------------------------
 
@@ -274,16 +301,13 @@ class Search:
     def could_pass(self, cand: Candidate, budget: bool = True, targets: bool = True) -> bool:
         """False when a bound shows ``cand`` cannot meet a target (``targets`` False:
         any candidate may pass, for the trade-offs outside the targets)."""
-        req = self.request
         if not targets:
             return True
-        if budget and req.budget is not None and cand.price > req.budget:
+        if cand.tps_ub < self._min_tps or cand.prefill_ub < self._min_prefill:
             return False
-        if cand.tps_ub < req.min_tps:
+        if budget and self._budget is not None and cand.price > self._budget:
             return False
-        if not req.training and cand.prefill_ub < req.min_prefill_tps:
-            return False
-        return req.max_watts is None or cand.power_lb <= req.max_watts
+        return self._max_watts is None or cand.power_lb <= self._max_watts
 
     def verify(self, builds: Sequence[Build]) -> list[Build]:
         """Run every compatibility rule on builds about to be returned; a build that
