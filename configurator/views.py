@@ -163,12 +163,17 @@ def _results(form) -> dict:
         {"build": buildpage.build_dict(n.build), "reasons": [s.message for s in n.reasons]}
         for n in rec.near_misses
     ]
+    trade_offs = [
+        {"build": buildpage.build_dict(t.build), "label": t.label, "kind": t.kind}
+        for t in rec.trade_offs
+    ]
     summary = buildpage.request_summary(build_request)
     query = form.query_string()
     return {
         "recommendation": rec,
         "builds": builds,
         "near_misses": misses,
+        "trade_offs": trade_offs,
         "query": query,
         "workload_pairs": wizard.query_pairs(query),
         "workload_label": wizard.workload_label(summary),
