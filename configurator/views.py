@@ -130,6 +130,8 @@ def home(request: HttpRequest) -> HttpResponse:
     }
     if form.is_bound and form.is_valid():
         context.update(_results(form))
+    elif not form.is_bound:
+        context.update(_first_visit(formats))
     # Bad input is a 400 on a full page; htmx swaps only 2xx, so its fragment stays 200.
     status = 400 if form.is_bound and not form.is_valid() and not request.htmx else 200
     template = _template(request, "configurator/home.html", "results")
@@ -138,6 +140,18 @@ def home(request: HttpRequest) -> HttpResponse:
         push_url(response, f"{reverse('home')}?{form.query_string()}")
         _retitle(response, f"{context['model_label']}: ranked builds")
     return response
+
+
+def _first_visit(formats) -> dict:
+    """A first visit answers at once: the ranked builds for the defaults shown."""
+    from django.http import QueryDict
+
+    from configurator.forms import DEFAULT_MODEL
+
+    defaults = wizard.wizard_form(QueryDict(f"model={DEFAULT_MODEL}"), formats)
+    if not defaults.is_valid():
+        return {}
+    return {**_results(defaults), "first_visit": True}
 
 
 def _retitle(response: HttpResponse, title: str) -> HttpResponse:
