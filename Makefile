@@ -12,7 +12,7 @@ PORT ?= 8000
 SECRET_KEY ?= $(shell cat .secret_key 2>/dev/null)
 export SECRET_KEY
 
-.PHONY: run setup test bench lint admin validate
+.PHONY: run setup test bench lint admin validate backup restore
 
 run: setup
 	HOST=$(HOST) PORT=$(PORT) ./scripts/serve.sh
@@ -38,6 +38,15 @@ lint: $(VENV)/.installed-dev
 
 admin: setup
 	$(PY) manage.py ensure_admin
+
+# The whole database (SQLite or PostgreSQL, whichever DATABASE_URL names) to one file
+# in backups/, and back: `make restore FILE=backups/rigrank-20260101-120000.sqlite3`.
+backup: $(VENV)/.installed .secret_key
+	$(PY) manage.py backup
+
+restore: $(VENV)/.installed .secret_key
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=backups/rigrank-....sqlite3 (or .pgdump)" >&2; exit 2; }
+	$(PY) manage.py restore "$(FILE)"
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required" or 0)'

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.text import slugify
@@ -47,9 +50,44 @@ def hf_endpoint() -> str:
     return (os.environ.get("HF_ENDPOINT") or HF_DEFAULT_ENDPOINT).rstrip("/")
 
 
+class HubUnreachable(ModelImportError):
+    """The hub (HF_ENDPOINT) could not be reached: offline, refused or timed out."""
+
+
+# Seconds to wait for the hub's answer to each request (downloads themselves follow
+# huggingface_hub's HF_HUB_DOWNLOAD_TIMEOUT, 10 s by default).
+HUB_TIMEOUT_S = 10.0
+
+
+def _probe_hub(repo_id: str, filename: str) -> None:
+    """Fail fast when nothing answers at HF_ENDPOINT: huggingface_hub retries a refused
+    connection with backoff for tens of seconds, too long for a page. (Skipped behind a
+    proxy, which the direct connection would bypass.)"""
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "ALL_PROXY")):
+        return
+    parts = urlsplit(hf_endpoint())
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname or "", port), timeout=HUB_TIMEOUT_S).close()
+    except OSError as exc:
+        raise HubUnreachable(
+            f"cannot reach {hf_endpoint()} to fetch {repo_id}/{filename} ({exc})."
+        ) from exc
+
+
 def fetch_hf_config(repo_id: str, revision: str = "main") -> dict[str, Any]:
     """Download ``config.json`` of ``repo_id`` through huggingface_hub from the hub at
     ``HF_ENDPOINT`` (read on each call, so it can point at a mirror)."""
+    config = fetch_hf_json(repo_id, "config.json", revision)
+    assert config is not None
+    return config
+
+
+def fetch_hf_json(
+    repo_id: str, filename: str, revision: str = "main", missing_ok: bool = False
+) -> dict[str, Any] | None:
+    """Download and parse one JSON file of ``repo_id`` (None when it is absent and
+    ``missing_ok``)."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import (
         EntryNotFoundError,
@@ -60,15 +98,20 @@ def fetch_hf_config(repo_id: str, revision: str = "main") -> dict[str, Any]:
         RevisionNotFoundError,
     )
 
+    from rigrank import netguard
+
+    netguard.guard_hf_hub()  # every request, redirects included, to public addresses only
+
+    _probe_hub(repo_id, filename)
     with tempfile.TemporaryDirectory(prefix="rigrank-hf-") as cache_dir:
         try:
             path = hf_hub_download(
                 repo_id,
-                "config.json",
+                filename,
                 revision=revision,
                 endpoint=hf_endpoint(),
                 cache_dir=cache_dir,
-                etag_timeout=20,
+                etag_timeout=HUB_TIMEOUT_S,
             )
         except GatedRepoError as exc:
             raise ModelImportError(
@@ -79,11 +122,13 @@ def fetch_hf_config(repo_id: str, revision: str = "main") -> dict[str, Any]:
         except RevisionNotFoundError as exc:
             raise ModelImportError(f"{repo_id}: no revision {revision!r}.") from exc
         except LocalEntryNotFoundError as exc:  # before its parent, EntryNotFoundError
-            raise ModelImportError(
-                f"cannot reach {hf_endpoint()} to fetch {repo_id}/config.json."
+            raise HubUnreachable(
+                f"cannot reach {hf_endpoint()} to fetch {repo_id}/{filename}."
             ) from exc
         except EntryNotFoundError as exc:
-            raise ModelImportError(f"{repo_id} has no config.json.") from exc
+            if missing_ok:
+                return None
+            raise ModelImportError(f"{repo_id} has no {filename}.") from exc
         except (HfHubHTTPError, OSError, ValueError) as exc:
             raise ModelImportError(f"{repo_id}: download failed: {exc}") from exc
         return read_config_file(Path(path))
@@ -91,6 +136,105 @@ def fetch_hf_config(repo_id: str, revision: str = "main") -> dict[str, Any]:
 
 def hf_config_source(repo_id: str, revision: str = "main") -> str:
     return f"{hf_endpoint()}/{repo_id}/blob/{revision}/config.json"
+
+
+# Bytes per weight of a checkpoint saved in one floating-point type (config.json's
+# torch_dtype, or dtype in newer transformers).
+CHECKPOINT_DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "float32": 4}
+
+
+def checkpoint_params_b(index: dict[str, Any] | None, config: dict[str, Any]) -> float | None:
+    """Parameters of a checkpoint, billions: its safetensors index's total_size divided
+    by the bytes per weight of its dtype. None when that is not exact (no index, a
+    quantized checkpoint with scales, or an unknown dtype)."""
+    if not index or config.get("quantization_config"):
+        return None
+    metadata = index.get("metadata")
+    total_size = metadata.get("total_size") if isinstance(metadata, dict) else None
+    if isinstance(total_size, bool) or not isinstance(total_size, (int, float)):
+        return None
+    text = config.get("text_config") if isinstance(config.get("text_config"), dict) else {}
+    dtype = config.get("torch_dtype") or config.get("dtype") or text.get("torch_dtype")
+    per_weight = CHECKPOINT_DTYPE_BYTES.get(str(dtype))
+    if not per_weight or not 0 < total_size < 1e16:
+        return None
+    return total_size / per_weight / 1e9
+
+
+def read_hub_repo(repo_id: str, revision: str = "main") -> dict[str, Any]:
+    """What ``build_model`` needs for a hub repo: its config.json, and its parameter
+    count from the safetensors index when the checkpoint has one."""
+    if not REPO_ID.match(repo_id):
+        raise ModelImportError(f"{repo_id!r} is not a Hugging Face repo id (owner/name).")
+    config = fetch_hf_config(repo_id, revision)
+    fields = fields_from_hf_config(config)
+    try:
+        index = fetch_hf_json(repo_id, "model.safetensors.index.json", revision, missing_ok=True)
+    except ModelImportError:
+        index = None  # the architecture gives the count instead
+    total_b = checkpoint_params_b(index, config)
+    if total_b is not None:
+        counts = _architecture_counts(fields)
+        fields["total_params_b"] = round(total_b, 3)
+        inactive = counts.total_b - counts.active_b if fields.get("experts_total") else 0.0
+        fields["active_params_b"] = round(max(total_b - inactive, counts.active_b * 0.5), 3)
+    return {
+        "fields": fields,
+        "name": repo_id.split("/", 1)[1],
+        "family": str(config.get("model_type") or repo_id.split("/", 1)[0]),
+        "license": "",
+        "config_source": hf_config_source(repo_id, revision),
+        "hf_repo": repo_id,
+    }
+
+
+def model_from_hub(repo_id: str, revision: str = "main") -> LlmModel:
+    """The catalogue model of hub repo ``repo_id``: the row imported before, else its
+    config.json (and safetensors index) fetched, validated against the engine, and
+    saved as an imported row (``hf_repo`` set). Raises :class:`ModelImportError`
+    (:class:`HubUnreachable` when offline)."""
+    existing = LlmModel.objects.filter(hf_repo__iexact=repo_id).first()
+    if existing is not None:
+        return existing
+    found = read_hub_repo(repo_id, revision)
+    slug = slugify(found["name"].replace(".", "-"))[:120]
+    if not slug or LlmModel.objects.filter(slug=slug).exists():
+        slug = slugify(repo_id.replace("/", "-").replace(".", "-"))[:120]
+    while LlmModel.objects.filter(slug=slug).exists():
+        slug = f"{slug[:110]}-{secrets.token_hex(3)}"
+    model = build_model(
+        found["fields"],
+        name=found["name"],
+        slug=slug,
+        family=found["family"],
+        license=found["license"],
+        config_source=found["config_source"],
+        hf_repo=repo_id,
+    )
+    model.save()
+    return model
+
+
+# "Qwen3-30B-A3B" -> 30B-A3B, "Llama-3.1-8B" -> 8B; not "8x7B" (Mixtral is 46.7 B).
+_SIZE_IN_NAME = re.compile(
+    r"(?<![\dx.])(\d+(?:\.\d+)?)([bBtT])(?:-[aA](\d+(?:\.\d+)?)[bB])?(?![a-zA-Z\d])"
+)
+
+
+def size_in_name(name: str) -> str | None:
+    """The size a repo or model name states ("32B", "30B-A3B"), or None."""
+    match = _SIZE_IN_NAME.search(name.rsplit("/", 1)[-1])
+    if not match:
+        return None
+    size = f"{match.group(1)}{match.group(2).upper()}"
+    return f"{size}-A{match.group(3)}B" if match.group(3) else size
+
+
+def _architecture_counts(fields: dict[str, Any]) -> architecture.ParameterCount:
+    try:
+        return architecture.parameter_count(architecture.Architecture.from_mapping(fields))
+    except (TypeError, ZeroDivisionError, ValueError) as exc:
+        raise ModelImportError(f"cannot compute the parameter count: {exc}") from exc
 
 
 # GGUF header -----------------------------------------------------------------------
@@ -227,15 +371,23 @@ def build_model(
     license: str,
     config_source: str,
     existing: LlmModel | None = None,
+    hf_repo: str = "",
 ) -> LlmModel:
     """A validated (unsaved) LlmModel; total and active parameters are recomputed from
-    the architecture when ``fields`` does not carry them."""
+    the architecture when ``fields`` does not carry them. The row is also checked
+    against the engine (its memory at the model's own context), so a model that would
+    break every page is refused here instead of stored."""
     values = dict(fields)
+    hidden, heads = values.get("hidden_size"), values.get("attention_heads")
+    if values.get("head_dim") is None and hidden and heads:
+        if hidden % heads:
+            raise ModelImportError(
+                f"head_dim is missing and hidden_size ({hidden}) is not a multiple of "
+                f"attention heads ({heads}), so it cannot be derived."
+            )
+        values["head_dim"] = hidden // heads
     if values.get("total_params_b") is None:
-        try:
-            counts = architecture.parameter_count(architecture.Architecture.from_mapping(values))
-        except (TypeError, ZeroDivisionError) as exc:
-            raise ModelImportError(f"cannot compute the parameter count: {exc}") from exc
+        counts = _architecture_counts(values)
         values["total_params_b"] = round(counts.total_b, 3)
         values["active_params_b"] = round(counts.active_b, 3)
     model = existing or LlmModel()
@@ -246,6 +398,7 @@ def build_model(
     model.family = family[:60]
     model.license = license[:120]
     model.config_source = config_source[:500]
+    model.hf_repo = hf_repo[:200]
     model.approximate = False
     if not model.slug:
         raise ModelImportError("cannot make a slug from the name; pass --slug.")
@@ -257,4 +410,22 @@ def build_model(
             for k, v in exc.message_dict.items()
         )
         raise ModelImportError(f"the imported model is not valid: {problems}") from exc
+    check_with_engine(model)
     return model
+
+
+def check_with_engine(model: LlmModel) -> None:
+    """Raise :class:`ModelImportError` unless the engine accepts ``model`` and can size
+    its weights and cache."""
+    from configurator.engine import ModelArch, Quant, memory
+
+    data = {f.name: getattr(model, f.name) for f in LlmModel._meta.concrete_fields}
+    data["name"] = model.name or model.slug
+    try:
+        arch = ModelArch.from_dict(data)
+        context = arch.max_context or 4096
+        memory.weights_bytes(arch, Quant("BF16", 16.0, "native"))
+        memory.kv_cache_bytes(arch, context, 16.0)
+        memory.model_parts(arch, Quant("BF16", 16.0, "native"))
+    except (ValueError, TypeError, ZeroDivisionError) as exc:
+        raise ModelImportError(f"the engine cannot use this model: {exc}") from exc

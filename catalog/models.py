@@ -742,6 +742,11 @@ class LlmModel(models.Model):
         errors: dict[str, list[str]] = {}
         if not self.config_source and not self.approximate:
             errors["config_source"] = ["Every catalogue model needs a source (its config.json)."]
+        elif self.config_source and not re.match(r"^https?://[^\s/]+", self.config_source):
+            errors["config_source"] = [
+                "Must be an http(s) URL where the config is published (got "
+                f"{self.config_source[:60]!r})."
+            ]
         total, active = self.total_params_b, self.active_params_b
         if total is not None and total <= 0:
             errors["total_params_b"] = ["Must be above 0."]

@@ -17,6 +17,7 @@ from django import forms
 from django.http import QueryDict
 from django.utils.text import slugify
 
+from catalog import importers
 from catalog.models import CompleteSystem, Cpu, Gpu, LlmModel, Part, QuantFormat
 from catalog.sizing import ACCEPTED_FORMS, SizeRangeError, parse_size
 from configurator import adapters
@@ -213,6 +214,9 @@ def resolve_model(text: str) -> LlmModel:
     for model in models:
         if model.slug == lowered or model.name.lower() == lowered:
             return model
+    for model in models:
+        if model.hf_repo and model.hf_repo.lower() == lowered:
+            return model
     slug = slugify(lowered.rsplit("/", 1)[-1].replace(".", "-"))
     for model in models:
         if model.slug == slug:
@@ -224,6 +228,8 @@ def resolve_model(text: str) -> LlmModel:
         raise forms.ValidationError(str(exc)) from None
     except ValueError:
         pass
+    if importers.REPO_ID.match(query):
+        return _model_from_hub(query)
     words = _tokens(query)
     matches = [
         m
@@ -251,6 +257,31 @@ def resolve_model(text: str) -> LlmModel:
         f"model {query!r} matches no catalogue model or size. Use a catalogue slug or name "
         "(see /models/), a Hugging Face repo id, or a size: " + "; ".join(ACCEPTED_FORMS) + "."
     )
+
+
+def _model_from_hub(repo_id: str) -> LlmModel:
+    """A Hugging Face repo not in the catalogue: imported from the hub now, or a message
+    that says what went wrong and what to try instead."""
+    try:
+        return importers.model_from_hub(repo_id)
+    except importers.ModelImportError as exc:
+        size = importers.size_in_name(repo_id)
+        guess = (
+            f" Its name suggests a size: {size}? A size alone ({size}) gives an approximate "
+            "estimate."
+            if size
+            else ""
+        )
+        if isinstance(exc, importers.HubUnreachable):
+            raise forms.ValidationError(
+                f"model {repo_id!r} is not in the catalogue and the Hugging Face hub could "
+                f"not be reached to import it: {exc}{guess} Once online, import it with "
+                f"`python manage.py import_model {repo_id}`."
+            ) from exc
+        raise forms.ValidationError(
+            f"model {repo_id!r} is not in the catalogue and could not be imported from the "
+            f"Hugging Face hub: {exc}{guess}"
+        ) from exc
 
 
 def quant_names() -> list[str]:

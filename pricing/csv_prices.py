@@ -29,6 +29,7 @@ from catalog.models import Part
 from pricing.models import Offer, PriceObservation, Retailer
 from pricing.money import MAX_AMOUNT, PriceTextError, to_amount
 from pricing.observations import exchange_rates, observation_add
+from rigrank.csvsafe import escape_cell, unescape_cell
 
 EXPORT_COLUMNS = (
     "part_slug",
@@ -185,10 +186,8 @@ def prices_csv_export(offers: QuerySet[Offer] | None = None) -> str:
                 obs.observed_at.astimezone(UTC).isoformat(timespec="seconds"),
                 obs.origin,
             ]
-        writer.writerow(
-            [offer.part.slug, offer.part.name, offer.retailer.name, offer.url, offer.condition]
-            + price
-        )
+        row = [offer.part.slug, offer.part.name, offer.retailer.name, offer.url, offer.condition]
+        writer.writerow([escape_cell(cell) for cell in row + price])
     return out.getvalue()
 
 
@@ -248,7 +247,8 @@ def _records(text: str) -> tuple[list[tuple[int, dict[str, str]]], list[RowError
             errors.append(RowError(line, "", message))
             continue
         values = values + [""] * (len(header) - len(values))
-        rows.append((line, {name: v.strip() for name, v in zip(header, values, strict=False)}))
+        cells = zip(header, values, strict=False)
+        rows.append((line, {name: unescape_cell(v.strip()) for name, v in cells}))
     if not rows and not errors:
         raise CsvPriceError([RowError(header_line, "", "no price rows after the header")])
     return rows, errors

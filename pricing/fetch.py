@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 from pricing import gate, robots
 from pricing.conf import FetchPolicy
+from rigrank import netguard
 
 REDIRECT_CODES = {301, 302, 303, 307, 308}
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "application/xml", "text/xml")
@@ -112,7 +112,7 @@ def session_for(policy: FetchPolicy) -> requests.Session:
         retry_after_max=int(policy.retry_after_cap_s) + 1,
         retry_after_cap_s=policy.retry_after_cap_s,
     )
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=8, pool_maxsize=8)
+    adapter = netguard.GuardedAdapter(max_retries=retry, pool_connections=8, pool_maxsize=8)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.max_redirects = policy.max_redirects
@@ -133,6 +133,10 @@ def check_url(url: str) -> None:
         raise FetchError("bad_url", f"only http and https URLs are fetched, not {url[:100]!r}")
     if not parts.hostname:
         raise FetchError("bad_url", f"no host name in {url[:100]!r}")
+    try:
+        netguard.check_url(url)
+    except netguard.BlockedAddress as exc:
+        raise FetchError("bad_url", str(exc)[:300], url=url) from None
 
 
 def _charset(content_type: str) -> str | None:

@@ -8,9 +8,12 @@ so ``make run`` needs no other service.
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
+from import_export.formats.base_formats import JSON
 
 from rigrank import __version__
+from rigrank.csvsafe import SafeCSV, SafeTSV
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -63,6 +66,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "rigrank.errors.ErrorsMiddleware",
     # Last, as django-axes asks: throttles admin sign-in per account and per address.
@@ -157,6 +161,9 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILI
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 
+# Admin CSV/TSV import and export (django-import-export) escape spreadsheet formulas.
+IMPORT_EXPORT_FORMATS = [SafeCSV, SafeTSV, JSON]
+
 # Password validation
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -199,6 +206,26 @@ if HTTPS:
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): scripts only from our own static files, never
+# inline (chart data travels in <script type="application/json">, which is not run).
+# Style attributes stay allowed (templates and Chart.js set sizes inline); <style>
+# elements do not.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "style-src-elem": [SELF],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # Structured logging: one JSON object per line on stdout.
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
@@ -230,6 +257,11 @@ DISPLAY_CURRENCY = env.str("DISPLAY_CURRENCY", default="USD").upper()
 PRICE_STALE_DAYS = env.int("PRICE_STALE_DAYS", default=30)
 PRICE_OUTLIER_FRACTION = env.float("PRICE_OUTLIER_FRACTION", default=0.5)
 PRICE_REFRESH_HOURS = env.int("PRICE_REFRESH_HOURS", default=24)
+# Outbound fetches (scraper, selector tester, Hugging Face) reach public addresses only,
+# unless this is set (tests and local fixtures serve pages on 127.0.0.1) or the address
+# is in PRICE_FETCH_ALLOWED_NETWORKS (comma-separated CIDRs, e.g. an internal mirror).
+PRICE_FETCH_ALLOW_PRIVATE = env.bool("PRICE_FETCH_ALLOW_PRIVATE", default=False)
+PRICE_FETCH_ALLOWED_NETWORKS = env.list("PRICE_FETCH_ALLOWED_NETWORKS", default=[])
 RIGRANK_VERSION = __version__
 
 # Abuse controls. Anonymous share links and API calls per client address (0: no limit);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Serve RigRank on $HOST:$PORT. gunicorn unless DEBUG=1 (then Django's runserver).
-# With REDIS_URL set, a Celery worker and beat run beside the web server and all three
-# stop together on Ctrl-C.
+# With REDIS_URL set, a Celery worker and beat run beside the web server, each under a
+# supervisor that restarts it if it dies (back-off from 1 s doubling to
+# RESTART_BACKOFF_MAX_S, reset once it has run a minute) while the web server keeps
+# serving; all stop together on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV_BIN=.venv/bin
@@ -33,10 +35,35 @@ stop_all() {
 }
 trap stop_all INT TERM EXIT
 
+# Run "$@" and start it again whenever it exits, until this supervisor is told to stop
+# (TERM or INT, which it passes on, then waits for a warm shutdown).
+supervise() {
+  local name=$1
+  shift
+  local child="" stopping=0 delay=1 started status
+  trap 'stopping=1; [[ -n "$child" ]] && kill -TERM "$child" 2>/dev/null' TERM INT
+  trap - EXIT
+  while ((!stopping)); do
+    started=$SECONDS
+    "$@" &
+    child=$!
+    status=0
+    wait "$child" || status=$?
+    while ((stopping)) && kill -0 "$child" 2>/dev/null; do wait "$child" || true; done
+    ((stopping)) && break
+    ((SECONDS - started >= 60)) && delay=1
+    echo "serve.sh: $name exited (status $status); restarting it in ${delay} s" >&2
+    sleep "$delay" &
+    wait $! || true
+    delay=$((delay * 2 > ${RESTART_BACKOFF_MAX_S:-60} ? ${RESTART_BACKOFF_MAX_S:-60} : delay * 2))
+  done
+}
+
 if [[ -n "${REDIS_URL:-}" ]]; then
-  "$VENV_BIN/celery" -A rigrank worker --loglevel=INFO --concurrency="${WORKER_CONCURRENCY:-2}" &
+  supervise worker "$VENV_BIN/celery" -A rigrank worker --loglevel=INFO \
+    --concurrency="${WORKER_CONCURRENCY:-2}" &
   pids+=($!)
-  "$VENV_BIN/celery" -A rigrank beat --loglevel=INFO \
+  supervise beat "$VENV_BIN/celery" -A rigrank beat --loglevel=INFO \
     --scheduler django_celery_beat.schedulers:DatabaseScheduler &
   pids+=($!)
 fi

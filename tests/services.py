@@ -74,6 +74,8 @@ class WorkerProcess:
             "REDIS_URL": redis_url,
             "SECRET_KEY": os.environ.get("SECRET_KEY") or "test-only-secret-key-for-workers",
             "CELERY_VISIBILITY_TIMEOUT": "3600",
+            # The test shops listen on 127.0.0.1.
+            "PRICE_FETCH_ALLOW_PRIVATE": "1",
             **extra_env,
         }
         self.process: subprocess.Popen | None = None

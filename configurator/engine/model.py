@@ -378,6 +378,9 @@ class ModelArch:
         ):
             kwargs[key] = int(kwargs.get(key) or 0)
         kwargs["vision_params_b"] = float(kwargs.get("vision_params_b") or 0.0)
+        if "head_dim" not in kwargs and kwargs.get("hidden_size") and kwargs.get("attention_heads"):
+            # A null head_dim means hidden_size / attention_heads (as in transformers).
+            kwargs["head_dim"] = int(kwargs["hidden_size"]) // int(kwargs["attention_heads"])
         return cls(**kwargs)
 
     @classmethod

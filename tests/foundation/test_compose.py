@@ -61,3 +61,20 @@ def test_web_prepares_the_database_like_make_setup():
     for step in steps:
         if step != "collectstatic":  # the image collects static files at build time
             assert f"manage.py {step}" in command("web"), f"web does not run {step}"
+
+
+def test_redis_persists_to_a_named_volume():
+    redis = SERVICES["redis"]
+    assert "--appendonly yes" in command("redis")
+    mounts = dict(volume.split(":", 1) for volume in redis["volumes"])
+    assert mounts.get("redisdata") == "/data"
+    assert "redisdata" in COMPOSE["volumes"]
+
+
+def test_the_image_runs_as_an_unprivileged_user():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    users = re.findall(r"^USER\s+(\S+)", dockerfile, re.M)
+    assert users, "no USER line: the container runs as root"
+    final = users[-1].split(":")[0]
+    assert final not in {"root", "0"}
+    assert dockerfile.rindex("USER") > dockerfile.rindex("RUN ")  # nothing runs as root after

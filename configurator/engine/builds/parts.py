@@ -365,6 +365,10 @@ def _clean(value: object) -> object:
     return None if value == "" else value
 
 
+# GPU form factors that are not cards: modules soldered to a vendor baseboard.
+SERVER_ONLY_GPU_FORMS = frozenset({"sxm", "oam"})
+
+
 def part_from_specs(
     kind: str,
     *,
@@ -376,8 +380,12 @@ def part_from_specs(
     price: Price | None = None,
 ) -> Part | None:
     """A part from catalogue field names (the seed/export format's ``specs``); None when
-    a spec the engine cannot do without is missing (e.g. a GPU without bandwidth)."""
+    a spec the engine cannot do without is missing (e.g. a GPU without bandwidth), and for
+    SXM/OAM GPU modules, which only come inside their own 8-GPU baseboard servers and fit
+    no PCIe slot."""
     s = {k: _clean(v) for k, v in specs.items()}
+    if kind == "gpu" and s.get("form_factor") in SERVER_ONLY_GPU_FORMS:
+        return None
     common = {"slug": slug, "name": name, "brand": brand, "condition": condition, "price": price}
     try:
         if kind == "gpu":
