@@ -21,6 +21,9 @@ from configurator import buildpage, charts, pages, wizard
 from configurator.forms import RecommendForm
 from configurator.models import SharedBuild
 from configurator.recommend import evaluate_build, recommend
+from configurator.rig.collapse import collapse
+from configurator.rig.must import counts_of, meets_counts
+from configurator.rig.suggest import suggest_parts
 from rigrank.ratelimit import limit_requests
 
 
@@ -125,6 +128,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "models": wizard.models_for_search(),
         "advanced_fields": [shown[name] for name in wizard.ADVANCED],
         "advanced_open": wizard.advanced_open(form),
+        "part_options": suggest_parts("", limit=1000),
         "quant_note": wizard.quant_note(form, formats),
         "oob": bool(request.htmx),
     }
@@ -163,6 +167,9 @@ def _results(form) -> dict:
     build_request = form.build_request()
     rec = recommend(build_request)
     builds = [buildpage.build_dict(b) for b in rec.builds]
+    counts = counts_of(form.cleaned_data.get("must_include") or ())
+    short = [b for b in builds if not meets_counts(b, counts)]
+    builds = collapse([b for b in builds if meets_counts(b, counts)])
     misses = [
         {"build": buildpage.build_dict(n.build), "reasons": [s.message for s in n.reasons]}
         for n in rec.near_misses
@@ -178,7 +185,25 @@ def _results(form) -> dict:
         "workload_label": wizard.workload_label(summary),
         "model_label": summary["model_name"],
         "as_of": buildpage.lines_as_of(line for b in builds for line in b["lines"]),
+        "interpreted_as": _interpreted_as(form),
+        "count_notes": [
+            f"{len(short)} build(s) left out: they have fewer than "
+            + ", ".join(f"{n} × {slug}" for slug, n in counts.items())
+        ]
+        if short
+        else [],
     }
+
+
+def _interpreted_as(form) -> str:
+    """The catalogue model a typed name resolved to, when it is not what was typed."""
+    typed = " ".join(str(form.data.get("model") or "").split())
+    model = form.model_row
+    if not typed or model is None or model.approximate:
+        return ""
+    if typed.lower() in (model.slug, model.name.lower()):
+        return ""
+    return model.name
 
 
 def _bound_workload(params) -> tuple[RecommendForm, str]:

@@ -188,3 +188,15 @@ def price_source(line: Any) -> str:
             return f"reference price, {observed.day} {observed:%b %Y}"
         return "reference price"
     return f"{age(_get(line, 'age_days'))} · {origin_label(origin)}"
+
+
+@register.filter
+def labelled(message: Any, field: Any) -> str:
+    """A field's message as the page says it: its parameter name at the start replaced
+    by the form's label ("min_tps must be ..." -> "Minimum tokens/s must be ...")."""
+    text = str(message)
+    name = getattr(field, "html_name", "") or getattr(field, "name", "")
+    label = str(getattr(field, "label", "") or "")
+    if name and label and text.startswith(name):
+        return label + text[len(name) :]
+    return text

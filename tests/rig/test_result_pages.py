@@ -89,3 +89,54 @@ def test_glossary_terms_carry_hover_help(seeded, client):
     page = client.get("/build/", {"parts": build["parts_param"]}).content.decode()
     for word in ("decode", "prefill", "headroom"):
         assert f'data-term="{word}"' in page
+
+
+def test_must_include_takes_names_with_counts(seeded, client):
+    html = client.get(
+        "/", {"model": LLAMA_70B, "must_include": "RTX 3090 Ti:2", "min_tps": 5}
+    ).content.decode()
+    titles = re.findall(r'class="build-link">([^<]+)</a>', html)
+    assert titles and all("3090 Ti" in t for t in titles)
+    assert 'list="part-options"' in html and '<datalist id="part-options">' in html
+    from configurator.forms import RecommendForm
+
+    form = RecommendForm({"must_include": "2x RTX 3090 Ti, epyc 9124"})
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["must_include"] == (
+        "nvidia-geforce-rtx-3090-ti-used:2",
+        "amd-epyc-9124",
+    )
+    bad = RecommendForm({"must_include": "flux capacitor"})
+    assert not bad.is_valid() and "must_include" in bad.errors
+
+
+def test_a_name_resolving_to_another_model_says_so(seeded, client):
+    html = client.get("/", {"model": "llama 3.3 70b"}).content.decode()
+    assert 'id="interpreted-as"' in html and "Llama 3.3 70B Instruct" in html
+    exact = client.get("/", {"model": LLAMA_70B}).content.decode()
+    assert 'id="interpreted-as"' not in exact
+
+
+def test_messages_use_the_form_labels(seeded, client):
+    html = client.get("/", {"model": LLAMA_70B, "min_tps": "-3"}).content.decode()
+    assert "Minimum" in re.search(r'<p class="field-error">([^<]+)</p>', html).group(1)
+    assert "min_tps must" not in html
+
+
+def test_near_identical_builds_collapse_into_one_card():
+    from configurator.rig.collapse import collapse
+
+    def build(slug, total):
+        return {
+            "architecture": "GPU tower",
+            "total": total,
+            "lines": [
+                {"slug": slug, "kind": "gpu", "qty": 2},
+                {"slug": "cpu-x", "kind": "cpu", "qty": 1},
+            ],
+        }
+
+    kept = collapse(
+        [build("rtx-3090", "2000"), build("rtx-3090-used", "2050"), build("rtx-3090", "2500")]
+    )
+    assert len(kept) == 2 and len(kept[0]["similar"]) == 1 and kept[1]["similar"] == []

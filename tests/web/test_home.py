@@ -94,7 +94,8 @@ def test_it_shows_a_negative_budget_message_by_the_field(client):
         response = client.get(reverse("home"), {**LLAMA_Q4_10, "budget": "-5"}, **headers)
         html = response.content.decode()
         assert response.status_code == (200 if headers else 400)
-        assert "budget must be a number from 0.01" in " ".join(field_errors(html))
+        # The message speaks the form's label, not the parameter name.
+        assert "Budget (USD) must be a number from 0.01" in " ".join(field_errors(html))
         assert card_titles(html) == []
     full = client.get(reverse("home"), {"budget": "-5"}).content.decode()
     assert re.search(r'name="budget"[^>]*aria-invalid="true"', full)
