@@ -140,3 +140,42 @@ def test_near_identical_builds_collapse_into_one_card():
         [build("rtx-3090", "2000"), build("rtx-3090-used", "2050"), build("rtx-3090", "2500")]
     )
     assert len(kept) == 2 and len(kept[0]["similar"]) == 1 and kept[1]["similar"] == []
+
+
+def test_a_failed_csrf_check_shows_a_friendly_page(seeded):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    build = first_build(Client())
+    response = strict.post("/share/", {"parts": build["parts_param"]})
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert 'id="csrf-failure"' in html and "reload the page" in html
+
+
+def test_price_history_charts_wait_for_a_second_observation(seeded, client):
+    build = first_build(client)
+    page = client.get("/build/", {"parts": build["parts_param"]}).content.decode()
+    # Seed prices are one observation per part: no chart yet, and the page says why.
+    assert 'data-chart="chart-history-' not in page
+    assert "a chart appears with the second" in page
+
+
+def test_a_second_observation_draws_the_price_history_chart(seeded, client):
+    from decimal import Decimal
+
+    from pricing.models import Offer, PriceObservation
+    from pricing.observations import observation_add
+
+    build = first_build(client)
+    line = build["lines"][0]
+    offer = Offer.objects.filter(part__slug=line["slug"]).first()
+    observation_add(
+        offer=offer,
+        amount=Decimal(line["unit_price"]) * Decimal("0.97"),
+        currency=line["currency"],
+        origin=PriceObservation.Origin.MANUAL,
+        source_text="test: a second price",
+    )
+    page = client.get("/build/", {"parts": build["parts_param"]}).content.decode()
+    assert 'data-chart="chart-history-' in page
