@@ -631,7 +631,10 @@ class LlmModel(models.Model):
     kv_lora_rank = _int(1, 100_000, help_text="Multi-head latent attention (DeepSeek V3).")
     qk_rope_head_dim = _int(0, 100_000)
     q_lora_rank = _int(
-        1, 100_000, help_text="Query compression rank of latent attention; null = none."
+        0,
+        100_000,
+        help_text="Query compression rank of latent attention; 0 = queries not compressed "
+        "(DeepSeek-V2-Lite), null = unknown.",
     )
     sliding_window = _int(1, 100_000_000)
     sliding_window_layers_fraction = _float(0, 1)
@@ -819,8 +822,10 @@ class QuantFormat(models.Model):
         GPTQ = "GPTQ"
         AWQ = "AWQ"
         EXL2 = "EXL2"
+        EXL3 = "EXL3"
         FP8 = "FP8"
         MXFP4 = "MXFP4"
+        NVFP4 = "NVFP4"
         NF4 = "NF4"
         MLX = "MLX"
         NATIVE = "native"
@@ -849,6 +854,24 @@ class QuantFormat(models.Model):
     engines = _list("Engines that run it: " + ", ".join(ENGINES) + ".")
     quality_note = models.CharField(max_length=300, blank=True)
     source = models.URLField(max_length=500)
+    mean_kld = models.FloatField(
+        null=True,
+        blank=True,
+        validators=_range(0, 100),
+        help_text="Mean KL divergence from the 16-bit model (nats per token); null = unknown.",
+    )
+    ppl_delta = models.FloatField(
+        null=True,
+        blank=True,
+        validators=_range(-100, 10_000),
+        help_text="Perplexity increase over the 16-bit model; null = unknown.",
+    )
+    quality_model = models.CharField(
+        max_length=120, blank=True, help_text="The model the KLD/PPL figures were measured on."
+    )
+    quality_source = models.URLField(
+        max_length=500, blank=True, help_text="Where the KLD/PPL figures are published."
+    )
     seed_hash = models.CharField(
         max_length=64,
         blank=True,
@@ -876,5 +899,11 @@ class QuantFormat(models.Model):
         super().clean()
         errors: dict[str, list[str]] = {}
         _check_list(errors, "engines", self.engines, self.ENGINES)
+        measured = self.mean_kld is not None or self.ppl_delta is not None
+        if measured and not (self.quality_model and self.quality_source):
+            errors["quality_source"] = [
+                "KLD/PPL figures need the model they were measured on (quality_model) and "
+                "their source (quality_source)."
+            ]
         if errors:
             raise ValidationError(errors)

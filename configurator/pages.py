@@ -15,6 +15,7 @@ from typing import Any
 
 from catalog.models import Cpu, Gpu, LlmModel, MemoryModule, Motherboard, QuantFormat
 from configurator import engine
+from configurator.adapters import quant_of
 from configurator.engine import memory as engine_memory
 from pricing.current import current_prices
 
@@ -237,6 +238,7 @@ class QuantNeed:
     quant: QuantFormat
     weights_gb: float
     totals_gb: tuple[float, ...]  # weights + F16 KV cache at each of the page's contexts
+    bits_per_weight: float = 0.0  # effective for this model (GGUF: llama.cpp's recipe)
 
 
 def model_arch(llm: LlmModel) -> engine.ModelArch:
@@ -263,7 +265,8 @@ def model_memory_needs(llm: LlmModel, contexts: Sequence[int]) -> list[QuantNeed
     kv = [engine_memory.kv_cache_bytes(arch, c, 16.0) / 1e9 for c in contexts]
     needs = []
     for fmt in QuantFormat.objects.filter(applies_to=QuantFormat.AppliesTo.WEIGHTS):
-        quant = engine.Quant(fmt.name, fmt.bits_per_weight, "")
+        quant = quant_of(fmt)
         weights = engine_memory.weights_bytes(arch, quant) / 1e9
-        needs.append(QuantNeed(fmt, weights, tuple(weights + k for k in kv)))
+        bits = engine_memory.effective_bits_per_weight(arch, quant)
+        needs.append(QuantNeed(fmt, weights, tuple(weights + k for k in kv), bits))
     return needs

@@ -54,7 +54,11 @@ def test_it_computes_a_moe_models_size_from_its_architecture(run):
     assert (model.experts_total, model.experts_per_token, model.shared_experts) == (256, 8, 1)
     assert (model.moe_intermediate_size, model.dense_layers) == (2048, 3)
     assert (model.kv_lora_rank, model.qk_rope_head_dim, model.head_dim) == (512, 64, 128)
-    assert model.total_params_b == pytest.approx(671, rel=0.01)
+    # The checkpoint's 685 B: 671 B main model + the 14 B MTP module, whose copies of the
+    # embedding and output head (2 x 0.93 B) the count shares with the main model
+    # (https://huggingface.co/deepseek-ai/DeepSeek-V3, README).
+    assert model.mtp_layers == 1
+    assert model.total_params_b == pytest.approx(685 - 2 * 0.927, rel=0.01)
     assert model.active_params_b == pytest.approx(37, rel=0.03)
 
 
