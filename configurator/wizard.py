@@ -77,7 +77,10 @@ LABELS = {
     "stack": ("GPU software", "Require a software stack (CUDA, ROCm, Metal, SYCL)."),
     "engine": ("Inference engine", "Auto picks one that runs the quantization."),
     "kv_quant": ("KV cache type", "Q8_0 halves KV memory with negligible loss."),
-    "must_include": ("Must include parts", "Comma-separated part slugs, e.g. from the GPU page."),
+    "must_include": (
+        "Must include parts",
+        'Part names with counts, comma-separated: "RTX 3090:2, EPYC 9124".',
+    ),
     "kwh_price": ("Electricity (USD per kWh)", ""),
     "cloud_price_per_mtok": (
         "Cloud price per million tokens (USD)",
@@ -190,7 +193,9 @@ def wizard_form(
     fields["stack"].choices = [(s, STACK_LABELS.get(s, s)) for s in STACKS]
     fields["engine"].choices = [(e, "Auto" if e == "auto" else e) for e in ENGINE_CHOICES]
     fields["allow_used"].widget = YesNoCheckbox(default=True)
-    fields["must_include"].widget = forms.TextInput()
+    fields["must_include"].widget = forms.TextInput(
+        attrs={"list": "part-options", "autocomplete": "off", "spellcheck": "false"}
+    )
     for name, (label, help_text) in LABELS.items():
         if name in fields:
             fields[name].label = label

@@ -161,3 +161,9 @@ def submit_measurement(request: HttpRequest) -> HttpResponse:
     )
     context = {"measurement": measurement, "created": created, "rig_query": hardware_query}
     return render(request, "rig/submitted.html", context, status=201 if created else 200)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A friendly 403 when a form's CSRF check fails (settings.CSRF_FAILURE_VIEW)."""
+    back = request.META.get("HTTP_REFERER", "")
+    return render(request, "403_csrf.html", {"back": back}, status=403)
