@@ -153,6 +153,7 @@ class Part(models.Model):
         STORAGE = "storage", "Storage"
         COOLER = "cooler", "CPU cooler"
         SYSTEM = "system", "Complete system"
+        ADAPTER = "adapter", "GPU bridge / riser"
 
     class Condition(models.TextChoices):
         NEW = "new", "New"
@@ -175,6 +176,12 @@ class Part(models.Model):
         max_length=500, help_text="Manufacturer or reference spec page for every spec."
     )
     notes = models.TextField(blank=True)
+    seed_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="Hash of the row as load_seed last wrote it (edited rows differ).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -261,6 +268,12 @@ class Gpu(Part):
     power_connector_count = _int(0, 8)
     interconnect = _choice(Interconnect)
     interconnect_bandwidth_gbs = _float(0, 10_000, help_text="0 when there is none.")
+    interconnect_group_size = _int(
+        1,
+        72,
+        help_text="Cards one NVLink/Infinity Fabric domain joins (2 = bridged in pairs, 8 = "
+        "SXM/OAM baseboard); null when unknown or there is no link.",
+    )
     software_stack = _choice(SoftwareStack)
     cooling = _choice(Cooling)
     form_factor = _choice(FormFactor)
@@ -369,6 +382,11 @@ class Motherboard(Part):
         1, 6, help_text="Slot positions from one x16 slot to the next (2 fits dual-slot cards)."
     )
     eps_connectors = _int(0, 8, help_text="8-pin CPU power inputs.")
+    x16_slot_positions = _list(
+        "Expansion-slot position of each physical x16 slot, 1 = the slot nearest the CPU, "
+        "e.g. [1, 3, 5, 7]; empty when unknown."
+    )
+    pcie_x16_gen = _list("PCIe generation of each physical x16 slot, e.g. [5, 4]; empty = unknown.")
 
     class Meta:
         verbose_name = "motherboard"
@@ -384,6 +402,22 @@ class Motherboard(Part):
             kind=int,
             unique=False,
         )
+        _check_list(errors, "x16_slot_positions", self.x16_slot_positions, range(1, 21), kind=int)
+        _check_list(errors, "pcie_x16_gen", self.pcie_x16_gen, range(1, 7), kind=int, unique=False)
+        for name in ("x16_slot_positions", "pcie_x16_gen"):
+            value = getattr(self, name)
+            if (
+                self.pcie_x16_slots is not None
+                and isinstance(value, list)
+                and value
+                and len(value) != self.pcie_x16_slots
+            ):
+                errors.setdefault(name, []).append(
+                    f"Lists {len(value)} slots but pcie_x16_slots is {self.pcie_x16_slots}."
+                )
+        positions = self.x16_slot_positions
+        if isinstance(positions, list) and positions != sorted(positions):
+            errors.setdefault("x16_slot_positions", []).append("List the slots from the top down.")
         if (
             self.pcie_x16_slots is not None
             and isinstance(self.pcie_x16_electrical, list)
@@ -456,6 +490,10 @@ class Case(Part):
     expansion_slots = _int(1, 20)
     max_cooler_height_mm = _int(20, 300)
     rack_units = _int(0, 10, help_text="0 for towers.")
+    integrated_psu_w = _int(
+        0, 20_000, help_text="Watts of the power supply the chassis ships with; 0 = none."
+    )
+    integrated_psu_count = _int(0, 8, help_text="Supplies fitted (redundant pairs count 2).")
 
     class Meta:
         verbose_name = "case"
@@ -541,6 +579,46 @@ class CompleteSystem(Part):
         return self.unified_memory_gb * (self.usable_memory_fraction or 1.0)
 
 
+class Adapter(Part):
+    """A GPU bridge (NVLink, Infinity Fabric) or a PCIe riser cable / bifurcation card:
+    what lets GPUs talk over their own link or sit away from the board's slots."""
+
+    KIND = Part.Kind.ADAPTER
+
+    class AdapterType(models.TextChoices):
+        NVLINK_BRIDGE = "nvlink_bridge", "NVLink bridge"
+        INFINITY_FABRIC_BRIDGE = "infinity_fabric_bridge", "Infinity Fabric Link bridge"
+        RISER_CABLE = "riser_cable", "PCIe riser cable"
+        BIFURCATION_CARD = "bifurcation_card", "PCIe bifurcation card"
+
+    adapter_type = _choice(AdapterType, required=True)
+    compatible_gpus = _list('GPU slugs a bridge joins, e.g. ["nvidia-a100-80gb-pcie-used"].')
+    gpus_joined = _int(1, 8, help_text="Cards one bridge joins (2 for a pair).")
+    bridges_per_group = _int(
+        1, 8, help_text="Bridges a group of cards needs for the full link (A100 PCIe: 3)."
+    )
+    slot_spacing = _int(1, 6, help_text="Slot positions between the cards a bridge joins.")
+    pcie_lanes = _int(1, 16, help_text="Lanes of a riser or of each link of a bifurcation card.")
+    pcie_gen = _int(1, 6)
+    length_mm = _int(10, 2_000, help_text="Cable length of a riser.")
+
+    class Meta:
+        verbose_name = "GPU bridge or riser"
+
+    def clean(self) -> None:
+        super().clean()
+        errors: dict[str, list[str]] = {}
+        _check_list(errors, "compatible_gpus", self.compatible_gpus)
+        bridge = self.adapter_type in (
+            self.AdapterType.NVLINK_BRIDGE,
+            self.AdapterType.INFINITY_FABRIC_BRIDGE,
+        )
+        if bridge and not self.compatible_gpus:
+            errors.setdefault("compatible_gpus", []).append("A bridge names the GPUs it joins.")
+        if errors:
+            raise ValidationError(errors)
+
+
 PART_MODELS: dict[str, type[Part]] = {
     model.KIND: model
     for model in (
@@ -553,8 +631,12 @@ PART_MODELS: dict[str, type[Part]] = {
         Storage,
         Cooler,
         CompleteSystem,
+        Adapter,
     )
 }
+
+
+MODEL_USES = ("chat", "coding", "reasoning", "vision")
 
 
 class LlmModel(models.Model):
@@ -590,9 +672,60 @@ class LlmModel(models.Model):
     dense_layers = _int(0, 1_000, help_text="Dense (non-MoE) layers in a MoE model.")
     kv_lora_rank = _int(1, 100_000, help_text="Multi-head latent attention (DeepSeek V3).")
     qk_rope_head_dim = _int(0, 100_000)
+    q_lora_rank = _int(
+        0,
+        100_000,
+        help_text="Query compression rank of latent attention; 0 = queries not compressed "
+        "(DeepSeek-V2-Lite), null = unknown.",
+    )
     sliding_window = _int(1, 100_000_000)
     sliding_window_layers_fraction = _float(0, 1)
+    full_attention_layers = _int(
+        0,
+        1_000,
+        help_text="Layers with softmax attention and a KV cache that grows with context; "
+        "null = every layer (hybrid linear-attention models have fewer).",
+    )
+    linear_attention_kind = models.CharField(
+        max_length=32,
+        blank=True,
+        choices=[
+            ("gated_deltanet", "Gated DeltaNet"),
+            ("mamba2", "Mamba-2"),
+            ("short_conv", "Short convolution (LFM2)"),
+            ("lightning", "Lightning attention"),
+        ],
+        help_text="Kind of the non-softmax layers in a hybrid model.",
+    )
+    recurrent_layers = _int(
+        0,
+        1_000,
+        help_text="Layers keeping a recurrent state; null = every layer without attention "
+        "(Nemotron-H also has MLP-only layers, which keep none).",
+    )
+    recurrent_state_heads = _int(1, 100_000, help_text="Heads of a linear/SSM layer's state.")
+    recurrent_state_key_dim = _int(
+        1, 100_000, help_text="Key width per head (Mamba-2: ssm_state_size)."
+    )
+    recurrent_state_value_dim = _int(
+        1, 100_000, help_text="Value width per head (Mamba-2: mamba_head_dim)."
+    )
+    recurrent_conv_channels = _int(1, 10_000_000, help_text="Channels of the short conv.")
+    recurrent_conv_kernel = _int(1, 64, help_text="Kernel size of the short conv.")
+    sparse_attention_topk = _int(
+        1, 10_000_000, help_text="Tokens each query attends to (DeepSeek sparse attention)."
+    )
+    mtp_layers = _int(0, 64, help_text="Multi-token-prediction layers (num_nextn_predict_layers).")
+    vision_params_b = _float(0, 1_000, help_text="Vision tower parameters, billions.")
     max_context = _int(1, 100_000_000, required=True)
+    extended_context = _int(
+        1,
+        100_000_000,
+        help_text="Context reached with RoPE scaling (YaRN) beyond the native max_context.",
+    )
+    hf_repo = models.CharField(max_length=200, blank=True, help_text='e.g. "Qwen/Qwen3-8B".')
+    release_date = models.DateField(null=True, blank=True)
+    uses = _list('What the model is for: any of "chat", "coding", "reasoning", "vision".')
     config_source = models.CharField(
         max_length=500,
         blank=True,
@@ -600,6 +733,12 @@ class LlmModel(models.Model):
     )
     approximate = models.BooleanField(
         default=False, help_text="Architecture filled in from a size by scaling rules."
+    )
+    seed_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="Hash of the row as load_seed last wrote it (edited rows differ).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -648,6 +787,11 @@ class LlmModel(models.Model):
         errors: dict[str, list[str]] = {}
         if not self.config_source and not self.approximate:
             errors["config_source"] = ["Every catalogue model needs a source (its config.json)."]
+        elif self.config_source and not re.match(r"^https?://[^\s/]+", self.config_source):
+            errors["config_source"] = [
+                "Must be an http(s) URL where the config is published (got "
+                f"{self.config_source[:60]!r})."
+            ]
         total, active = self.total_params_b, self.active_params_b
         if total is not None and total <= 0:
             errors["total_params_b"] = ["Must be above 0."]
@@ -678,6 +822,26 @@ class LlmModel(models.Model):
             errors["dense_layers"] = [f"Must be at most the layer count ({self.layers})."]
         if self.kv_lora_rank and self.qk_rope_head_dim is None:
             errors["qk_rope_head_dim"] = ["Required with kv_lora_rank (latent attention)."]
+        _check_list(errors, "uses", self.uses, MODEL_USES)
+        if self.full_attention_layers is not None and self.layers:
+            if self.full_attention_layers > self.layers:
+                errors["full_attention_layers"] = [f"Must be at most the layers ({self.layers})."]
+            elif self.full_attention_layers < self.layers and not self.linear_attention_kind:
+                errors["linear_attention_kind"] = [
+                    "Required when some layers have no softmax attention."
+                ]
+            elif (
+                self.recurrent_layers is not None
+                and self.recurrent_layers > self.layers - self.full_attention_layers
+            ):
+                errors["recurrent_layers"] = [
+                    f"Must be at most the layers without attention "
+                    f"({self.layers - self.full_attention_layers})."
+                ]
+        if self.extended_context and self.max_context and self.extended_context <= self.max_context:
+            errors["extended_context"] = [
+                f"Must exceed the native max_context ({self.max_context}) or be empty."
+            ]
         if self.sliding_window_layers_fraction and not self.sliding_window:
             errors["sliding_window"] = ["Required when some layers use a sliding window."]
         if errors:
@@ -700,8 +864,10 @@ class QuantFormat(models.Model):
         GPTQ = "GPTQ"
         AWQ = "AWQ"
         EXL2 = "EXL2"
+        EXL3 = "EXL3"
         FP8 = "FP8"
         MXFP4 = "MXFP4"
+        NVFP4 = "NVFP4"
         NF4 = "NF4"
         MLX = "MLX"
         NATIVE = "native"
@@ -730,6 +896,30 @@ class QuantFormat(models.Model):
     engines = _list("Engines that run it: " + ", ".join(ENGINES) + ".")
     quality_note = models.CharField(max_length=300, blank=True)
     source = models.URLField(max_length=500)
+    mean_kld = models.FloatField(
+        null=True,
+        blank=True,
+        validators=_range(0, 100),
+        help_text="Mean KL divergence from the 16-bit model (nats per token); null = unknown.",
+    )
+    ppl_delta = models.FloatField(
+        null=True,
+        blank=True,
+        validators=_range(-100, 10_000),
+        help_text="Perplexity increase over the 16-bit model; null = unknown.",
+    )
+    quality_model = models.CharField(
+        max_length=120, blank=True, help_text="The model the KLD/PPL figures were measured on."
+    )
+    quality_source = models.URLField(
+        max_length=500, blank=True, help_text="Where the KLD/PPL figures are published."
+    )
+    seed_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="Hash of the row as load_seed last wrote it (edited rows differ).",
+    )
 
     class Meta:
         ordering = ["applies_to", "-bits_per_weight", "name"]
@@ -751,5 +941,11 @@ class QuantFormat(models.Model):
         super().clean()
         errors: dict[str, list[str]] = {}
         _check_list(errors, "engines", self.engines, self.ENGINES)
+        measured = self.mean_kld is not None or self.ppl_delta is not None
+        if measured and not (self.quality_model and self.quality_source):
+            errors["quality_source"] = [
+                "KLD/PPL figures need the model they were measured on (quality_model) and "
+                "their source (quality_source)."
+            ]
         if errors:
             raise ValidationError(errors)

@@ -6,10 +6,17 @@ quant formats are flat. Loading validates every row with ``full_clean`` first an
 writes nothing unless all rows are good; rows are matched by slug (parts, LLM models)
 or by ``(name, applies_to)`` (quant formats), so loading the same rows twice changes
 nothing.
+
+Seed loads (``load(..., seed=True)``, used by ``load_seed``) never revert an admin's
+edit: each row remembers a hash of what the seed last wrote (``seed_hash``); a row whose
+current values no longer hash to it was edited since, so the seed's new values are not
+written and the row is reported as a conflict instead (``overwrite=True`` forces them).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +40,7 @@ PART_FIELDS: tuple[str, ...] = (
 # Keys a part row may carry that belong to another app: the pricing app loads
 # ``reference_price`` (load_seed_prices); the catalogue neither reads nor writes it.
 PART_KEYS_OWNED_ELSEWHERE = frozenset({"reference_price"})
-_BOOKKEEPING = frozenset({"id", "created_at", "updated_at"})
+_BOOKKEEPING = frozenset({"id", "created_at", "updated_at", "seed_hash"})
 
 
 def _row_fields(model: type[models.Model]) -> list[models.Field]:
@@ -74,13 +81,21 @@ class Batch:
     rows: list[Any]
 
 
+def row_hash(row: dict[str, Any]) -> str:
+    """A stable hash of a row's values (dates and decimals as text)."""
+    text = json.dumps(row, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 @dataclass
 class LoadReport:
-    """Rows created, updated and left unchanged, per section."""
+    """Rows created, updated and left unchanged, per section; ``conflicts`` names the
+    rows an admin edited since the seed wrote them, whose edits were kept."""
 
     counts: dict[str, dict[str, int]] = field(
         default_factory=lambda: {s: {"created": 0, "updated": 0, "unchanged": 0} for s in SECTIONS}
     )
+    conflicts: list[str] = field(default_factory=list)
 
     def add(self, section: str, status: str) -> None:
         self.counts[section][status] += 1
@@ -90,10 +105,13 @@ class LoadReport:
         return sum(c["created"] + c["updated"] for c in self.counts.values())
 
     def __str__(self) -> str:
-        return "; ".join(
+        text = "; ".join(
             f"{section}: {c['created']} created, {c['updated']} updated, {c['unchanged']} unchanged"
             for section, c in self.counts.items()
         )
+        if self.conflicts:
+            text += f"; {len(self.conflicts)} edited row(s) kept"
+        return text
 
 
 # Writing rows ----------------------------------------------------------------------
@@ -118,7 +136,11 @@ def part_to_row(part: Part) -> dict[str, Any]:
 
 
 def llm_model_to_row(model: LlmModel) -> dict[str, Any]:
-    return {name: getattr(model, name) for name in LLM_MODEL_FIELDS}
+    row = {name: getattr(model, name) for name in LLM_MODEL_FIELDS}
+    if hasattr(row.get("release_date"), "isoformat"):
+        # JSON has no date type: written as "YYYY-MM-DD", as in the seed files.
+        row["release_date"] = row["release_date"].isoformat()
+    return row
 
 
 def quant_format_to_row(quant: QuantFormat) -> dict[str, Any]:
@@ -230,6 +252,8 @@ class _Planned:
     section: str
     instance: models.Model
     status: str  # created | updated | unchanged
+    before_hash: str = ""  # hash of the stored row before this load ("" when new)
+    after_hash: str = ""  # hash of the row as this load would write it
 
 
 def _plan_part(row: dict[str, Any], errors: list[tuple[str, str]]) -> _Planned | None:
@@ -257,7 +281,7 @@ def _plan_part(row: dict[str, Any], errors: list[tuple[str, str]]) -> _Planned |
     rejected = _assign(instance, common, row, "", errors)
     rejected |= _assign(instance, spec_fields, specs, "specs.", errors)
     _validate(instance, rejected, errors, frozenset(f.name for f in spec_fields))
-    return _Planned("parts", instance, _status(before, part_to_row(instance)))
+    return _planned("parts", instance, before, part_to_row(instance))
 
 
 def _plan_flat(
@@ -276,13 +300,18 @@ def _plan_flat(
     fields = [model._meta.get_field(n) for n in names]
     rejected = _assign(instance, fields, row, "", errors)
     _validate(instance, rejected, errors)
-    return _Planned(section, instance, _status(before, to_row(instance)))
+    return _planned(section, instance, before, to_row(instance))
 
 
-def _status(before: dict[str, Any] | None, after: dict[str, Any]) -> str:
+def _planned(
+    section: str, instance: models.Model, before: dict[str, Any] | None, after: dict[str, Any]
+) -> _Planned:
+    after_hash = row_hash(after)
     if before is None:
-        return "created"
-    return "unchanged" if before == after else "updated"
+        return _Planned(section, instance, "created", "", after_hash)
+    before_hash = row_hash(before)
+    status = "unchanged" if before_hash == after_hash else "updated"
+    return _Planned(section, instance, status, before_hash, after_hash)
 
 
 def _identity(section: str, row: dict[str, Any]) -> tuple[Any, ...]:
@@ -322,10 +351,17 @@ def _plan_row(section: str, row: dict[str, Any], errors: list[tuple[str, str]]) 
     )
 
 
-def load(batches: Iterable[Batch], *, dry_run: bool = False) -> LoadReport:
+def load(
+    batches: Iterable[Batch], *, dry_run: bool = False, seed: bool = False, overwrite: bool = False
+) -> LoadReport:
     """Validate every row of every batch, then create or update them all in one
     transaction; raise :class:`CatalogError` listing each bad row and write nothing
-    when any row is bad. ``dry_run`` validates and reports without writing."""
+    when any row is bad. ``dry_run`` validates and reports without writing.
+
+    ``seed``: the rows are the shipped seed. Each written row records the hash of what
+    was written; an existing row that differs from the seed is updated only when its
+    values still hash to what the seed last wrote (nobody edited it since). Edited rows
+    are kept and listed in ``report.conflicts``, unless ``overwrite`` is set."""
     report = LoadReport()
     errors: list[RowError] = []
     planned: list[_Planned] = []
@@ -350,10 +386,33 @@ def load(batches: Iterable[Batch], *, dry_run: bool = False) -> LoadReport:
                 errors.extend(RowError(where, f, m) for f, m in row_errors)
                 if item is not None and not row_errors:
                     planned.append(item)
+                    if seed and item.status == "updated" and not overwrite:
+                        if item.instance.seed_hash != item.before_hash:
+                            item.status = "conflict"
+                            untracked = not item.instance.seed_hash
+                            report.conflicts.append(
+                                where + (" (loaded before edits were tracked)" if untracked else "")
+                            )
         if errors:
             raise CatalogError(errors)
         for item in planned:
-            if item.status != "unchanged" and not dry_run:
-                item.instance.save()
+            if item.status == "conflict":
+                report.add(item.section, "unchanged")
+                continue
+            if not dry_run:
+                _write(item, seed)
             report.add(item.section, item.status)
     return report
+
+
+def _write(item: _Planned, seed: bool) -> None:
+    instance = item.instance
+    if seed and instance.seed_hash != item.after_hash:
+        instance.seed_hash = item.after_hash
+        if item.status == "unchanged":
+            # The stored values already are the seed's: only remember that.
+            owner = instance._meta.get_field("seed_hash").model  # Part for every part kind
+            owner.objects.filter(pk=instance.pk).update(seed_hash=item.after_hash)
+            return
+    if item.status != "unchanged":
+        instance.save()

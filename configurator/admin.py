@@ -18,3 +18,6 @@ class SharedBuildAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: SharedBuild | None = None) -> bool:
         return False
+
+
+import configurator.rig.admin  # noqa: E402, F401  (registers the measurement review)

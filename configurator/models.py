@@ -133,3 +133,6 @@ def shared_builds_prune(*, days: int, now=None) -> int:
     )
     deleted, _ = SharedBuild.objects.filter(unvisited).delete()
     return deleted
+
+
+from configurator.rig.models import UserMeasurement  # noqa: E402, F401  (registered here)

@@ -11,16 +11,20 @@ from urllib.parse import urlencode
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url, trigger_client_event
 
 import rigrank
 from catalog.models import LlmModel, QuantFormat
 from configurator import buildpage, charts, pages, results_cache, wizard
+from configurator.accuracy import accuracy_context
 from configurator.forms import RecommendForm
 from configurator.models import SharedBuild
 from configurator.recommend import evaluate_build, recommend
+from configurator.rig.collapse import collapse
+from configurator.rig.must import counts_of, meets_counts
+from configurator.rig.suggest import suggest_parts
 from rigrank.ratelimit import limit_requests
 
 
@@ -132,6 +136,7 @@ def _home(request: HttpRequest, cached: bool = False) -> HttpResponse:
         "models": wizard.models_for_search(),
         "advanced_fields": [shown[name] for name in wizard.ADVANCED],
         "advanced_open": wizard.advanced_open(form),
+        "part_options": suggest_parts("", limit=1000),
         "quant_note": wizard.quant_note(form, formats),
         "oob": bool(request.htmx),
     }
@@ -139,6 +144,8 @@ def _home(request: HttpRequest, cached: bool = False) -> HttpResponse:
         context["csrf_token"] = results_cache.CSRF_PLACEHOLDER
     if form.is_bound and form.is_valid():
         context.update(_results(form))
+    elif not form.is_bound:
+        context.update(_first_visit(formats))
     # Bad input is a 400 on a full page; htmx swaps only 2xx, so its fragment stays 200.
     status = 400 if form.is_bound and not form.is_valid() and not request.htmx else 200
     template = _template(request, "configurator/home.html", "results")
@@ -147,6 +154,18 @@ def _home(request: HttpRequest, cached: bool = False) -> HttpResponse:
         push_url(response, f"{reverse('home')}?{form.query_string()}")
         _retitle(response, f"{context['model_label']}: ranked builds")
     return response
+
+
+def _first_visit(formats) -> dict:
+    """A first visit answers at once: the ranked builds for the defaults shown."""
+    from django.http import QueryDict
+
+    from configurator.forms import DEFAULT_MODEL
+
+    defaults = wizard.wizard_form(QueryDict(f"model={DEFAULT_MODEL}"), formats)
+    if not defaults.is_valid():
+        return {}
+    return {**_results(defaults), "first_visit": True}
 
 
 def _retitle(response: HttpResponse, title: str) -> HttpResponse:
@@ -158,9 +177,16 @@ def _results(form) -> dict:
     build_request = form.build_request()
     rec = recommend(build_request)
     builds = [buildpage.build_dict(b) for b in rec.builds]
+    counts = counts_of(form.cleaned_data.get("must_include") or ())
+    short = [b for b in builds if not meets_counts(b, counts)]
+    builds = collapse([b for b in builds if meets_counts(b, counts)])
     misses = [
         {"build": buildpage.build_dict(n.build), "reasons": [s.message for s in n.reasons]}
         for n in rec.near_misses
+    ]
+    trade_offs = [
+        {"build": buildpage.build_dict(t.build), "label": t.label, "kind": t.kind}
+        for t in rec.trade_offs
     ]
     summary = buildpage.request_summary(build_request)
     query = form.query_string()
@@ -168,12 +194,31 @@ def _results(form) -> dict:
         "recommendation": rec,
         "builds": builds,
         "near_misses": misses,
+        "trade_offs": trade_offs,
         "query": query,
         "workload_pairs": wizard.query_pairs(query),
         "workload_label": wizard.workload_label(summary),
         "model_label": summary["model_name"],
         "as_of": buildpage.lines_as_of(line for b in builds for line in b["lines"]),
+        "interpreted_as": _interpreted_as(form),
+        "count_notes": [
+            f"{len(short)} build(s) left out: they have fewer than "
+            + ", ".join(f"{n} × {slug}" for slug, n in counts.items())
+        ]
+        if short
+        else [],
     }
+
+
+def _interpreted_as(form) -> str:
+    """The catalogue model a typed name resolved to, when it is not what was typed."""
+    typed = " ".join(str(form.data.get("model") or "").split())
+    model = form.model_row
+    if not typed or model is None or model.approximate:
+        return ""
+    if typed.lower() in (model.slug, model.name.lower()):
+        return ""
+    return model.name
 
 
 def _bound_workload(params) -> tuple[RecommendForm, str]:
@@ -270,3 +315,9 @@ def shared_build(request: HttpRequest, slug: str) -> HttpResponse:
     context = buildpage.shared_context(shared)
     context["og_url"] = request.build_absolute_uri(shared.get_absolute_url())
     return render(request, "configurator/shared.html", context)
+
+
+@require_GET
+def accuracy(request: HttpRequest) -> HttpResponse:
+    """How the estimates compare with published measurements (``make validate``)."""
+    return render(request, "configurator/accuracy.html", accuracy_context())

@@ -9,6 +9,7 @@ import os
 
 import pytest
 
+from tests.hubfake import hub, offline_hub  # noqa: F401  (fixtures: a local Hugging Face hub)
 from tests.services import IN_CI, redis_reachable, redis_url_for_tests
 
 

@@ -3,9 +3,12 @@
 All results are bytes. Formulas (for one sequence unless said otherwise):
 
 - weights = parameters × bits per weight ÷ 8
-- KV cache = layers × cached tokens × (2 × kv_heads × head_dim, or kv_lora_rank +
-  qk_rope_head_dim for latent attention) × KV bits ÷ 8; sliding-window layers cache at
-  most their window
+- KV cache = attention layers × cached tokens × (2 × kv_heads × head_dim, or
+  kv_lora_rank + qk_rope_head_dim for latent attention, + the indexer key for DeepSeek
+  sparse attention) × KV bits ÷ 8; sliding-window layers cache at most their window
+- recurrent state (hybrid linear-attention models) = recurrent layers × (heads × key dim
+  × value dim + conv channels × (kernel - 1)) × 4 bytes, whatever the context (llama.cpp
+  keeps it in f32)
 - compute buffer ≈ tokens per forward pass × 4 bytes × (2 × hidden + 2 × FFN width),
   plus the logits (tokens × vocab × 4 bytes) on the device holding the output layer
 """
@@ -14,9 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import gguf
 from .engines import EngineProfile
-from .model import ModelArch
-from .quant import Quant
+from .model import DSA_INDEX_HEAD_DIM, ModelArch
+from .quant import KEEPS_16BIT_EMBEDDINGS, Quant, gguf_recipe
 from .workload import Workload
 
 # bitsandbytes NF4 with double quantization: 4 bits + 0.127 bits of scales per weight.
@@ -31,14 +35,58 @@ TRAIN_LOGIT_BYTES = 8.0
 
 
 @dataclass(frozen=True)
+class WeightBits:
+    """Bits per weight of each part of a model at one quant: the input embedding, the
+    output head, the dense block weights (attention, norms, dense and shared FFN) and
+    the routed experts."""
+
+    embedding: float
+    head: float
+    dense: float
+    experts: float
+
+
+def weight_bits(model: ModelArch, quant: Quant) -> WeightBits:
+    """Where a format puts its bits. GGUF llama-quantize types follow llama.cpp's
+    per-tensor recipe for this architecture (:mod:`.gguf`: Q6_K output head, Q6_K for
+    half of attn_v/ffn_down in Q4_K_M, ...); GPTQ/AWQ/FP8/NVFP4/EXL checkpoints keep
+    the embedding and head in 16 bits; MXFP4 checkpoints (gpt-oss) quantize only the
+    experts; other formats use their bits everywhere."""
+    bits = quant.bits_per_weight
+    recipe = gguf_recipe(quant.name) if quant.family in ("GGUF", "") else None
+    if recipe is not None:
+        size = gguf.gguf_size(model, recipe)
+        embedding = size.group_bits("embedding")
+        head = size.group_bits("output") or embedding
+        block_params = sum(size.params_by_group.get(g, 0.0) for g in ("attention", "ffn", "other"))
+        block_bytes = sum(size.bytes_by_group.get(g, 0.0) for g in ("attention", "ffn", "other"))
+        dense = block_bytes * 8 / block_params if block_params else bits
+        experts = size.group_bits("experts") or dense
+        return WeightBits(embedding, head, dense, experts)
+    if quant.family == "MXFP4":
+        return WeightBits(16.0, 16.0, 16.0, bits)
+    if quant.family in KEEPS_16BIT_EMBEDDINGS:
+        return WeightBits(16.0, 16.0, bits, bits)
+    return WeightBits(bits, bits, bits, bits)
+
+
+def effective_bits_per_weight(model: ModelArch, quant: Quant) -> float:
+    """Bits per weight of the whole model at ``quant`` (its weights over its
+    parameters): Llama 3.1 70B Q4_K_M is 4.82, Llama 3.1 8B Q4_K_M 4.89."""
+    return weights_bytes(model, quant) * 8 / (model.text_params_b * 1e9 + 1e-9)
+
+
+@dataclass(frozen=True)
 class ModelParts:
     """One model at one quant, cut into the pieces placement moves around.
 
     Per transformer block: ``dense_layer_bytes`` (attention, norms, dense or shared FFN:
     read for every token) and ``expert_layer_bytes`` (all routed experts; a token reads
-    ``expert_fraction_per_token`` of them). ``embedding_bytes``: the input table;
-    ``head_bytes``: the output projection (same size). Parameter counts alongside, for
-    FLOPs.
+    ``expert_fraction_per_token`` of them). ``embedding_bytes``: weights held beside the
+    blocks but not read per decoded token: the input table, the vision tower and any
+    multi-token-prediction layers the engine loads (``held_extra_bytes`` of it);
+    ``head_bytes``: the output projection (same size as the table). Parameter counts
+    alongside, for FLOPs.
     """
 
     model: ModelArch
@@ -51,6 +99,7 @@ class ModelParts:
     dense_layer_params: float
     expert_layer_params: float
     head_params: float
+    held_extra_bytes: float = 0.0
 
     @property
     def layer_bytes(self) -> float:
@@ -66,9 +115,17 @@ class ModelParts:
         return self.dense_layer_params + self.expert_layer_params * self.expert_fraction_per_token
 
 
-def model_parts(model: ModelArch, quant: Quant) -> ModelParts:
-    """Cut ``model`` at ``quant`` into per-block dense and routed-expert parts."""
-    bpw = quant.bytes_per_weight
+def held_extra_params_b(model: ModelArch, with_mtp: bool = False) -> float:
+    """Weights held in memory that text decoding does not read, billions: the vision
+    tower, and the multi-token-prediction layers when the engine loads them."""
+    return model.vision_params_b + (model.mtp_params_b if with_mtp else 0.0)
+
+
+def model_parts(model: ModelArch, quant: Quant, with_mtp: bool = False) -> ModelParts:
+    """Cut ``model`` at ``quant`` into per-block dense and routed-expert parts.
+    ``with_mtp``: the engine loads the multi-token-prediction layers (for speculative
+    decoding), so they take memory too."""
+    bits = weight_bits(model, quant)
     layer_params = model.layer_params_b * 1e9 / model.layers
     active_params = model.active_layer_params_b * 1e9 / model.layers
     expert_params = 0.0
@@ -79,56 +136,90 @@ def model_parts(model: ModelArch, quant: Quant) -> ModelParts:
         fraction = model.experts_per_token / model.experts_total
     dense_params = layer_params - expert_params
     head_params = model.embedding_params_b * 1e9
+    extra = held_extra_params_b(model, with_mtp) * 1e9
+    # A tied head is the embedding table itself, at the type llama.cpp gives it.
+    head_bits = bits.head if not model.tie_word_embeddings else bits.embedding
     return ModelParts(
         model=model,
         layers=model.layers,
-        dense_layer_bytes=dense_params * bpw,
-        expert_layer_bytes=expert_params * bpw,
+        dense_layer_bytes=dense_params * bits.dense / 8,
+        expert_layer_bytes=expert_params * bits.experts / 8,
         expert_fraction_per_token=fraction,
-        embedding_bytes=head_params * bpw,
-        head_bytes=head_params * bpw,
+        embedding_bytes=(head_params * bits.embedding + extra * bits.dense) / 8,
+        head_bytes=head_params * head_bits / 8,
         dense_layer_params=dense_params,
         expert_layer_params=expert_params,
         head_params=head_params,
+        held_extra_bytes=extra * bits.dense / 8,
     )
 
 
-def weights_bytes(model: ModelArch, quant: Quant) -> float:
-    """All weights of the model at the quant's effective bits per weight."""
-    return model.total_params_b * 1e9 * quant.bytes_per_weight
+def weights_bytes(model: ModelArch, quant: Quant, with_mtp: bool = False) -> float:
+    """All weights the engine holds at ``quant``: the text model (each part at the bits
+    the format gives it, see :func:`weight_bits`), its vision tower, and its
+    multi-token-prediction layers when ``with_mtp``."""
+    parts = model_parts(model, quant, with_mtp)
+    return (
+        parts.layers * parts.layer_bytes + parts.embedding_bytes + output_head_bytes(model, quant)
+    )
 
 
 def layer_weight_bytes(model: ModelArch, quant: Quant) -> float:
     """Weights of one transformer block (all experts), averaged over blocks."""
-    return model.layer_params_b * 1e9 * quant.bytes_per_weight / model.layers
+    return model_parts(model, quant).layer_bytes
 
 
 def active_layer_weight_bytes(model: ModelArch, quant: Quant) -> float:
     """Weights of one block that a single token reads (active experts only)."""
-    return model.active_layer_params_b * 1e9 * quant.bytes_per_weight / model.layers
+    parts = model_parts(model, quant)
+    return parts.dense_layer_bytes + parts.expert_layer_bytes * parts.expert_fraction_per_token
 
 
 def embedding_bytes(model: ModelArch, quant: Quant) -> float:
     """The input token-embedding table."""
-    return model.embedding_params_b * 1e9 * quant.bytes_per_weight
+    return model.embedding_params_b * 1e9 * weight_bits(model, quant).embedding / 8
 
 
 def output_head_bytes(model: ModelArch, quant: Quant) -> float:
     """The output (LM head) matrix when stored on its own (0 when tied)."""
-    return model.output_params_b * 1e9 * quant.bytes_per_weight
+    return model.output_params_b * 1e9 * weight_bits(model, quant).head / 8
 
 
 def kv_bytes_per_layer(model: ModelArch, context_tokens: float, kv_cache_bits: float) -> float:
-    """KV cache of one layer for one sequence holding ``context_tokens`` tokens."""
+    """Cache of one layer for one sequence holding ``context_tokens`` tokens, averaged
+    over the layers: the KV cache of the attention layers plus the fixed recurrent
+    state of the linear ones (so ``layers ×`` this is the whole model's)."""
     tokens = model.kv_cached_tokens_per_layer(int(context_tokens))
-    return tokens * model.kv_values_per_token_per_layer() * kv_cache_bits / 8
+    kv = tokens * model.kv_values_per_token_per_layer() * kv_cache_bits / 8
+    return kv + model.recurrent_state_bytes() / model.layers
 
 
 def kv_cache_bytes(
     model: ModelArch, context_tokens: float, kv_cache_bits: float, sequences: int = 1
 ) -> float:
-    """KV cache of the whole model for ``sequences`` sequences of ``context_tokens``."""
+    """KV cache (and recurrent state) of the whole model for ``sequences`` sequences of
+    ``context_tokens``."""
     return kv_bytes_per_layer(model, context_tokens, kv_cache_bits) * model.layers * sequences
+
+
+def recurrent_state_bytes(model: ModelArch, sequences: int = 1) -> float:
+    """Fixed recurrent state of a hybrid model's linear layers, bytes (0 otherwise)."""
+    return model.recurrent_state_bytes() * sequences
+
+
+def kv_read_bytes_per_layer(model: ModelArch, context_tokens: float, kv_cache_bits: float) -> float:
+    """Cache bytes one decode step reads per layer for one sequence (averaged over the
+    layers). As :func:`kv_bytes_per_layer`, except that DeepSeek sparse attention reads
+    the latents of only ``sparse_attention_topk`` tokens (its indexer still reads every
+    cached key)."""
+    if not model.uses_sparse_attention:
+        return kv_bytes_per_layer(model, context_tokens, kv_cache_bits)
+    share = model.attention_layers / model.layers
+    cached = model.kv_cached_tokens_per_attention_layer(context_tokens)
+    index_values = model.indexer_head_dim or DSA_INDEX_HEAD_DIM
+    latent_values = model.kv_values_per_token_per_layer() - index_values
+    values = cached * index_values + model.attended_tokens(context_tokens) * latent_values
+    return share * values * kv_cache_bits / 8 + model.recurrent_state_bytes() / model.layers
 
 
 def ffn_width(model: ModelArch) -> int:

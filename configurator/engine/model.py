@@ -28,6 +28,17 @@ _DENSE_SHAPES: tuple[tuple[float, int, int, int, int, int, int, int, bool], ...]
     (405.9, 126, 16_384, 128, 8, 128, 53_248, 128_256, False),  # Llama 3.1 405B
 )
 _MOE_EXPERTS_PER_TOKEN = 8
+
+LINEAR_ATTENTION_KINDS = ("", "gated_deltanet", "mamba2", "short_conv", "lightning")
+# llama.cpp keeps the recurrent (conv and SSM/delta-rule) state of hybrid and recurrent
+# models in f32 whatever the KV cache type: llama_model::create_memory passes
+# GGML_TYPE_F32 for both recurrent tensors (src/llama-model.cpp), sized per layer by
+# llama_hparams::n_embd_r() (conv: (d_conv - 1) x channels) and n_embd_s() (state).
+RECURRENT_STATE_BYTES = 4
+# DeepSeek V3.2's lightning indexer caches one key of index_head_dim = 128 per token per
+# layer (config.json of deepseek-ai/DeepSeek-V3.2-Exp: index_head_dim 128, index_n_heads
+# 64, index_topk 2048).
+DSA_INDEX_HEAD_DIM = 128
 _SIZE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*b(?:\s*-\s*a\s*(\d+(?:\.\d+)?)\s*b)?\s*$", re.I)
 
 
@@ -39,7 +50,21 @@ class ModelArch:
     equal to the total for dense models). For mixture-of-experts models ``experts_total``
     and ``experts_per_token`` are set (0 for dense). ``kv_lora_rank`` and
     ``qk_rope_head_dim`` describe multi-head latent attention (DeepSeek V3); a sliding
-    window applies to ``sliding_window_layers_fraction`` of the layers.
+    window applies to ``sliding_window_layers_fraction`` of the attention layers.
+
+    Hybrid linear-attention models (Qwen3-Next/Qwen3.5 Gated DeltaNet, Nemotron-H and
+    Granite 4.0-H Mamba-2, LFM2 short convolutions) have softmax attention, and so a KV
+    cache that grows with context, on ``full_attention_layers`` layers only;
+    ``recurrent_layers`` (default: all other layers) keep a fixed state per sequence of
+    ``recurrent_state_heads`` x ``recurrent_state_key_dim`` x ``recurrent_state_value_dim``
+    plus a short convolution of ``recurrent_conv_channels`` x (``recurrent_conv_kernel``
+    - 1) values. ``sparse_attention_topk`` marks DeepSeek sparse attention (each query
+    attends to that many tokens chosen by an indexer whose keys are cached too).
+
+    ``total_params_b`` counts every weight the checkpoint ships, including a vision tower
+    (``vision_params_b``) and multi-token-prediction layers (``mtp_layers``) when it has
+    them; those are held in memory but not read to decode text (MTP layers only by an
+    engine that loads them for speculative decoding).
     """
 
     name: str
@@ -61,10 +86,24 @@ class ModelArch:
     dense_layers: int = 0
     kv_lora_rank: int | None = None
     qk_rope_head_dim: int | None = None
+    q_lora_rank: int | None = None
     sliding_window: int | None = None
     sliding_window_layers_fraction: float | None = None
     max_context: int | None = None
     approximate: bool = False
+    full_attention_layers: int | None = None
+    linear_attention_kind: str = ""
+    recurrent_layers: int | None = None
+    recurrent_state_heads: int | None = None
+    recurrent_state_key_dim: int | None = None
+    recurrent_state_value_dim: int | None = None
+    recurrent_conv_channels: int | None = None
+    recurrent_conv_kernel: int | None = None
+    sparse_attention_topk: int | None = None
+    indexer_head_dim: int | None = None
+    mtp_layers: int = 0
+    vision_params_b: float = 0.0
+    extended_context: int | None = None
 
     def __post_init__(self) -> None:
         checks.text("model.name", self.name)
@@ -106,6 +145,93 @@ class ModelArch:
             )
         if self.max_context is not None:
             checks.integer("model.max_context", self.max_context, 1, 100_000_000)
+        if self.extended_context is not None:
+            checks.integer("model.extended_context", self.extended_context, 1, 100_000_000)
+        checks.choice(
+            "model.linear_attention_kind", self.linear_attention_kind, LINEAR_ATTENTION_KINDS
+        )
+        if self.full_attention_layers is not None:
+            checks.integer(
+                "model.full_attention_layers", self.full_attention_layers, 0, self.layers
+            )
+            if self.full_attention_layers < self.layers and not self.linear_attention_kind:
+                raise ValueError(
+                    "model.linear_attention_kind must be one of "
+                    f"{', '.join(LINEAR_ATTENTION_KINDS[1:])} when only "
+                    f"{self.full_attention_layers} of {self.layers} layers have attention"
+                )
+        if self.recurrent_layers is not None:
+            checks.integer(
+                "model.recurrent_layers",
+                self.recurrent_layers,
+                0,
+                self.layers - self.attention_layers,
+            )
+        if self.q_lora_rank is not None:
+            checks.integer("model.q_lora_rank", self.q_lora_rank, 0, 100_000)
+        for name in (
+            "recurrent_state_heads",
+            "recurrent_state_key_dim",
+            "recurrent_state_value_dim",
+            "recurrent_conv_channels",
+            "sparse_attention_topk",
+            "indexer_head_dim",
+        ):
+            if getattr(self, name) is not None:
+                checks.integer(f"model.{name}", getattr(self, name), 1, 10_000_000)
+        if self.recurrent_conv_kernel is not None:
+            checks.integer("model.recurrent_conv_kernel", self.recurrent_conv_kernel, 1, 64)
+        checks.integer("model.mtp_layers", self.mtp_layers, 0, 64)
+        checks.number("model.vision_params_b", self.vision_params_b, 0, self.total_params_b * 0.9)
+
+    # Layer kinds -----------------------------------------------------------------------
+
+    @property
+    def attention_layers(self) -> int:
+        """Layers with softmax attention (a KV cache growing with context)."""
+        if self.full_attention_layers is None:
+            return self.layers
+        return self.full_attention_layers
+
+    @property
+    def state_layers(self) -> int:
+        """Layers that keep a fixed recurrent state per sequence instead of a KV cache."""
+        if not self.linear_attention_kind:
+            return 0
+        if self.recurrent_layers is not None:
+            return self.recurrent_layers
+        return self.layers - self.attention_layers
+
+    @property
+    def is_hybrid(self) -> bool:
+        """True when some layers replace softmax attention with a linear/SSM layer."""
+        return self.attention_layers < self.layers
+
+    def recurrent_state_values_per_layer(self) -> int:
+        """Numbers one recurrent layer keeps per sequence (llama.cpp's n_embd_s() +
+        n_embd_r()): the state matrix of every head plus the short convolution's tail."""
+        state = (
+            (self.recurrent_state_heads or 0)
+            * (self.recurrent_state_key_dim or 0)
+            * (self.recurrent_state_value_dim or 0)
+        )
+        conv = (self.recurrent_conv_channels or 0) * max((self.recurrent_conv_kernel or 1) - 1, 0)
+        return state + conv
+
+    def recurrent_state_bytes(self) -> float:
+        """Fixed state of one sequence over all recurrent layers, bytes (f32)."""
+        return float(
+            self.state_layers * self.recurrent_state_values_per_layer() * RECURRENT_STATE_BYTES
+        )
+
+    def attended_tokens(self, context_tokens: float) -> float:
+        """Tokens one decode step's attention reads per attention layer, on average:
+        the cached tokens, or at most ``sparse_attention_topk`` of them (DeepSeek sparse
+        attention, whose indexer still scores every cached key)."""
+        per_layer = self.kv_cached_tokens_per_attention_layer(context_tokens)
+        if self.sparse_attention_topk:
+            return min(per_layer, float(self.sparse_attention_topk))
+        return per_layer
 
     # Derived sizes -------------------------------------------------------------------
 
@@ -125,16 +251,44 @@ class ModelArch:
         return 0.0 if self.tie_word_embeddings else self.embedding_params_b
 
     @property
+    def text_params_b(self) -> float:
+        """Parameters of the text model itself: the total less the vision tower and the
+        multi-token-prediction layers, billions."""
+        return max(
+            self.total_params_b - self.vision_params_b - self.mtp_params_b,
+            self.total_params_b * 0.05,
+        )
+
+    @property
+    def mtp_params_b(self) -> float:
+        """Multi-token-prediction layers, billions: each is one more decoder block plus
+        a projection of [hidden; embedding] (2 x hidden x hidden); it shares the
+        embedding and output head with the main model."""
+        if not self.mtp_layers:
+            return 0.0
+        projection = 2.0 * self.hidden_size * self.hidden_size
+        blocks = (
+            self.total_params_b * 1e9
+            - self.vision_params_b * 1e9
+            - (self.embedding_params_b + self.output_params_b) * 1e9
+            - self.mtp_layers * projection
+        ) / (self.layers + self.mtp_layers)
+        return max(self.mtp_layers * (max(blocks, 0.0) + projection) / 1e9, 0.0)
+
+    @property
     def layer_params_b(self) -> float:
         """Parameters inside the transformer blocks (all experts), billions."""
-        rest = self.total_params_b - self.embedding_params_b - self.output_params_b
-        return max(rest, self.total_params_b * 0.05)
+        rest = self.text_params_b - self.embedding_params_b - self.output_params_b
+        return max(rest, self.text_params_b * 0.05)
 
     @property
     def active_layer_params_b(self) -> float:
-        """Parameters inside the blocks that one token uses, billions."""
-        rest = self.active_params_b - self.embedding_params_b - self.output_params_b
-        return min(max(rest, self.active_params_b * 0.05), self.layer_params_b)
+        """Parameters inside the blocks that one token uses, billions. A dense model's
+        active count equals its total, so the vision tower and MTP layers come off it
+        too; a MoE's published active count is the text model's already."""
+        active = self.text_params_b if not self.is_moe else self.active_params_b
+        rest = active - self.embedding_params_b - self.output_params_b
+        return min(max(rest, active * 0.05), self.layer_params_b)
 
     @property
     def params_read_per_token_b(self) -> float:
@@ -147,27 +301,49 @@ class ModelArch:
         """True when the KV cache holds compressed latents (multi-head latent attention)."""
         return bool(self.kv_lora_rank)
 
-    def kv_values_per_token_per_layer(self) -> int:
-        """Numbers stored in the KV cache for one token in one full-attention layer."""
-        if self.uses_mla:
-            return int(self.kv_lora_rank or 0) + int(self.qk_rope_head_dim or 0)
-        return 2 * self.kv_heads * self.head_dim
+    @property
+    def uses_sparse_attention(self) -> bool:
+        """True for DeepSeek sparse attention (an indexer picks the attended tokens)."""
+        return bool(self.sparse_attention_topk)
 
-    def kv_cached_tokens_per_layer(self, context_tokens: int) -> float:
-        """Average number of tokens a layer keeps in its KV cache at ``context_tokens``,
-        taking sliding-window layers into account."""
+    def kv_values_per_token_per_layer(self) -> int:
+        """Numbers stored in the KV cache for one token in one attention layer: K and V
+        of every KV head, or for latent attention the compressed latent plus the rotary
+        key (llama.cpp and vLLM cache kv_lora_rank + qk_rope_head_dim per token, V being
+        a view of it); DeepSeek sparse attention adds the indexer's key."""
+        if self.uses_mla:
+            values = int(self.kv_lora_rank or 0) + int(self.qk_rope_head_dim or 0)
+        else:
+            values = 2 * self.kv_heads * self.head_dim
+        if self.uses_sparse_attention:
+            values += self.indexer_head_dim or DSA_INDEX_HEAD_DIM
+        return values
+
+    def kv_cached_tokens_per_attention_layer(self, context_tokens: float) -> float:
+        """Average number of tokens one attention layer caches at ``context_tokens``:
+        sliding-window layers keep at most their window."""
         if self.sliding_window and self.sliding_window_layers_fraction:
             share = self.sliding_window_layers_fraction
             windowed = min(context_tokens, self.sliding_window)
             return share * windowed + (1 - share) * context_tokens
         return float(context_tokens)
 
+    def kv_cached_tokens_per_layer(self, context_tokens: float) -> float:
+        """Average number of tokens a layer keeps in its KV cache at ``context_tokens``,
+        over all layers: sliding-window layers keep at most their window, and the linear
+        layers of a hybrid model keep none (their fixed state is counted apart)."""
+        share = self.attention_layers / self.layers
+        return share * self.kv_cached_tokens_per_attention_layer(context_tokens)
+
     def context_for_cached_tokens(self, cached_tokens: float) -> float:
         """Inverse of :meth:`kv_cached_tokens_per_layer`: the longest context whose
         average cached tokens per layer stay within ``cached_tokens`` (inf when sliding
-        windows cap every layer below it)."""
+        windows or linear layers cap every layer below it)."""
         if cached_tokens <= 0:
             return 0.0
+        if self.attention_layers == 0:
+            return float("inf")
+        cached_tokens = cached_tokens * self.layers / self.attention_layers
         if not (self.sliding_window and self.sliding_window_layers_fraction):
             return cached_tokens
         share = self.sliding_window_layers_fraction
@@ -196,8 +372,18 @@ class ModelArch:
         kwargs = {k: v for k, v in data.items() if k in names and v is not None}
         if "active_params_b" not in kwargs and "total_params_b" in kwargs:
             kwargs["active_params_b"] = kwargs["total_params_b"]
-        for key in ("experts_total", "experts_per_token", "shared_experts", "dense_layers"):
+        for key in (
+            "experts_total",
+            "experts_per_token",
+            "shared_experts",
+            "dense_layers",
+            "mtp_layers",
+        ):
             kwargs[key] = int(kwargs.get(key) or 0)
+        kwargs["vision_params_b"] = float(kwargs.get("vision_params_b") or 0.0)
+        if "head_dim" not in kwargs and kwargs.get("hidden_size") and kwargs.get("attention_heads"):
+            # A null head_dim means hidden_size / attention_heads (as in transformers).
+            kwargs["head_dim"] = int(kwargs["hidden_size"]) // int(kwargs["attention_heads"])
         return cls(**kwargs)
 
     @classmethod

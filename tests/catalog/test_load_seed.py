@@ -9,8 +9,8 @@ pytestmark = pytest.mark.django_db
 def test_it_loads_every_kind_with_its_specs(seed_dir, run):
     output = run("load_seed", seed_dir=seed_dir)
 
-    assert "parts: 10 created" in output
-    assert Part.objects.count() == 10
+    assert "parts: 11 created" in output
+    assert Part.objects.count() == 11
     assert set(Part.objects.values_list("kind", flat=True)) == set(Part.Kind.values)
     gpu = Gpu.objects.get(slug="nvidia-geforce-rtx-3090-used")
     assert (gpu.kind, gpu.condition, gpu.vram_gb, gpu.bandwidth_gbs) == ("gpu", "used", 24, 936.2)
@@ -36,12 +36,12 @@ def test_it_changes_nothing_when_run_twice(seed_dir, run):
 
     output = run("load_seed", seed_dir=seed_dir)
 
-    assert "0 created, 0 updated, 10 unchanged" in output
+    assert "0 created, 0 updated, 11 unchanged" in output
     assert "0 created, 0 updated, 2 unchanged" in output
     assert "0 created, 0 updated, 3 unchanged" in output
     assert dict(Part.objects.values_list("slug", "updated_at")) == stamps
     assert dict(LlmModel.objects.values_list("slug", "updated_at")) == model_stamps
-    assert Part.objects.count() == 10
+    assert Part.objects.count() == 11
 
 
 def test_it_updates_a_row_whose_seed_changed(loaded, edit_seed, run):
@@ -49,7 +49,7 @@ def test_it_updates_a_row_whose_seed_changed(loaded, edit_seed, run):
 
     output = run("load_seed", seed_dir=loaded)
 
-    assert "parts: 0 created, 1 updated, 9 unchanged" in output
+    assert "parts: 0 created, 1 updated, 10 unchanged" in output
     assert Gpu.objects.get(slug="amd-radeon-rx-7900-xtx").tdp_w == 350
 
 
@@ -152,3 +152,83 @@ def test_it_refuses_a_slug_that_belongs_to_another_kind(loaded, edit_seed, run):
 
     with pytest.raises(CommandError, match="slug: Already used by a part of kind 'cpu'"):
         run("load_seed", seed_dir=loaded)
+
+
+def test_it_keeps_an_admin_edit_to_a_part_and_lists_it_as_a_conflict(loaded, run):
+    gpu = Gpu.objects.get(slug="amd-radeon-rx-7900-xtx")
+    gpu.tdp_w = 300
+    gpu.save()
+
+    output = run("load_seed", seed_dir=loaded)
+
+    assert Gpu.objects.get(slug="amd-radeon-rx-7900-xtx").tdp_w == 300
+    assert "1 edited row(s) kept" in output
+    assert "parts/gpu.json row 2 (amd-radeon-rx-7900-xtx)" in output
+    assert "load_seed --overwrite" in output
+
+
+def test_it_keeps_an_admin_edit_even_when_the_seed_row_changes_too(loaded, edit_seed, run):
+    model = LlmModel.objects.get(slug="mixtral-8x7b-instruct-v0-1")
+    model.max_context = 16_384
+    model.save()
+    edit_seed("llm_models.json", lambda rows: [r.update(license="changed") for r in rows])
+
+    output = run("load_seed", seed_dir=loaded)
+
+    model.refresh_from_db()
+    assert (model.max_context, model.license) == (16_384, "Apache-2.0")
+    assert "llm_models.json row" in output and "mixtral-8x7b-instruct-v0-1" in output
+    # The other model was not edited, so it takes the seed's new licence.
+    assert LlmModel.objects.exclude(pk=model.pk).get().license == "changed"
+
+
+def test_it_keeps_an_admin_edit_to_a_quant_format(loaded, run):
+    fmt = QuantFormat.objects.get(name="F16", applies_to="kv_cache")
+    fmt.quality_note = "admin's note"
+    fmt.save()
+
+    run("load_seed", seed_dir=loaded)
+
+    fmt.refresh_from_db()
+    assert fmt.quality_note == "admin's note"
+
+
+def test_it_writes_the_seed_over_edits_with_overwrite(loaded, run):
+    gpu = Gpu.objects.get(slug="amd-radeon-rx-7900-xtx")
+    seeded_tdp = gpu.tdp_w
+    gpu.tdp_w = 300
+    gpu.save()
+
+    output = run("load_seed", seed_dir=loaded, overwrite=True)
+
+    assert Gpu.objects.get(slug="amd-radeon-rx-7900-xtx").tdp_w == seeded_tdp
+    assert "edited row" not in output
+    # Overwritten rows are seed rows again: the next load changes nothing and lists nothing.
+    again = run("load_seed", seed_dir=loaded)
+    assert "parts: 0 created, 0 updated, 10 unchanged" in again
+    assert "edited row" not in again
+
+
+def test_it_does_not_touch_rows_an_admin_created_or_imported(loaded, run):
+    gpu = Gpu.objects.get(slug="amd-radeon-rx-7900-xtx")
+    copy = gpu.make_variant()
+    copy.tdp_w = 123
+    copy.save()
+
+    run("load_seed", seed_dir=loaded)
+
+    copy.refresh_from_db()
+    assert copy.tdp_w == 123
+
+
+def test_rows_loaded_before_tracking_are_kept_and_explained(loaded, edit_seed, run):
+    Gpu.objects.filter(slug="amd-radeon-rx-7900-xtx").update(seed_hash="")
+    edit_seed("parts/gpu.json", lambda rows: rows[1]["specs"].update(tdp_w=350))
+
+    output = run("load_seed", seed_dir=loaded)
+
+    assert Gpu.objects.get(slug="amd-radeon-rx-7900-xtx").tdp_w != 350
+    assert "(loaded before edits were tracked)" in output
+    assert "`load_seed --overwrite` once" in output
+    # Nothing else changed in the seed, so nothing was written.
+    assert "parts: 0 created, 0 updated" in output

@@ -20,8 +20,16 @@ def read(path: Path) -> list[dict]:
 
 
 PARTS = [row for path in sorted((SEED / "parts").glob("*.json")) for row in read(path)]
-MODELS = read(SEED / "llm_models.json")
-QUANTS = read(SEED / "quant_formats.json")
+MODELS = [
+    row
+    for path in [SEED / "llm_models.json", *sorted((SEED / "llm_models").glob("*.json"))]
+    for row in read(path)
+]
+QUANTS = [
+    row
+    for path in [SEED / "quant_formats.json", *sorted((SEED / "quant_formats").glob("*.json"))]
+    for row in read(path)
+]
 
 
 def of_kind(kind: str) -> list[dict]:
@@ -151,3 +159,15 @@ def test_seed_rows_carry_exactly_the_spec_fields_of_their_kind(kind):
     expected = {f.name for f in PART_MODELS[kind].spec_fields()}
 
     assert [set(row["specs"]) for row in of_kind(kind) if set(row["specs"]) != expected] == []
+
+
+HYBRID = [m for m in MODELS if m.get("linear_attention_kind")]
+
+
+@pytest.mark.parametrize("model", HYBRID, ids=ids(HYBRID))
+def test_a_hybrid_model_states_the_recurrent_state_the_engine_sizes(model):
+    kind = model["linear_attention_kind"]
+    needed = {"full_attention_layers", "recurrent_conv_channels", "recurrent_conv_kernel"}
+    if kind in ("gated_deltanet", "mamba2", "lightning"):
+        needed |= {"recurrent_state_heads", "recurrent_state_key_dim", "recurrent_state_value_dim"}
+    assert sorted(n for n in needed if not model.get(n)) == []

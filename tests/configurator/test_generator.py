@@ -278,14 +278,16 @@ def test_work_grows_far_slower_than_the_catalogue(seed, ask):
 
 
 def test_it_says_which_constraint_to_relax_and_by_how_much_when_nothing_qualifies(seed, ask):
-    rec = recommend(seed, ask(min_tps=10, budget="2500"))
+    # A budget below the cheapest qualifying build, whatever the catalogue holds.
+    cheapest = recommend(seed, ask(min_tps=10, limit=1)).builds[0]
+    budget = (cheapest.total * Decimal("0.8")).quantize(Decimal("1"))
+    rec = recommend(seed, ask(min_tps=10, budget=str(budget)))
     assert rec.builds == []
     relax = {r.field: r for r in rec.relax}
     assert "budget" in relax
     suggested = Decimal(relax["budget"].suggested)
-    assert suggested > Decimal("2500")
+    assert suggested > budget
     assert "Raise the budget to $" in relax["budget"].message
-    cheapest = recommend(seed, ask(min_tps=10, limit=1)).builds[0]
     assert suggested == cheapest.total
     assert "min_tps" in relax and float(relax["min_tps"].suggested) < 10
 
@@ -416,3 +418,18 @@ def test_requests_reject_bad_values_naming_the_field():
         BuildRequest(model=arch, quant=quant, limit=0)
     with pytest.raises(ValueError, match="^context_tokens"):
         BuildRequest(model=arch, quant=quant, workload=Workload(context_tokens=0))
+
+
+def test_sxm_and_oam_modules_are_never_offered_as_pcie_cards(seed, ask):
+    from tests.configurator.seedcat import seed_rows
+
+    modules = {
+        row["slug"]
+        for row in seed_rows()
+        if row["kind"] == "gpu" and row["specs"].get("form_factor") in ("sxm", "oam")
+    }
+    assert modules  # the seed holds H100/H200/A100 SXM and MI300X OAM rows
+    assert not modules & {part.slug for part in seed.parts}
+    rec = recommend(seed, ask("llama-3-1-405b-instruct", min_tps=5, limit=10))
+    assert rec.builds
+    assert not modules & {line.slug for build in rec.builds for line in build.lines}

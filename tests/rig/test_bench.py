@@ -1,0 +1,151 @@
+"""Pasted benchmarks: parsing real llama-bench and vllm bench output, comparing with the
+estimate, submitting, approving in the admin and showing as evidence."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+
+from configurator.rig.bench import parse_bench, quant_of_type
+from configurator.rig.models import UserMeasurement
+
+FIXTURES = Path(__file__).parent / "fixtures"
+RIG = {"gpu": "nvidia-geforce-rtx-4090"}
+
+
+def read(name: str) -> str:
+    return (FIXTURES / name).read_text()
+
+
+def test_it_reads_the_markdown_table_with_depths():
+    rows = parse_bench(read("llama-bench-depth.md"))
+    assert [(r.test, r.metric, r.tokens_per_s, r.depth) for r in rows] == [
+        ("pp512", "prefill", 7340.20, 0),
+        ("tg128", "decode", 120.60, 0),
+        ("pp512 @ d512", "prefill", 6425.91, 512),
+        ("tg128 @ d512", "decode", 116.71, 512),
+    ]
+    assert rows[0].quant == "Q4_K_M" and rows[0].size_gib == 4.36 and rows[0].backend == "CUDA"
+
+
+def test_json_and_csv_give_the_same_tests_with_build_and_hardware():
+    for name in ("llama-bench-4080.json", "llama-bench-4080.csv"):
+        rows = parse_bench(read(name))
+        assert [r.test for r in rows] == (
+            ["pp512", "tg128"] if "json" in name else ["pp512", "tg128"]
+        )
+        assert rows[1].metric == "decode" and rows[1].engine_version == "b5163"
+        assert rows[0].gpu_info == "NVIDIA GeForce RTX 4080"
+        assert rows[0].size_gib == pytest.approx(4677120000 / 2**30)
+
+
+def test_vllm_bench_json_is_a_batched_decode_row():
+    (row,) = parse_bench(read("vllm-bench-c32.json"))
+    assert (row.metric, row.concurrency, row.tokens_per_s) == ("batched_decode", 32, 434.40)
+    assert row.prompt_tokens == 2048 and row.gen_tokens == 2048
+
+
+def test_unrecognised_text_names_the_field():
+    with pytest.raises(ValueError, match="^bench:"):
+        parse_bench("hello")
+
+
+def test_quant_names_map_from_llama_bench_file_types():
+    assert quant_of_type("llama 7B mostly Q4_0") == "Q4_0"
+    assert quant_of_type("qwen2 7B Q8_0") == "Q8_0"
+    assert quant_of_type("gpt-oss 120B MXFP4 MoE") == "MXFP4"
+
+
+@pytest.mark.django_db
+def test_the_rig_page_compares_submits_and_after_approval_shows_evidence(seeded, client):
+    bench = read("llama-bench-depth.md")
+    params = {**RIG, "bench": bench, "bench_model": "qwen2-5-7b-instruct"}
+    page = client.get("/rig/", params).content.decode()
+    assert 'id="bench-table"' in page and "Measured ÷ estimated" in page
+    # The estimate for a 7B Q4_K_M on a 4090 is bandwidth bound: within 2× of 120 tok/s.
+    from configurator.rig.measure import compare
+    from configurator.rig.service import BenchForm, CanRunForm
+
+    rig_form, bench_form = CanRunForm(RIG), BenchForm(params)
+    assert rig_form.is_valid() and bench_form.is_valid()
+    compared = compare(rig_form.rig, bench_form.model_row, bench_form.quant_obj, bench_form.rows)
+    tg = next(r for r in compared if r["test"] == "tg128")
+    assert 0.5 < tg["ratio"] < 2.0
+
+    sent = client.post("/rig/measurements/", params)
+    assert sent.status_code == 201
+    again = client.post("/rig/measurements/", params)
+    assert again.status_code == 200 and UserMeasurement.objects.count() == 1
+    measurement = UserMeasurement.objects.get()
+    assert measurement.status == "pending" and len(measurement.rows) == 4
+    assert 'id="rig-evidence"' not in client.get("/rig/", RIG).content.decode()
+
+    admin = User.objects.create_superuser("boss", "boss@example.com", "pw-123456789")
+    client.force_login(admin)
+    done = client.post(
+        "/admin/configurator/usermeasurement/",
+        {"action": "approve", "_selected_action": [measurement.pk]},
+    )
+    assert done.status_code == 302
+    measurement.refresh_from_db()
+    assert measurement.status == "approved"
+    page = client.get("/rig/", RIG).content.decode()
+    assert 'id="rig-evidence"' in page and "tg128 120.6 tok/s" in page
+
+
+@pytest.mark.django_db
+def test_approved_rows_export_in_the_v2_calibration_schema(seeded, client, tmp_path):
+    params = {**RIG, "bench": read("llama-bench-4080.json"), "bench_model": "qwen2-5-7b-instruct"}
+    client.post("/rig/measurements/", params)
+    measurement = UserMeasurement.objects.get()
+    measurement.review(UserMeasurement.Status.APPROVED)
+    out = tmp_path / "rows.json"
+    call_command("export_measurements", "--out", str(out), stdout=StringIO())
+    rows = json.loads(out.read_text())
+    assert len(rows) == 2
+    row = rows[1]
+    required = {
+        "id",
+        "date",
+        "engine",
+        "engine_version",
+        "backend",
+        "test",
+        "depth",
+        "metric",
+        "concurrency",
+        "tokens_per_s",
+        "model",
+        "quant",
+        "hardware",
+        "placement",
+        "source",
+    }
+    assert required <= set(row)
+    assert (row["engine"], row["backend"], row["metric"], row["test"]) == (
+        "llama.cpp",
+        "CUDA",
+        "decode",
+        "tg128",
+    )
+    assert row["hardware"]["gpus"][0]["bandwidth_gbs"] == 1008
+    assert row["quant"]["name"] == "Q4_K_M" and row["model"]["layers"] == 28
+
+
+@pytest.mark.django_db
+def test_a_build_page_links_to_measurements_on_its_parts(seeded, client):
+    build = client.get("/api/builds", {"model": "llama-3-1-8b-instruct", "limit": 1}).json()
+    parts = build["builds"][0]["parts_param"]
+    page = client.get("/build/", {"parts": parts}).content.decode()
+    link = page.split('id="measure-link" href="')[1].split('"')[0].replace("&amp;", "&")
+    params = {"bench": read("llama-bench-depth.md"), "bench_model": "qwen2-5-7b-instruct"}
+    from urllib.parse import parse_qsl, urlsplit
+
+    params.update(parse_qsl(urlsplit(link).query))
+    answer = client.get(urlsplit(link).path, params).content.decode()
+    assert 'id="bench-table"' in answer and 'id="rig-models"' in answer

@@ -1,0 +1,94 @@
+"""The cheapest upgrade: /api/upgrade, manage.py upgrade and /rig/upgrade/."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+pytestmark = pytest.mark.django_db
+RTX_3090 = "nvidia-geforce-rtx-3090-used"
+LLAMA_70B = "llama-3-1-70b-instruct"
+
+
+def test_owned_parts_cost_nothing_and_upgrades_are_ranked_by_price(seeded, client):
+    data = client.get(
+        "/api/upgrade", {"have": f"{RTX_3090}:1", "model": LLAMA_70B, "min_tps": 10}
+    ).json()
+    upgrades = data["upgrades"]
+    assert upgrades
+    prices = [Decimal(u["price"]) for u in upgrades]
+    assert prices == sorted(prices)
+    for u in upgrades:
+        added = sum(Decimal(a["unit_price"]) * a["qty"] for a in u["added"])
+        assert added == Decimal(u["price"])
+        assert u["meets_targets"] and u["decode_tokens_per_s"] >= 10
+        # The owned card is never bought again: a build with n of them adds n - 1.
+        owned_in_build = [p for p in u["parts"].split(",") if p.startswith(RTX_3090 + ":")]
+        if owned_in_build:
+            qty = int(owned_in_build[0].split(":")[1])
+            bought = [a["qty"] for a in u["added"] if a["slug"] == RTX_3090]
+            assert bought == ([qty - 1] if qty > 1 else [])
+
+
+def test_a_complete_owned_build_gets_another_gpu_as_an_upgrade(seeded, client):
+    # A whole 8B build from the generator, then asked to run a 70B at 10 tokens/s.
+    small = client.get(
+        "/api/builds", {"model": "llama-3-1-8b-instruct", "limit": 1, "stack": "cuda"}
+    ).json()
+    have = small["builds"][0]["parts_param"]
+    data = client.get("/api/upgrade", {"have": have, "model": LLAMA_70B, "min_tps": 10}).json()
+    kinds = {u["kind"] for u in data["upgrades"]}
+    assert data["upgrades"] and data["current"] is not None
+    assert data["current"]["meets_targets"] is False
+    assert kinds & {"another GPU", "an added GPU", "a bigger GPU replacing one"}
+
+
+def test_bad_input_is_a_400_naming_the_field(seeded, client):
+    bad = client.get("/api/upgrade", {"have": "no-such-part:1", "model": LLAMA_70B})
+    assert bad.status_code == 400 and "have" in bad.json()["errors"]
+    bad = client.get("/api/upgrade", {"have": f"{RTX_3090}:0", "model": LLAMA_70B})
+    assert "1–64" in bad.json()["errors"]["have"][0]
+    bad = client.get("/api/upgrade", {"have": RTX_3090, "min_tps": "fast"})
+    assert "min_tps" in bad.json()["errors"]
+
+
+def test_the_command_prints_json_with_upgrades(seeded):
+    out = StringIO()
+    call_command(
+        "upgrade",
+        "--have",
+        f"{RTX_3090}:1",
+        "--model",
+        LLAMA_70B,
+        "--min-tps",
+        "10",
+        "--json",
+        stdout=out,
+    )
+    data = json.loads(out.getvalue())
+    assert {"added", "price", "estimate"} <= set(data["upgrades"][0])
+    with pytest.raises(CommandError):
+        call_command("upgrade", "--have", "nothing", "--model", LLAMA_70B, stdout=StringIO())
+
+
+def test_the_upgrade_page_lists_priced_upgrades(seeded, client):
+    page = client.get("/rig/upgrade/", {"have": f"{RTX_3090}:1", "model": LLAMA_70B, "min_tps": 10})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="upgrade-list"' in html and "tokens/s" in html
+    assert client.get("/rig/upgrade/", {"have": "x", "model": LLAMA_70B}).status_code == 400
+
+
+def test_every_build_page_links_to_the_upgrade_from_its_parts(seeded, client):
+    build = client.get("/api/builds", {"model": "llama-3-1-8b-instruct", "limit": 1}).json()
+    parts = build["builds"][0]["parts_param"]
+    page = client.get("/build/", {"parts": parts, "min_tps": 40}).content.decode()
+    assert 'id="owned-link"' in page
+    link = page.split('id="owned-link" href="')[1].split('"')[0].replace("&amp;", "&")
+    answer = client.get(link)
+    assert answer.status_code == 200
+    assert b"You own" in answer.content
