@@ -5,7 +5,8 @@ Two kinds of result type describe what the API sends:
 - the engine's dataclasses whose ``to_dict`` is ``dataclasses.asdict`` (``Estimate``,
   ``DeviceMemory``, ``TrainingReport``, ``Finding``, ``Shortfall``): their schema is read
   from the dataclass fields and type hints, so **a field added to the dataclass is
-  documented without touching this file**;
+  documented without touching this file** (a field to_dict drops or reshapes is named in
+  ``FIELD_OVERRIDES``; keys it adds from properties in ``TO_DICT_EXTRAS``);
 - the hand-written ``to_dict`` methods of the build generator (``Build``, ``Line``,
   ``Recommendation``, ...): each has a ``TypedDict`` here (``BuildJSON`` ...) listing its
   keys and types, registered in ``SHAPES``. A key added to such a ``to_dict`` must be
@@ -127,6 +128,14 @@ class Merged:
 BuildEstimate = Annotated[Estimate, Merged("BuildEstimate", BuildEstimateExtrasJSON)]
 
 
+class RuleRecordJSON(TypedDict):
+    """One compatibility rule that applies to the build and what it found."""
+
+    name: str
+    status: Annotated[str, OneOf(("fail", "unknown", "warn", "pass"))]
+    detail: str
+
+
 class BuildJSON(TypedDict):
     key: Annotated[str, Doc("The parts as slug:qty,... (round-trips through ?parts=).")]
     parts_param: str
@@ -144,12 +153,25 @@ class BuildJSON(TypedDict):
     tokens_per_s_per_1000: float
     lines: list[LineJSON]
     estimate: BuildEstimate | None
+    rules: list[RuleRecordJSON]
     compatibility: CompatibilityJSON
     shortfalls: list[Shortfall]
 
 
 class NearMissJSON(BuildJSON):
     reason: str
+
+
+class TradeOffInfoJSON(TypedDict):
+    kind: str
+    kinds: list[str]
+    label: str
+
+
+class TradeOffJSON(BuildJSON):
+    """A build outside the targets shown for the price/speed front, and why."""
+
+    trade_off: TradeOffInfoJSON
 
 
 class RelaxationJSON(TypedDict):
@@ -196,6 +218,7 @@ class RecommendationJSON(TypedDict):
     near_misses: list[NearMissJSON]
     relax: list[RelaxationJSON]
     pareto: Annotated[list[str], Doc("Keys of the builds on the price/speed front.")]
+    trade_offs: list[TradeOffJSON]
     notes: list[str]
     rules: Annotated[dict[str, str], Doc("Every compatibility rule and what it checks.")]
     stats: Annotated[dict[str, Any], Doc("How the search went (counts, seconds).")]
@@ -230,6 +253,33 @@ class DecodeTimeJSON(TypedDict):
     ms: float
 
 
+class EvidenceJSON(TypedDict):
+    """A published measurement near this setup: measured, predicted (and predicted with
+    its source held out of the fit), where it comes from."""
+
+    id: str
+    metric: str
+    setup: str
+    measured: float
+    predicted: float
+    held_out: float
+    unit: str
+    source: str
+    date: str | None
+    engine: str | None
+    test: str | None
+    distance: float
+
+
+class EstimateToDictJSON(TypedDict):
+    """Keys Estimate.to_dict() adds beyond the dataclass fields."""
+
+    evidence: list[EvidenceJSON]
+
+
+OMIT = object()
+
+
 class ErrorsJSON(TypedDict):
     errors: Annotated[
         dict[str, list[str]],
@@ -240,8 +290,12 @@ class ErrorsJSON(TypedDict):
 # Fields whose to_dict() form differs from the dataclass field's type.
 FIELD_OVERRIDES: dict[tuple[type, str], Any] = {
     (Estimate, "decode_time_ms"): list[DecodeTimeJSON],
+    (Estimate, "evidence_query"): OMIT,
     (Finding, "rule"): Annotated[str, OneOf(tuple(sorted(RULES)))],
 }
+
+# Keys a dataclass's to_dict() adds beyond its fields (from properties).
+TO_DICT_EXTRAS: dict[type, type] = {Estimate: EstimateToDictJSON}
 
 # The response of each endpoint, by the result type that produces it.
 SHAPES = {
@@ -371,7 +425,12 @@ class SchemaBuilder:
         properties = {}
         for f in dataclasses.fields(cls):
             hint = FIELD_OVERRIDES.get((cls, f.name), hints[f.name])
-            properties[f.name] = self.of(hint)
+            if hint is not OMIT:
+                properties[f.name] = self.of(hint)
+        extras = TO_DICT_EXTRAS.get(cls)
+        if extras is not None:
+            extra_hints = get_type_hints(extras, include_extras=True)
+            properties.update({key: self.of(hint) for key, hint in extra_hints.items()})
         return properties
 
     def _dataclass(self, cls: type) -> str:

@@ -41,7 +41,7 @@ def check(document: dict[str, Any], path: str, response) -> dict[str, Any]:
     schema = {**responses[status]["content"]["application/json"]["schema"]}
     schema["components"] = document["components"]
     errors = sorted(Draft202012Validator(schema).iter_errors(body), key=lambda e: e.path)
-    messages = [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors]
+    messages = [_describe(e) for e in errors]
     hint = (
         "\n(Response keys come from the result types: add a key of a hand-written to_dict "
         "to its TypedDict in configurator/api_schema.py.)"
@@ -50,6 +50,16 @@ def check(document: dict[str, Any], path: str, response) -> dict[str, Any]:
         f"{path} {status} does not match the document:\n" + "\n".join(messages[:15]) + hint
     )
     return body
+
+
+def _describe(error) -> str:
+    """Where and why; for "none of these schemas" the reasons of the closest one."""
+    where = "/".join(map(str, error.absolute_path)) or "<root>"
+    inner = [e for e in error.context or () if e.validator != "type"]
+    if inner:
+        return "; ".join(_describe(e) for e in inner)
+    text = error.message
+    return f"{where}: {text if len(text) < 300 else text[:300] + '...'}"
 
 
 BUILDS_QUERIES = [
