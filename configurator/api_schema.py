@@ -287,6 +287,17 @@ class ErrorsJSON(TypedDict):
     ]
 
 
+class PartSuggestionJSON(TypedDict):
+    slug: str
+    name: str
+    kind: Annotated[str, OneOf(KINDS)]
+    condition: str
+
+
+class PartsJSON(TypedDict):
+    parts: list[PartSuggestionJSON]
+
+
 # Fields whose to_dict() form differs from the dataclass field's type.
 FIELD_OVERRIDES: dict[tuple[type, str], Any] = {
     (Estimate, "decode_time_ms"): list[DecodeTimeJSON],
@@ -303,6 +314,7 @@ SHAPES = {
     "Build": BuildJSON,
     "EstimateResult": EstimateResult,
     "Errors": ErrorsJSON,
+    "Parts": PartsJSON,
 }
 
 UNDOCUMENTED = "undocumented type"

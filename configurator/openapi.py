@@ -10,7 +10,9 @@ from typing import Any
 from django import forms
 
 from configurator.api_schema import response_schemas
+from configurator.engine.builds.parts import KINDS
 from configurator.forms import EstimateForm, RecommendForm, YesNoField
+from configurator.rig.service import CanRunForm, UpgradeForm
 
 VERSION = "1.1.0"
 
@@ -120,6 +122,23 @@ def _ok(schema: str, description: str) -> dict[str, Any]:
     }
 
 
+def _loose(description: str) -> dict[str, Any]:
+    """A response whose keys are not generated from typed results yet (the rig API)."""
+    schema = {"type": "object", "description": "Keys not yet generated from result types."}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _query(name: str, description: str) -> dict[str, Any]:
+    schema = {"type": "string"}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
 def spec(server: str = "/") -> dict[str, Any]:
     """The OpenAPI document (``server``: the site's base URL)."""
     recommend_params = parameters(RecommendForm)
@@ -170,6 +189,45 @@ def spec(server: str = "/") -> dict[str, Any]:
                     "summary": "Memory fit, speed and power of a model on named hardware",
                     "parameters": parameters(EstimateForm),
                     "responses": {"200": _ok("EstimateResult", "The estimate."), **ERRORS},
+                }
+            },
+            "/api/canrun": {
+                "get": {
+                    "operationId": "canRun",
+                    "summary": "Every catalogue model on the described hardware, best format first",
+                    "parameters": parameters(CanRunForm),
+                    "responses": {
+                        "200": _loose(
+                            "The hardware as understood and, per model, the best "
+                            "format that runs at the target speed."
+                        ),
+                        **ERRORS,
+                    },
+                }
+            },
+            "/api/upgrade": {
+                "get": {
+                    "operationId": "upgrade",
+                    "summary": "Cheapest additions to owned parts that run the model at the speed",
+                    "parameters": [*parameters(UpgradeForm), *recommend_params],
+                    "responses": {
+                        "200": _loose("The owned parts as they stand and the cheapest upgrades."),
+                        **ERRORS,
+                    },
+                }
+            },
+            "/api/parts": {
+                "get": {
+                    "operationId": "parts",
+                    "summary": "Catalogue parts whose name or slug holds every word of q",
+                    "parameters": [
+                        _query("q", "Words to look for in the part's slug, brand or name."),
+                        _query("kind", "Only parts of this kind: " + ", ".join(KINDS) + "."),
+                    ],
+                    "responses": {
+                        "200": _ok("Parts", "Matching parts, new before used."),
+                        **ERRORS,
+                    },
                 }
             },
             "/api/openapi.json": {

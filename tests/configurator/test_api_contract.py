@@ -183,3 +183,20 @@ def test_the_generator_knows_the_types_a_new_result_field_may_have():
     assert props["tags"] == {"type": "array", "items": {"type": "string"}}
     number = {"type": ["number", "null"]}
     assert props["extra"] == {"type": "object", "additionalProperties": number}
+
+
+def test_every_api_endpoint_is_in_the_document(document):
+    from configurator.api_urls import urlpatterns
+
+    documented = set(document["paths"])
+    for pattern in urlpatterns:
+        assert f"/api/{pattern.pattern}" in documented, pattern.pattern
+
+
+def test_part_suggestions_and_rig_errors_match_the_document(client, document):
+    found = client.get("/api/parts", {"q": "4090"})
+    assert found.status_code == 200
+    assert check(document, "/api/parts", found)["parts"]
+    check(document, "/api/parts", client.get("/api/parts", {"kind": "spaceship"}))
+    check(document, "/api/canrun", client.get("/api/canrun", {"batch": "0"}))
+    check(document, "/api/upgrade", client.get("/api/upgrade", {"model": "5T"}))
