@@ -5,8 +5,7 @@ Two kinds of result type describe what the API sends:
 - the engine's dataclasses whose ``to_dict`` is ``dataclasses.asdict`` (``Estimate``,
   ``DeviceMemory``, ``TrainingReport``, ``Finding``, ``Shortfall``): their schema is read
   from the dataclass fields and type hints, so **a field added to the dataclass is
-  documented without touching this file** (a field to_dict drops or reshapes is named in
-  ``FIELD_OVERRIDES``; keys it adds from properties in ``TO_DICT_EXTRAS``);
+  documented without touching this file**;
 - the hand-written ``to_dict`` methods of the build generator (``Build``, ``Line``,
   ``Recommendation``, ...): each has a ``TypedDict`` here (``BuildJSON`` ...) listing its
   keys and types, registered in ``SHAPES``. A key added to such a ``to_dict`` must be
@@ -128,11 +127,11 @@ class Merged:
 BuildEstimate = Annotated[Estimate, Merged("BuildEstimate", BuildEstimateExtrasJSON)]
 
 
-class RuleRecordJSON(TypedDict):
-    """One compatibility rule that applies to the build and what it found."""
+class RuleJSON(TypedDict):
+    """One feasibility rule as it applies to a build: the worst status its findings give."""
 
     name: str
-    status: Annotated[str, OneOf(("fail", "unknown", "warn", "pass"))]
+    status: Annotated[str, OneOf(("pass", "warn", "fail", "unknown"))]
     detail: str
 
 
@@ -153,7 +152,7 @@ class BuildJSON(TypedDict):
     tokens_per_s_per_1000: float
     lines: list[LineJSON]
     estimate: BuildEstimate | None
-    rules: list[RuleRecordJSON]
+    rules: list[RuleJSON]
     compatibility: CompatibilityJSON
     shortfalls: list[Shortfall]
 
@@ -162,16 +161,16 @@ class NearMissJSON(BuildJSON):
     reason: str
 
 
-class TradeOffInfoJSON(TypedDict):
-    kind: str
+class TradeOffReasonJSON(TypedDict):
+    kind: Annotated[str, OneOf(("cheapest", "fraction", "half_price", "twice_as_fast"))]
     kinds: list[str]
     label: str
 
 
 class TradeOffJSON(BuildJSON):
-    """A build outside the targets shown for the price/speed front, and why."""
+    """A build outside the user's targets on the price/speed front, and why it is shown."""
 
-    trade_off: TradeOffInfoJSON
+    trade_off: TradeOffReasonJSON
 
 
 class RelaxationJSON(TypedDict):
@@ -216,9 +215,9 @@ class RecommendationJSON(TypedDict):
     prices_as_of: Annotated[str | None, Fmt("date-time")]
     builds: list[BuildJSON]
     near_misses: list[NearMissJSON]
+    trade_offs: list[TradeOffJSON]
     relax: list[RelaxationJSON]
     pareto: Annotated[list[str], Doc("Keys of the builds on the price/speed front.")]
-    trade_offs: list[TradeOffJSON]
     notes: list[str]
     rules: Annotated[dict[str, str], Doc("Every compatibility rule and what it checks.")]
     stats: Annotated[dict[str, Any], Doc("How the search went (counts, seconds).")]
@@ -254,30 +253,23 @@ class DecodeTimeJSON(TypedDict):
 
 
 class EvidenceJSON(TypedDict):
-    """A published measurement near this setup: measured, predicted (and predicted with
-    its source held out of the fit), where it comes from."""
+    """One published measurement near the estimated setup, with RigRank's prediction."""
 
     id: str
     metric: str
     setup: str
-    measured: float
-    predicted: float
-    held_out: float
+    measured: float | None
+    predicted: float | None
+    held_out: Annotated[
+        float | None,
+        Doc("What the estimator predicts with this measurement's source left out of the fit."),
+    ]
     unit: str
     source: str
     date: str | None
     engine: str | None
     test: str | None
     distance: float
-
-
-class EstimateToDictJSON(TypedDict):
-    """Keys Estimate.to_dict() adds beyond the dataclass fields."""
-
-    evidence: list[EvidenceJSON]
-
-
-OMIT = object()
 
 
 class ErrorsJSON(TypedDict):
@@ -301,12 +293,13 @@ class PartsJSON(TypedDict):
 # Fields whose to_dict() form differs from the dataclass field's type.
 FIELD_OVERRIDES: dict[tuple[type, str], Any] = {
     (Estimate, "decode_time_ms"): list[DecodeTimeJSON],
-    (Estimate, "evidence_query"): OMIT,
     (Finding, "rule"): Annotated[str, OneOf(tuple(sorted(RULES)))],
 }
 
-# Keys a dataclass's to_dict() adds beyond its fields (from properties).
-TO_DICT_EXTRAS: dict[type, type] = {Estimate: EstimateToDictJSON}
+# Keys that to_dict() adds beyond the dataclass fields (computed properties).
+EXTRA_PROPERTIES: dict[type, dict[str, Any]] = {
+    Estimate: {"evidence": list[EvidenceJSON]},
+}
 
 # The response of each endpoint, by the result type that produces it.
 SHAPES = {
@@ -436,13 +429,12 @@ class SchemaBuilder:
         hints = get_type_hints(cls, include_extras=True)
         properties = {}
         for f in dataclasses.fields(cls):
+            if f.metadata.get("json", True) is False:
+                continue  # internal: to_dict() leaves it out
             hint = FIELD_OVERRIDES.get((cls, f.name), hints[f.name])
-            if hint is not OMIT:
-                properties[f.name] = self.of(hint)
-        extras = TO_DICT_EXTRAS.get(cls)
-        if extras is not None:
-            extra_hints = get_type_hints(extras, include_extras=True)
-            properties.update({key: self.of(hint) for key, hint in extra_hints.items()})
+            properties[f.name] = self.of(hint)
+        for key, hint in EXTRA_PROPERTIES.get(cls, {}).items():
+            properties[key] = self.of(hint)
         return properties
 
     def _dataclass(self, cls: type) -> str:
