@@ -290,6 +290,120 @@ class PartsJSON(TypedDict):
     parts: list[PartSuggestionJSON]
 
 
+class RigHardwareJSON(TypedDict):
+    kind: Annotated[str, OneOf(("gpu", "cpu", "memory", "system"))]
+    slug: Annotated[str, Doc("Catalogue slug; empty for hardware described by its specs.")]
+    name: str
+    count: int
+
+
+class OwnedJSON(TypedDict):
+    slug: str
+    count: int
+
+
+class CanRunModelJSON(TypedDict):
+    """One catalogue model on the rig: the best format that runs, and how fast."""
+
+    model: str
+    model_name: str
+    uses: list[str]
+    total_params_b: float
+    active_params_b: float
+    max_context: int | None
+    status: str
+    quant: str
+    bits_per_weight: float
+    quality: str
+    fits: bool
+    fit: str
+    headroom_gb: float
+    decode_tokens_per_s: float
+    prefill_tokens_per_s: float
+    time_to_first_token_s: float
+    placement: str
+    engine: str
+    required_gb: float
+    bottleneck: str
+    formats_tried: int
+
+
+class LeftOutJSON(TypedDict):
+    use: int
+    unknown_use: int
+    size: int
+    context: int
+
+
+class CanRunJSON(TypedDict):
+    hardware: list[RigHardwareJSON]
+    owned: list[OwnedJSON]
+    tools: list[str]
+    notes: list[str]
+    engine: str
+    min_tps: float
+    quality_order: str
+    models: list[CanRunModelJSON]
+    left_out: Annotated[LeftOutJSON, Doc("Models left out by each filter.")]
+    estimates_run: int
+    elapsed_ms: float
+
+
+class HaveJSON(TypedDict):
+    slug: str
+    qty: int
+    name: str
+
+
+class CurrentRigJSON(TypedDict):
+    """The owned parts as they stand, for the same workload."""
+
+    meets_targets: bool
+    compatible: bool
+    violations: list[str]
+    shortfalls: list[str]
+    decode_tokens_per_s: float
+    fits: bool
+    estimate: Estimate | None
+
+
+class AddedPartJSON(TypedDict):
+    slug: str
+    name: str
+    kind: Annotated[str, OneOf(KINDS)]
+    qty: int
+    unit_price: Money
+
+
+class UpgradeOptionJSON(TypedDict):
+    kind: str
+    added: list[AddedPartJSON]
+    price: DecimalText
+    price_text: str
+    currency: str
+    parts: str
+    title: str
+    meets_targets: bool
+    compatible: bool
+    violations: list[str]
+    decode_tokens_per_s: float
+    tokens_per_s: float
+    estimate: Estimate | None
+
+
+class UpgradeJSON(TypedDict):
+    have: list[HaveJSON]
+    current: CurrentRigJSON | None
+    upgrades: list[UpgradeOptionJSON]
+    considered: int
+    currency: str
+    model: str
+    model_name: str
+    quant: str
+    min_tps: float
+    elapsed_ms: float
+
+
 # Fields whose to_dict() form differs from the dataclass field's type.
 FIELD_OVERRIDES: dict[tuple[type, str], Any] = {
     (Estimate, "decode_time_ms"): list[DecodeTimeJSON],
@@ -308,6 +422,8 @@ SHAPES = {
     "EstimateResult": EstimateResult,
     "Errors": ErrorsJSON,
     "Parts": PartsJSON,
+    "CanRun": CanRunJSON,
+    "Upgrade": UpgradeJSON,
 }
 
 UNDOCUMENTED = "undocumented type"

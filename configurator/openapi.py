@@ -122,12 +122,6 @@ def _ok(schema: str, description: str) -> dict[str, Any]:
     }
 
 
-def _loose(description: str) -> dict[str, Any]:
-    """A response whose keys are not generated from typed results yet (the rig API)."""
-    schema = {"type": "object", "description": "Keys not yet generated from result types."}
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 def _query(name: str, description: str) -> dict[str, Any]:
     schema = {"type": "string"}
     return {
@@ -197,9 +191,10 @@ def spec(server: str = "/") -> dict[str, Any]:
                     "summary": "Every catalogue model on the described hardware, best format first",
                     "parameters": parameters(CanRunForm),
                     "responses": {
-                        "200": _loose(
+                        "200": _ok(
+                            "CanRun",
                             "The hardware as understood and, per model, the best "
-                            "format that runs at the target speed."
+                            "format that runs at the target speed.",
                         ),
                         **ERRORS,
                     },
@@ -211,7 +206,9 @@ def spec(server: str = "/") -> dict[str, Any]:
                     "summary": "Cheapest additions to owned parts that run the model at the speed",
                     "parameters": [*parameters(UpgradeForm), *recommend_params],
                     "responses": {
-                        "200": _loose("The owned parts as they stand and the cheapest upgrades."),
+                        "200": _ok(
+                            "Upgrade", "The owned parts as they stand and the cheapest upgrades."
+                        ),
                         **ERRORS,
                     },
                 }

@@ -193,6 +193,31 @@ def test_every_api_endpoint_is_in_the_document(document):
         assert f"/api/{pattern.pattern}" in documented, pattern.pattern
 
 
+RIGS = [
+    {"gpu": "4090:2"},
+    {"gpu": "nvidia-geforce-rtx-3090-used:1", "cpu": "amd-epyc-7763-used:2", "ram_gb": "512"},
+    {"system": "apple-mac-studio-m3-ultra-256gb-used", "use": "coding", "min_tps": "20"},
+]
+
+
+@pytest.mark.parametrize("rig", RIGS)
+def test_canrun_responses_match_the_document(client, document, rig):
+    response = client.get("/api/canrun", rig)
+    assert response.status_code == 200, response.content[:300]
+    assert check(document, "/api/canrun", response)["models"]
+
+
+def test_upgrade_responses_match_the_document(client, document):
+    have = "nvidia-geforce-rtx-3090-used:1,amd-ryzen-9-9950x:1"
+    bodies = []
+    for query in ({"min_tps": "10"}, {"min_tps": "1", "model": "8b"}):
+        response = client.get("/api/upgrade", {"have": have, "model": LLAMA_70B, **query})
+        assert response.status_code == 200, response.content[:300]
+        bodies.append(check(document, "/api/upgrade", response))
+    assert any(body["upgrades"] for body in bodies)
+    assert any(body["current"] for body in bodies)
+
+
 def test_part_suggestions_and_rig_errors_match_the_document(client, document):
     found = client.get("/api/parts", {"q": "4090"})
     assert found.status_code == 200
