@@ -223,8 +223,9 @@ def schedule_warm() -> None:
 
         warm_results.apply_async(countdown=2)
     except Exception:  # the broker is down: the pages fill the cache as they are asked
+        # The pending mark stays for its 30 s, so a burst of changes during an outage
+        # waits on the broker once, not once per change.
         log.warning("results warm-up not scheduled: broker unreachable")
-        cache.delete(WARM_PENDING_KEY)
 
 
 def _warm_if_due() -> None:
