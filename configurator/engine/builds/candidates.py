@@ -28,7 +28,6 @@ from .parts import GpuPart, Part, SystemPart
 from .platforms import Host, MemoryOption
 from .request import CPU_SERVER, GPU_SERVER, GPU_TOWER, HYBRID, UNIFIED
 from .result import Build, parts_param
-from .rules import plan_slots
 
 if TYPE_CHECKING:
     from .search import Search
@@ -314,7 +313,7 @@ def bandwidth_hosts(search: Search, gpu: GpuPart, n: int) -> list[tuple[Host, Me
     host_dense, host_experts = search.bounds.host_split(vram)
     options = []
     for host in search.shop.hosts:
-        if not plan_slots(host.board, gpu.slots, n).fits:
+        if not search.shop.slot_plan(host.board, gpu.slots, n).fits:
             continue
         for mem in host.memory_for(search.ram_gpu_gb):
             seconds = search.bounds.host_seconds(host, mem.mts, host_dense, host_experts)

@@ -37,6 +37,7 @@ from .rules import (
     PLATFORM_PEAK_W,
     PSU_HEADROOM,
     Assembly,
+    SlotPlan,
     adapter_leads,
     chipset_runs,
     effective_memory_mts,
@@ -345,6 +346,14 @@ class Shop:
             for c in self.cases
         )
 
+    def slot_plan(self, board: BoardPart, width: int, count: int) -> SlotPlan:
+        """Where ``count`` cards ``width`` slots wide sit on ``board`` (memoised)."""
+        key = ("slots", board.slug, width, count)
+        plan = self._memo.get(key)
+        if plan is None:
+            plan = self._memo[key] = plan_slots(board, width, count)
+        return plan
+
     # Cheapest adequate rest of a build --------------------------------------------------
 
     def cooler_and_case(
@@ -504,7 +513,7 @@ class Shop:
         rack = any(g.passive for g, _ in gpus)
         if count:
             width = max(g.slots for g, _ in gpus)
-            plan = plan_slots(host.board, width, count)
+            plan = self.slot_plan(host.board, width, count)
             if not plan.fits:
                 return None
             slots = plan.case_slots
