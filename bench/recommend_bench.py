@@ -13,7 +13,9 @@ lists are built on the first one, host choices and completions are not memoised 
 and of 5 warm calls per workload (the snapshot and those memoised choices, which depend
 only on the catalogue and the model's size, are reused; estimates never are); CPU time;
 and the work done (candidates, completed builds, estimator runs). Targets on a 2-core
-machine: p95 ≤ 100 ms on the seed catalogue, ≤ 500 ms at 10×.
+machine: warm p95 ≤ 60 ms on the seed catalogue and ≤ 200 ms at 10×, first call per
+workload ≤ 400 ms at 10×. Wall time on a machine shared with other work is longer than
+CPU time; both are printed.
 """
 
 from __future__ import annotations
@@ -199,7 +201,7 @@ def measure(label: str) -> dict[str, Any]:
     started = time.perf_counter()
     adapters.catalogue()
     snapshot_ms = (time.perf_counter() - started) * 1000
-    warm, cold, cpu = [], [], []
+    warm, cold, cpu, cold_cpu = [], [], [], []
     rows = []
     for name, params in WORKLOADS:
         times = []
@@ -211,8 +213,8 @@ def measure(label: str) -> dict[str, Any]:
             rec = recommend(form.build_request())
             wall, used = time.perf_counter() - wall0, time.process_time() - cpu0
             (cold if attempt == 0 else warm).append(wall)
+            (cpu if attempt else cold_cpu).append(used)
             if attempt:
-                cpu.append(used)
                 times.append(wall)
         top = rec.builds[0] if rec.builds else None
         rows.append(
@@ -244,6 +246,7 @@ def measure(label: str) -> dict[str, Any]:
         "cold_p95": percentile(cold, 0.95) * 1000,
         "cpu_p50": percentile(cpu, 0.5) * 1000,
         "cpu_p95": percentile(cpu, 0.95) * 1000,
+        "cold_cpu_p95": percentile(cold_cpu, 0.95) * 1000,
         "estimates": statistics.mean(r[4] for r in rows),
         "parts": parts,
     }
@@ -252,7 +255,7 @@ def measure(label: str) -> dict[str, Any]:
         f"p50 {result['warm_p50']:.0f} ms, p95 {result['warm_p95']:.0f} ms "
         f"(CPU time p50 {result['cpu_p50']:.0f} ms, p95 {result['cpu_p95']:.0f} ms); "
         f"first call per workload p50 {result['cold_p50']:.0f} ms, "
-        f"p95 {result['cold_p95']:.0f} ms"
+        f"p95 {result['cold_p95']:.0f} ms (CPU time p95 {result['cold_cpu_p95']:.0f} ms)"
     )
     return result
 
@@ -277,9 +280,11 @@ def main() -> None:
         scale = big["parts"] / seed["parts"]
         print(
             f"recommend p95: {seed['warm_p95']:.0f} ms wall / {seed['cpu_p95']:.0f} ms CPU on "
-            f"the seed catalogue (target 100 ms), {big['warm_p95']:.0f} ms wall / "
-            f"{big['cpu_p95']:.0f} ms CPU at 10x (target 500 ms); estimator runs per request "
-            f"{seed['estimates']:.0f} vs {big['estimates']:.0f} for {scale:.0f}x the parts"
+            f"the seed catalogue (target 60 ms), {big['warm_p95']:.0f} ms wall / "
+            f"{big['cpu_p95']:.0f} ms CPU at 10x (target 200 ms); first call per workload at "
+            f"10x p95 {big['cold_p95']:.0f} ms wall / {big['cold_cpu_p95']:.0f} ms CPU "
+            f"(target 400 ms); estimator runs per request {seed['estimates']:.0f} vs "
+            f"{big['estimates']:.0f} for {scale:.0f}x the parts"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
