@@ -104,7 +104,13 @@ class Host:
 
     def memory_for(self, ram_gb: float) -> list[MemoryOption]:
         """Options holding at least ``ram_gb`` (binary GB), each faster than every
-        cheaper one (the cost/speed Pareto front), cheapest first."""
+        cheaper one (the cost/speed Pareto front), cheapest first (memoised)."""
+        memo = self.__dict__.setdefault("_memory_memo", {})
+        if ram_gb not in memo:
+            memo[ram_gb] = self._memory_for(ram_gb)
+        return memo[ram_gb]
+
+    def _memory_for(self, ram_gb: float) -> list[MemoryOption]:
         result: list[MemoryOption] = []
         best_mts = 0
         for option in self.memory:
@@ -235,6 +241,8 @@ class Shop:
         self.boards = boards if "motherboard" in self.required else self._board_skyline(boards)
         self.modules = modules if "memory" in self.required else _module_skyline(modules)
         self.hosts: list[Host] = self._hosts()
+        # A case ships with its own supply (the cheapest build may need no ATX one).
+        self._powered_case = any(c.has_integrated_psu for c in self.cases)
         self._gpu_skylines: dict[str, list[GpuPart]] = {}
         self._psu_watts: list[int] | None = None
         self._psu_suffix: list[Decimal] = []
