@@ -122,19 +122,23 @@ class Candidate:
         return self._gpu_count
 
 
-def stub_template(cand: Candidate) -> tuple[dict, float, float, float]:
-    """What makes a fresh stub again: its deciding parts and its bounds."""
-    fields = {
-        "arch": cand.arch,
-        "engine": cand.engine,
-        "cost_lb": cand.cost_lb,
-        "gpus": cand.gpus,
-        "host": cand.host,
-        "memory": cand.memory,
-        "system": cand.system,
-        "gpu_only": cand.gpu_only,
-    }
-    return fields, cand.tps_ub, cand.prefill_ub, cand.power_lb
+def stub_template(cand: Candidate) -> tuple:
+    """What makes a fresh stub again: its deciding parts and its bounds (in the order
+    of :class:`Candidate`'s first fields, then ``tps_ub``, ``prefill_ub``,
+    ``power_lb``)."""
+    return (
+        cand.arch,
+        cand.engine,
+        cand.cost_lb,
+        cand.gpus,
+        cand.host,
+        cand.memory,
+        cand.system,
+        cand.gpu_only,
+        cand.tps_ub,
+        cand.prefill_ub,
+        cand.power_lb,
+    )
 
 
 def all_stubs(search: Search) -> list[Candidate]:

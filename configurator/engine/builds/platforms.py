@@ -364,6 +364,18 @@ class Shop:
 
     # Cheapest adequate rest of a build --------------------------------------------------
 
+    def coolers_for(self, cpu: CpuPart) -> list[CoolerPart]:
+        """Coolers made for the CPU's socket and rated for its power, cheapest first."""
+        key = ("coolers", cpu.socket, cpu.power_w)
+        if key not in self._memo:
+            self._memo[key] = [
+                c
+                for c in self.coolers
+                if cpu.socket in c.sockets
+                and (c.tdp_rating_w is None or c.tdp_rating_w >= cpu.power_w)
+            ]
+        return self._memo[key]
+
     def cooler_and_case(
         self, host: Host, gpu_length_mm: int, case_slots: int, rack: bool = False
     ) -> tuple[CoolerPart, CasePart, Decimal] | None:
@@ -382,11 +394,7 @@ class Shop:
         )
         if key in self._memo:
             return self._memo[key]
-        coolers = [
-            c
-            for c in self.coolers
-            if cpu.socket in c.sockets and (c.tdp_rating_w is None or c.tdp_rating_w >= cpu.power_w)
-        ]
+        coolers = self.coolers_for(cpu)
         best: tuple[CoolerPart, CasePart, Decimal] | None = None
         if coolers:
             cheapest_cooler = coolers[0].cost * host.sockets

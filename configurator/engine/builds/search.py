@@ -152,10 +152,8 @@ class Search:
         return self._stubs
 
     def _from_template(self, template: tuple) -> Candidate:
-        fields, tps_ub, prefill_ub, power_lb = template
-        cand = self.stub(**fields)
-        cand.tps_ub, cand.prefill_ub, cand.power_lb = tps_ub, prefill_ub, power_lb
-        return cand
+        self._serial += 1
+        return Candidate(*template, serial=self._serial)
 
     def stub(self, **kwargs: Any) -> Candidate:
         self._serial += 1
