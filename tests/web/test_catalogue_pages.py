@@ -78,6 +78,24 @@ def test_platforms_rank_by_the_bandwidth_the_estimator_uses_with_the_peak_beside
     assert shown == sorted(shown, reverse=True)
 
 
+def test_gpus_show_the_bandwidth_the_estimator_uses_with_the_peak_beside(client):
+    """An HBM card (A100) decodes at a smaller share of its peak than a GDDR one
+    (RTX 3090): each row shows the estimator's effective figure and the peak."""
+    from configurator.engine.calibration import load_constants
+
+    c = load_constants()
+    html = client.get(reverse("gpu_list"), {"sort": "bandwidth"}).content.decode()
+    for name, peak, share in (
+        ("A100 80GB PCIe (used)", 1935, c["bandwidth_efficiency.gpu_nvidia_hbm"]),
+        ("GeForce RTX 3090 (used)", 936, c["bandwidth_efficiency.gpu_nvidia"]),
+    ):
+        row = re.search(rf"{re.escape(name)}</strong>.*?</tr>", html, re.S).group(0)
+        assert f"peak {peak:,} GB/s" in row
+        assert abs(float(column(row, "Bandwidth")[0]) - peak * share) <= 1
+    shown = column(html, "Bandwidth")
+    assert shown == sorted(shown, reverse=True)
+
+
 def test_it_lists_models_with_links_to_their_pages(client):
     html = client.get(reverse("model_list")).content.decode()
     assert f'href="/models/{LLAMA_70B}/"' in html
