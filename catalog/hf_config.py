@@ -293,8 +293,9 @@ def fields_from_hf_config(config: Any) -> dict[str, Any]:
         ),
         "mlp_gated": base_type not in PLAIN_MLP_TYPES,
         "kv_lora_rank": kv_lora_rank,
-        "q_lora_rank": _positive(config.get("q_lora_rank"), "q_lora_rank", 100_000)
-        if kv_lora_rank
+        # An MLA config with "q_lora_rank": null projects queries without compression.
+        "q_lora_rank": (whole(config.get("q_lora_rank"), "q_lora_rank", 0, 100_000) or 0)
+        if kv_lora_rank and "q_lora_rank" in config
         else None,
         "qk_rope_head_dim": whole(config.get("qk_rope_head_dim"), "qk_rope_head_dim", 0, 100_000)
         if kv_lora_rank

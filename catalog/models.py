@@ -153,6 +153,7 @@ class Part(models.Model):
         STORAGE = "storage", "Storage"
         COOLER = "cooler", "CPU cooler"
         SYSTEM = "system", "Complete system"
+        ADAPTER = "adapter", "GPU bridge / riser"
 
     class Condition(models.TextChoices):
         NEW = "new", "New"
@@ -578,6 +579,46 @@ class CompleteSystem(Part):
         return self.unified_memory_gb * (self.usable_memory_fraction or 1.0)
 
 
+class Adapter(Part):
+    """A GPU bridge (NVLink, Infinity Fabric) or a PCIe riser cable / bifurcation card:
+    what lets GPUs talk over their own link or sit away from the board's slots."""
+
+    KIND = Part.Kind.ADAPTER
+
+    class AdapterType(models.TextChoices):
+        NVLINK_BRIDGE = "nvlink_bridge", "NVLink bridge"
+        INFINITY_FABRIC_BRIDGE = "infinity_fabric_bridge", "Infinity Fabric Link bridge"
+        RISER_CABLE = "riser_cable", "PCIe riser cable"
+        BIFURCATION_CARD = "bifurcation_card", "PCIe bifurcation card"
+
+    adapter_type = _choice(AdapterType, required=True)
+    compatible_gpus = _list('GPU slugs a bridge joins, e.g. ["nvidia-a100-80gb-pcie-used"].')
+    gpus_joined = _int(1, 8, help_text="Cards one bridge joins (2 for a pair).")
+    bridges_per_group = _int(
+        1, 8, help_text="Bridges a group of cards needs for the full link (A100 PCIe: 3)."
+    )
+    slot_spacing = _int(1, 6, help_text="Slot positions between the cards a bridge joins.")
+    pcie_lanes = _int(1, 16, help_text="Lanes of a riser or of each link of a bifurcation card.")
+    pcie_gen = _int(1, 6)
+    length_mm = _int(10, 2_000, help_text="Cable length of a riser.")
+
+    class Meta:
+        verbose_name = "GPU bridge or riser"
+
+    def clean(self) -> None:
+        super().clean()
+        errors: dict[str, list[str]] = {}
+        _check_list(errors, "compatible_gpus", self.compatible_gpus)
+        bridge = self.adapter_type in (
+            self.AdapterType.NVLINK_BRIDGE,
+            self.AdapterType.INFINITY_FABRIC_BRIDGE,
+        )
+        if bridge and not self.compatible_gpus:
+            errors.setdefault("compatible_gpus", []).append("A bridge names the GPUs it joins.")
+        if errors:
+            raise ValidationError(errors)
+
+
 PART_MODELS: dict[str, type[Part]] = {
     model.KIND: model
     for model in (
@@ -590,6 +631,7 @@ PART_MODELS: dict[str, type[Part]] = {
         Storage,
         Cooler,
         CompleteSystem,
+        Adapter,
     )
 }
 
@@ -631,7 +673,10 @@ class LlmModel(models.Model):
     kv_lora_rank = _int(1, 100_000, help_text="Multi-head latent attention (DeepSeek V3).")
     qk_rope_head_dim = _int(0, 100_000)
     q_lora_rank = _int(
-        1, 100_000, help_text="Query compression rank of latent attention; null = none."
+        0,
+        100_000,
+        help_text="Query compression rank of latent attention; 0 = queries not compressed "
+        "(DeepSeek-V2-Lite), null = unknown.",
     )
     sliding_window = _int(1, 100_000_000)
     sliding_window_layers_fraction = _float(0, 1)
@@ -819,8 +864,10 @@ class QuantFormat(models.Model):
         GPTQ = "GPTQ"
         AWQ = "AWQ"
         EXL2 = "EXL2"
+        EXL3 = "EXL3"
         FP8 = "FP8"
         MXFP4 = "MXFP4"
+        NVFP4 = "NVFP4"
         NF4 = "NF4"
         MLX = "MLX"
         NATIVE = "native"
@@ -849,6 +896,24 @@ class QuantFormat(models.Model):
     engines = _list("Engines that run it: " + ", ".join(ENGINES) + ".")
     quality_note = models.CharField(max_length=300, blank=True)
     source = models.URLField(max_length=500)
+    mean_kld = models.FloatField(
+        null=True,
+        blank=True,
+        validators=_range(0, 100),
+        help_text="Mean KL divergence from the 16-bit model (nats per token); null = unknown.",
+    )
+    ppl_delta = models.FloatField(
+        null=True,
+        blank=True,
+        validators=_range(-100, 10_000),
+        help_text="Perplexity increase over the 16-bit model; null = unknown.",
+    )
+    quality_model = models.CharField(
+        max_length=120, blank=True, help_text="The model the KLD/PPL figures were measured on."
+    )
+    quality_source = models.URLField(
+        max_length=500, blank=True, help_text="Where the KLD/PPL figures are published."
+    )
     seed_hash = models.CharField(
         max_length=64,
         blank=True,
@@ -876,5 +941,11 @@ class QuantFormat(models.Model):
         super().clean()
         errors: dict[str, list[str]] = {}
         _check_list(errors, "engines", self.engines, self.ENGINES)
+        measured = self.mean_kld is not None or self.ppl_delta is not None
+        if measured and not (self.quality_model and self.quality_source):
+            errors["quality_source"] = [
+                "KLD/PPL figures need the model they were measured on (quality_model) and "
+                "their source (quality_source)."
+            ]
         if errors:
             raise ValidationError(errors)

@@ -172,4 +172,24 @@ def model_arch(row: LlmModel) -> ModelArch:
 def quant_of(row: QuantFormat) -> Quant:
     """A weight format row as the engine's quant (the catalogue's bits per weight)."""
     family = row.family if row.family != QuantFormat.Family.NATIVE else "native"
-    return Quant(name=row.name, bits_per_weight=row.bits_per_weight, family=family)
+    return Quant(
+        name=row.name, bits_per_weight=row.bits_per_weight, family=family, mean_kld=row.mean_kld
+    )
+
+
+def best_quality_that_fits(
+    model: LlmModel, capacity_gb: float, other_gb: float = 0.0, engines: tuple[str, ...] = ()
+) -> tuple[QuantFormat, Any] | None:
+    """The catalogue weight format with the least measured (or, unmeasured, estimated)
+    quality loss whose weights plus ``other_gb`` fit ``capacity_gb``; only formats one of
+    ``engines`` runs when given. Returns the row and the engine's QuantChoice."""
+    from configurator.engine.quality import best_quality_that_fits as best
+
+    rows = [
+        row
+        for row in QuantFormat.objects.filter(applies_to=QuantFormat.AppliesTo.WEIGHTS)
+        if not engines or set(row.engines) & set(engines)
+    ]
+    by_name = {row.name: row for row in rows}
+    choice = best(model_arch(model), [quant_of(r) for r in rows], capacity_gb * 1e9, other_gb * 1e9)
+    return (by_name[choice.quant.name], choice) if choice else None

@@ -230,7 +230,8 @@ def price_histories(lines: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                     (obs.observed_at, obs.amount, obs.currency, obs.offer.retailer.name, obs.origin)
                     for obs in observations
                 ],
-                "chart": charts.multi_price_history(retailers) if observations else None,
+                # A chart needs two observations: one price is a dot, not a history.
+                "chart": charts.multi_price_history(retailers) if len(observations) >= 2 else None,
             }
         )
     return histories

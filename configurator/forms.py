@@ -76,7 +76,8 @@ HELP = {
     "objective": "Ranking: cheapest (meets the targets), fastest (within budget), value "
     "(tokens/s per dollar), power (lowest), pareto (the cost/speed front). Default cheapest.",
     "stack": "GPU software stack every build must offer: " + ", ".join(STACKS) + ". Default any.",
-    "must_include": "Comma-separated part slugs every build must contain. Default none.",
+    "must_include": "Parts every build must contain, by name or slug, optionally with a count: "
+    '"RTX 3090:2, EPYC 9124" (comma-separated). Default none.',
     "limit": f"Number of builds to return, 1–{MAX_LIMIT}. Default {DEFAULT_LIMIT}.",
     "kwh_price": "Electricity price per kWh in the display currency, 0–10. Default "
     f"{DEFAULT_KWH_PRICE} (US average, 2025).",
@@ -347,6 +348,12 @@ def resolve_parts(text: str, kind: str | None = None) -> Part:
     matches = [p for p in matches if not (p.slug.endswith("-used") and p.slug[:-5] in slugs)]
     if len(matches) == 1:
         return matches[0]
+    # A variant named after its base card ("RTX 4090 48GB (mod, used)") does not make the
+    # base name ambiguous: "4090" is the part whose name every other match extends.
+    names = {p.pk: set(_tokens(f"{p.brand} {p.name}")) for p in matches}
+    bases = [p for p in matches if all(names[p.pk] < names[o.pk] for o in matches if o != p)]
+    if len(bases) == 1:
+        return bases[0]
     what = kind or "part"
     if matches:
         names = ", ".join(p.slug for p in matches[:12])
@@ -417,22 +424,13 @@ class RecommendForm(forms.Form):
         return self.quant_obj.name
 
     def clean_must_include(self) -> tuple[str, ...]:
-        raw = self.cleaned_data.get("must_include") or ""
-        wanted = [s.strip() for s in re.split(r"[,\s]+", raw) if s.strip()]
-        if not wanted:
-            return ()
-        known = {
-            slug.lower(): slug
-            for slug in Part.objects.filter(slug__in=wanted).values_list("slug", flat=True)
-        }
-        unknown = [s for s in wanted if s.lower() not in known]
-        if unknown:
-            raise forms.ValidationError(
-                "must_include: unknown part slug(s): "
-                + ", ".join(unknown)
-                + " (see the catalogue)."
-            )
-        return tuple(dict.fromkeys(known[s.lower()] for s in wanted))
+        """Slugs, with ``:COUNT`` where more than one is wanted (``slug:2``)."""
+        from configurator.rig.must import parse_must_include
+
+        try:
+            return parse_must_include(self.cleaned_data.get("must_include") or "")
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -497,7 +495,9 @@ class RecommendForm(forms.Form):
             form=data["form"],
             objective=data["objective"],
             stack=data["stack"],
-            must_include=data.get("must_include") or (),
+            must_include=tuple(
+                dict.fromkeys(s.partition(":")[0] for s in data.get("must_include") or ())
+            ),
             limit=data["limit"],
             kwh_price=data["kwh_price"],
             cloud_price_per_mtok=data.get("cloud_price_per_mtok"),

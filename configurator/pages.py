@@ -15,20 +15,24 @@ from typing import Any
 
 from catalog.models import Cpu, Gpu, LlmModel, MemoryModule, Motherboard, QuantFormat
 from configurator import engine
+from configurator.adapters import quant_of
 from configurator.engine import memory as engine_memory
+from configurator.engine import rates
+from configurator.engine.calibration import load_constants
+from configurator.engine.hardware import CpuSystem
 from pricing.current import current_prices
 
 GPU_SORTS = {
     "per_vram": ("Price per GB of VRAM", False),
-    "per_bandwidth": ("Price per GB/s of bandwidth", False),
+    "per_bandwidth": ("Price per GB/s of effective bandwidth", False),
     "price": ("Price", False),
     "vram": ("VRAM", True),
-    "bandwidth": ("Bandwidth", True),
+    "bandwidth": ("Effective bandwidth", True),
     "name": ("Name", False),
 }
 PLATFORM_SORTS = {
-    "bandwidth_per_dollar": ("Memory bandwidth per dollar", True),
-    "bandwidth": ("Memory bandwidth", True),
+    "bandwidth_per_dollar": ("Effective memory bandwidth per dollar", True),
+    "bandwidth": ("Effective memory bandwidth", True),
     "price": ("Platform price", False),
     "name": ("Name", False),
 }
@@ -67,14 +71,30 @@ def _ratio(price: Any, amount: float | None) -> Decimal | None:
 
 @dataclass
 class GpuRow:
+    """A GPU with its price per GB of VRAM and per GB/s of the bandwidth decode gets
+    from it (the estimator's effective bandwidth; the peak is shown beside it)."""
+
     gpu: Gpu
     price: Any  # pricing's CurrentPrice, or None when the part has no price
     per_vram: Decimal | None = field(init=False)
     per_bandwidth: Decimal | None = field(init=False)
+    effective_gbs: float | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.per_vram = _ratio(self.price, self.gpu.vram_gb)
-        self.per_bandwidth = _ratio(self.price, self.gpu.bandwidth_gbs)
+        self.effective_gbs = effective_gpu_bandwidth_gbs(self.gpu)
+        self.per_bandwidth = _ratio(self.price, self.effective_gbs)
+
+
+def effective_gpu_bandwidth_gbs(gpu: Gpu) -> float | None:
+    """Memory bandwidth decode reaches on this GPU, GB/s (the estimator's rate for its
+    class of device); None when the catalogue row lacks a spec the engine needs."""
+    from configurator.adapters import part_of
+
+    part = part_of(gpu, None)
+    if part is None:
+        return None
+    return rates.gpu_bandwidth_gbs(part.engine_gpu, load_constants())
 
 
 def _sorted(rows: list, key: str, descending: bool, value) -> list:
@@ -99,7 +119,7 @@ def gpu_rows(sort: str = "per_vram", condition: str = "all") -> list[GpuRow]:
         "per_bandwidth": lambda r: r.per_bandwidth,
         "price": lambda r: r.price.amount if r.price else None,
         "vram": lambda r: r.gpu.vram_gb,
-        "bandwidth": lambda r: r.gpu.bandwidth_gbs,
+        "bandwidth": lambda r: r.effective_gbs,
         "name": lambda r: str(r.gpu).lower(),
     }
     return _sorted(rows, sort, descending, getters[sort])
@@ -120,6 +140,15 @@ class PlatformRow:
     price_total: Decimal | None
     currency: str
     prices: list[Any]
+    effective_gbs: float = 0.0
+
+    @property
+    def effective_per_kusd(self) -> Decimal | None:
+        """Effective GB/s per 1,000 units of the platform price."""
+        if not self.price_total:
+            return None
+        value = Decimal(str(self.effective_gbs)) * 1000 / self.price_total
+        return value.quantize(Decimal("0.1"))
 
     @property
     def capacity_gb(self) -> int:
@@ -184,7 +213,24 @@ def _platform(cpu: Cpu, board: Motherboard, modules: Sequence[MemoryModule], pri
         price_total=total,
         currency=currencies.pop() if len(currencies) == 1 else "",
         prices=[p for p in parts if p is not None],
+        effective_gbs=effective_bandwidth_gbs(cpu, sockets, channels, speed),
     )
+
+
+def effective_bandwidth_gbs(cpu: Cpu, sockets: int, channels: int, mts: int) -> float:
+    """Memory bandwidth decode reaches on this platform, GB/s: the estimator's own rate
+    (a share of the peak, less across sockets, capped by what the cores can pull)."""
+    system = CpuSystem(
+        name=str(cpu),
+        sockets=sockets,
+        cores_per_socket=cpu.cores,
+        memory_channels=channels,
+        memory_mts=float(mts),
+        ram_gb=1.0,
+        fp32_gflops_per_socket=float(cpu.fp32_gflops or cpu.cores * 3.0 * 32),
+        memory_type=cpu.memory_type if cpu.memory_type in ("DDR4", "DDR5") else "DDR5",
+    )
+    return rates.cpu_bandwidth_gbs(system, load_constants())
 
 
 def platform_rows(sort: str = "bandwidth_per_dollar", condition: str = "all") -> list[PlatformRow]:
@@ -210,8 +256,8 @@ def platform_rows(sort: str = "bandwidth_per_dollar", condition: str = "all") ->
         rows.extend(best.values())
     sort = sort if sort in PLATFORM_SORTS else "bandwidth_per_dollar"
     getters = {
-        "bandwidth_per_dollar": lambda r: r.bandwidth_per_kusd,
-        "bandwidth": lambda r: r.bandwidth_gbs,
+        "bandwidth_per_dollar": lambda r: r.effective_per_kusd,
+        "bandwidth": lambda r: r.effective_gbs,
         "price": lambda r: r.price_total,
         "name": lambda r: str(r.cpu).lower(),
     }
@@ -219,13 +265,13 @@ def platform_rows(sort: str = "bandwidth_per_dollar", condition: str = "all") ->
 
 
 def _better(row: PlatformRow, other: PlatformRow) -> bool:
-    if row.bandwidth_per_kusd is None:
+    if row.effective_per_kusd is None:
         return False
-    if other.bandwidth_per_kusd is None:
+    if other.effective_per_kusd is None:
         return True
-    return (row.bandwidth_gbs, row.bandwidth_per_kusd) > (
-        other.bandwidth_gbs,
-        other.bandwidth_per_kusd,
+    return (row.effective_gbs, row.effective_per_kusd) > (
+        other.effective_gbs,
+        other.effective_per_kusd,
     )
 
 
@@ -237,6 +283,7 @@ class QuantNeed:
     quant: QuantFormat
     weights_gb: float
     totals_gb: tuple[float, ...]  # weights + F16 KV cache at each of the page's contexts
+    bits_per_weight: float = 0.0  # effective for this model (GGUF: llama.cpp's recipe)
 
 
 def model_arch(llm: LlmModel) -> engine.ModelArch:
@@ -263,7 +310,8 @@ def model_memory_needs(llm: LlmModel, contexts: Sequence[int]) -> list[QuantNeed
     kv = [engine_memory.kv_cache_bytes(arch, c, 16.0) / 1e9 for c in contexts]
     needs = []
     for fmt in QuantFormat.objects.filter(applies_to=QuantFormat.AppliesTo.WEIGHTS):
-        quant = engine.Quant(fmt.name, fmt.bits_per_weight, "")
+        quant = quant_of(fmt)
         weights = engine_memory.weights_bytes(arch, quant) / 1e9
-        needs.append(QuantNeed(fmt, weights, tuple(weights + k for k in kv)))
+        bits = engine_memory.effective_bits_per_weight(arch, quant)
+        needs.append(QuantNeed(fmt, weights, tuple(weights + k for k in kv), bits))
     return needs

@@ -17,11 +17,14 @@ from django_htmx.http import push_url, trigger_client_event
 
 import rigrank
 from catalog.models import LlmModel, QuantFormat
-from configurator import buildpage, charts, pages, wizard
+from configurator import buildpage, charts, pages, results_cache, wizard
 from configurator.accuracy import accuracy_context
 from configurator.forms import RecommendForm
 from configurator.models import SharedBuild
 from configurator.recommend import evaluate_build, recommend
+from configurator.rig.collapse import collapse
+from configurator.rig.must import counts_of, meets_counts
+from configurator.rig.suggest import suggest_parts
 from rigrank.ratelimit import limit_requests
 
 
@@ -117,6 +120,13 @@ def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 @vary_on_headers("HX-Request")
 def home(request: HttpRequest) -> HttpResponse:
+    if not request.GET:
+        return _home(request)
+    # The same query on the same catalogue and prices: served from the cache.
+    return results_cache.cached_response(request, "home", lambda: _home(request, cached=True))
+
+
+def _home(request: HttpRequest, cached: bool = False) -> HttpResponse:
     formats = wizard.quant_formats()
     form = wizard.wizard_form(request.GET, formats)
     shown = wizard.display_form(form, formats)
@@ -126,11 +136,16 @@ def home(request: HttpRequest) -> HttpResponse:
         "models": wizard.models_for_search(),
         "advanced_fields": [shown[name] for name in wizard.ADVANCED],
         "advanced_open": wizard.advanced_open(form),
+        "part_options": suggest_parts("", limit=1000),
         "quant_note": wizard.quant_note(form, formats),
         "oob": bool(request.htmx),
     }
+    if cached:
+        context["csrf_token"] = results_cache.CSRF_PLACEHOLDER
     if form.is_bound and form.is_valid():
         context.update(_results(form))
+    elif not form.is_bound:
+        context.update(_first_visit(formats))
     # Bad input is a 400 on a full page; htmx swaps only 2xx, so its fragment stays 200.
     status = 400 if form.is_bound and not form.is_valid() and not request.htmx else 200
     template = _template(request, "configurator/home.html", "results")
@@ -139,6 +154,18 @@ def home(request: HttpRequest) -> HttpResponse:
         push_url(response, f"{reverse('home')}?{form.query_string()}")
         _retitle(response, f"{context['model_label']}: ranked builds")
     return response
+
+
+def _first_visit(formats) -> dict:
+    """A first visit answers at once: the ranked builds for the defaults shown."""
+    from django.http import QueryDict
+
+    from configurator.forms import DEFAULT_MODEL
+
+    defaults = wizard.wizard_form(QueryDict(f"model={DEFAULT_MODEL}"), formats)
+    if not defaults.is_valid():
+        return {}
+    return {**_results(defaults), "first_visit": True}
 
 
 def _retitle(response: HttpResponse, title: str) -> HttpResponse:
@@ -150,9 +177,16 @@ def _results(form) -> dict:
     build_request = form.build_request()
     rec = recommend(build_request)
     builds = [buildpage.build_dict(b) for b in rec.builds]
+    counts = counts_of(form.cleaned_data.get("must_include") or ())
+    short = [b for b in builds if not meets_counts(b, counts)]
+    builds = collapse([b for b in builds if meets_counts(b, counts)])
     misses = [
         {"build": buildpage.build_dict(n.build), "reasons": [s.message for s in n.reasons]}
         for n in rec.near_misses
+    ]
+    trade_offs = [
+        {"build": buildpage.build_dict(t.build), "label": t.label, "kind": t.kind}
+        for t in rec.trade_offs
     ]
     summary = buildpage.request_summary(build_request)
     query = form.query_string()
@@ -160,12 +194,31 @@ def _results(form) -> dict:
         "recommendation": rec,
         "builds": builds,
         "near_misses": misses,
+        "trade_offs": trade_offs,
         "query": query,
         "workload_pairs": wizard.query_pairs(query),
         "workload_label": wizard.workload_label(summary),
         "model_label": summary["model_name"],
         "as_of": buildpage.lines_as_of(line for b in builds for line in b["lines"]),
+        "interpreted_as": _interpreted_as(form),
+        "count_notes": [
+            f"{len(short)} build(s) left out: they have fewer than "
+            + ", ".join(f"{n} × {slug}" for slug, n in counts.items())
+        ]
+        if short
+        else [],
     }
+
+
+def _interpreted_as(form) -> str:
+    """The catalogue model a typed name resolved to, when it is not what was typed."""
+    typed = " ".join(str(form.data.get("model") or "").split())
+    model = form.model_row
+    if not typed or model is None or model.approximate:
+        return ""
+    if typed.lower() in (model.slug, model.name.lower()):
+        return ""
+    return model.name
 
 
 def _bound_workload(params) -> tuple[RecommendForm, str]:

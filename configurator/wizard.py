@@ -77,7 +77,10 @@ LABELS = {
     "stack": ("GPU software", "Require a software stack (CUDA, ROCm, Metal, SYCL)."),
     "engine": ("Inference engine", "Auto picks one that runs the quantization."),
     "kv_quant": ("KV cache type", "Q8_0 halves KV memory with negligible loss."),
-    "must_include": ("Must include parts", "Comma-separated part slugs, e.g. from the GPU page."),
+    "must_include": (
+        "Must include parts",
+        'Part names with counts, comma-separated: "RTX 3090:2, EPYC 9124".',
+    ),
     "kwh_price": ("Electricity (USD per kWh)", ""),
     "cloud_price_per_mtok": (
         "Cloud price per million tokens (USD)",
@@ -137,6 +140,16 @@ class YesNoCheckbox(forms.CheckboxInput):
         return super(forms.CheckboxInput, self).get_context(name, value, attrs)
 
 
+def quant_label(fmt: QuantFormat) -> str:
+    """A format as the wizard lists it: bits per weight and, when measured, its quality
+    loss ("Q4_K_M — 4.89 bits/weight, KLD 0.029 on Llama 3 8B")."""
+    label = f"{fmt.name} — {fmt.bits_per_weight:g} bits/weight"
+    if fmt.mean_kld is not None:
+        model = fmt.quality_model.split(" (")[0].split(",")[0]
+        label += f", KLD {fmt.mean_kld:.3g} on {model}"
+    return label
+
+
 def quant_formats() -> list[QuantFormat]:
     return list(QuantFormat.objects.filter(applies_to=QuantFormat.AppliesTo.WEIGHTS))
 
@@ -165,7 +178,7 @@ def wizard_form(
             if name not in params and name not in ("context", "allow_used"):
                 params[name] = str(value)
     form = RecommendForm(params if params else None, initial=initial or INITIAL)
-    quant_choices = [(f.name, f"{f.name} — {f.bits_per_weight:g} bits/weight") for f in formats]
+    quant_choices = [(f.name, quant_label(f)) for f in formats]
     submitted = (params or {}).get("quant")
     if submitted and submitted not in {f.name for f in formats}:
         quant_choices.append((submitted, submitted))
@@ -180,7 +193,9 @@ def wizard_form(
     fields["stack"].choices = [(s, STACK_LABELS.get(s, s)) for s in STACKS]
     fields["engine"].choices = [(e, "Auto" if e == "auto" else e) for e in ENGINE_CHOICES]
     fields["allow_used"].widget = YesNoCheckbox(default=True)
-    fields["must_include"].widget = forms.TextInput()
+    fields["must_include"].widget = forms.TextInput(
+        attrs={"list": "part-options", "autocomplete": "off", "spellcheck": "false"}
+    )
     for name, (label, help_text) in LABELS.items():
         if name in fields:
             fields[name].label = label

@@ -270,7 +270,10 @@ RIGRANK_VERSION = __version__
 # are removed by the daily "Prune shared builds" task (manage.py prune_shared_builds).
 SHARE_RATE_PER_HOUR = env.int("SHARE_RATE_PER_HOUR", default=30)
 API_RATE_PER_MINUTE = env.int("API_RATE_PER_MINUTE", default=120)
+MEASURE_RATE_PER_HOUR = env.int("MEASURE_RATE_PER_HOUR", default=20)
 TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
+# The API reads query strings up to this many characters (414 beyond).
+MAX_QUERY_CHARS = env.int("MAX_QUERY_CHARS", default=4096)
 SHARE_RETENTION_DAYS = env.int("SHARE_RETENTION_DAYS", default=180)
 # Admin sign-in (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one account,
 # or from one address, further tries are refused (429) for LOGIN_COOLOFF_MINUTES.
@@ -279,3 +282,6 @@ AXES_COOLOFF_TIME = env.float("LOGIN_COOLOFF_MINUTES", default=15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "rigrank.ratelimit.client_address"
+
+# A failed CSRF check (an old tab, cookies blocked) gets a page that says what to do.
+CSRF_FAILURE_VIEW = "configurator.rig.views.csrf_failure"

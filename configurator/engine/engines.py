@@ -361,3 +361,22 @@ _ALIASES = {
     "lmstudio": "llamacpp",
     "ikllama": "ikllamacpp",
 }
+
+
+def tensor_parallel_sizes(
+    engine: str | EngineProfile, model: object, limit: int = 8
+) -> tuple[int, ...]:
+    """GPU counts (1..``limit``) over which ``engine`` can shard every layer of ``model``
+    (a :class:`~configurator.engine.model.ModelArch`): the count must divide the
+    attention heads, and divide the KV heads or be a multiple of them (the KV heads are
+    then replicated), as vLLM checks. An engine without a tensor split gets ``(1,)``.
+    https://docs.vllm.ai/en/latest/serving/distributed_serving.html"""
+    profile = engine_profile(engine)
+    if "tensor" not in profile.splits:
+        return (1,)
+    heads = int(getattr(model, "attention_heads", 0) or 0)
+    kv = int(getattr(model, "kv_heads", 0) or heads)
+    sizes = [
+        n for n in range(1, limit + 1) if heads and heads % n == 0 and (kv % n == 0 or n % kv == 0)
+    ]
+    return tuple(sizes) or (1,)

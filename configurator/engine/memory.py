@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import gguf
 from .engines import EngineProfile
 from .model import DSA_INDEX_HEAD_DIM, ModelArch
-from .quant import Quant
+from .quant import KEEPS_16BIT_EMBEDDINGS, Quant, gguf_recipe
 from .workload import Workload
 
 # bitsandbytes NF4 with double quantization: 4 bits + 0.127 bits of scales per weight.
@@ -31,6 +32,48 @@ FULL_FINETUNE_BYTES_PER_PARAM = 16.0
 ADAPTER_BYTES_PER_PARAM = 16.0
 # Logits kept for the loss in training: bf16 output upcast to fp32 plus its gradient.
 TRAIN_LOGIT_BYTES = 8.0
+
+
+@dataclass(frozen=True)
+class WeightBits:
+    """Bits per weight of each part of a model at one quant: the input embedding, the
+    output head, the dense block weights (attention, norms, dense and shared FFN) and
+    the routed experts."""
+
+    embedding: float
+    head: float
+    dense: float
+    experts: float
+
+
+def weight_bits(model: ModelArch, quant: Quant) -> WeightBits:
+    """Where a format puts its bits. GGUF llama-quantize types follow llama.cpp's
+    per-tensor recipe for this architecture (:mod:`.gguf`: Q6_K output head, Q6_K for
+    half of attn_v/ffn_down in Q4_K_M, ...); GPTQ/AWQ/FP8/NVFP4/EXL checkpoints keep
+    the embedding and head in 16 bits; MXFP4 checkpoints (gpt-oss) quantize only the
+    experts; other formats use their bits everywhere."""
+    bits = quant.bits_per_weight
+    recipe = gguf_recipe(quant.name) if quant.family in ("GGUF", "") else None
+    if recipe is not None:
+        size = gguf.gguf_size(model, recipe)
+        embedding = size.group_bits("embedding")
+        head = size.group_bits("output") or embedding
+        block_params = sum(size.params_by_group.get(g, 0.0) for g in ("attention", "ffn", "other"))
+        block_bytes = sum(size.bytes_by_group.get(g, 0.0) for g in ("attention", "ffn", "other"))
+        dense = block_bytes * 8 / block_params if block_params else bits
+        experts = size.group_bits("experts") or dense
+        return WeightBits(embedding, head, dense, experts)
+    if quant.family == "MXFP4":
+        return WeightBits(16.0, 16.0, 16.0, bits)
+    if quant.family in KEEPS_16BIT_EMBEDDINGS:
+        return WeightBits(16.0, 16.0, bits, bits)
+    return WeightBits(bits, bits, bits, bits)
+
+
+def effective_bits_per_weight(model: ModelArch, quant: Quant) -> float:
+    """Bits per weight of the whole model at ``quant`` (its weights over its
+    parameters): Llama 3.1 70B Q4_K_M is 4.82, Llama 3.1 8B Q4_K_M 4.89."""
+    return weights_bytes(model, quant) * 8 / (model.text_params_b * 1e9 + 1e-9)
 
 
 @dataclass(frozen=True)
@@ -82,7 +125,7 @@ def model_parts(model: ModelArch, quant: Quant, with_mtp: bool = False) -> Model
     """Cut ``model`` at ``quant`` into per-block dense and routed-expert parts.
     ``with_mtp``: the engine loads the multi-token-prediction layers (for speculative
     decoding), so they take memory too."""
-    bpw = quant.bytes_per_weight
+    bits = weight_bits(model, quant)
     layer_params = model.layer_params_b * 1e9 / model.layers
     active_params = model.active_layer_params_b * 1e9 / model.layers
     expert_params = 0.0
@@ -94,46 +137,52 @@ def model_parts(model: ModelArch, quant: Quant, with_mtp: bool = False) -> Model
     dense_params = layer_params - expert_params
     head_params = model.embedding_params_b * 1e9
     extra = held_extra_params_b(model, with_mtp) * 1e9
+    # A tied head is the embedding table itself, at the type llama.cpp gives it.
+    head_bits = bits.head if not model.tie_word_embeddings else bits.embedding
     return ModelParts(
         model=model,
         layers=model.layers,
-        dense_layer_bytes=dense_params * bpw,
-        expert_layer_bytes=expert_params * bpw,
+        dense_layer_bytes=dense_params * bits.dense / 8,
+        expert_layer_bytes=expert_params * bits.experts / 8,
         expert_fraction_per_token=fraction,
-        embedding_bytes=(head_params + extra) * bpw,
-        head_bytes=head_params * bpw,
+        embedding_bytes=(head_params * bits.embedding + extra * bits.dense) / 8,
+        head_bytes=head_params * head_bits / 8,
         dense_layer_params=dense_params,
         expert_layer_params=expert_params,
         head_params=head_params,
-        held_extra_bytes=extra * bpw,
+        held_extra_bytes=extra * bits.dense / 8,
     )
 
 
 def weights_bytes(model: ModelArch, quant: Quant, with_mtp: bool = False) -> float:
-    """All weights the engine holds at the quant's effective bits per weight: the text
-    model, its vision tower, and its multi-token-prediction layers when ``with_mtp``."""
-    params_b = model.text_params_b + held_extra_params_b(model, with_mtp)
-    return params_b * 1e9 * quant.bytes_per_weight
+    """All weights the engine holds at ``quant``: the text model (each part at the bits
+    the format gives it, see :func:`weight_bits`), its vision tower, and its
+    multi-token-prediction layers when ``with_mtp``."""
+    parts = model_parts(model, quant, with_mtp)
+    return (
+        parts.layers * parts.layer_bytes + parts.embedding_bytes + output_head_bytes(model, quant)
+    )
 
 
 def layer_weight_bytes(model: ModelArch, quant: Quant) -> float:
     """Weights of one transformer block (all experts), averaged over blocks."""
-    return model.layer_params_b * 1e9 * quant.bytes_per_weight / model.layers
+    return model_parts(model, quant).layer_bytes
 
 
 def active_layer_weight_bytes(model: ModelArch, quant: Quant) -> float:
     """Weights of one block that a single token reads (active experts only)."""
-    return model.active_layer_params_b * 1e9 * quant.bytes_per_weight / model.layers
+    parts = model_parts(model, quant)
+    return parts.dense_layer_bytes + parts.expert_layer_bytes * parts.expert_fraction_per_token
 
 
 def embedding_bytes(model: ModelArch, quant: Quant) -> float:
     """The input token-embedding table."""
-    return model.embedding_params_b * 1e9 * quant.bytes_per_weight
+    return model.embedding_params_b * 1e9 * weight_bits(model, quant).embedding / 8
 
 
 def output_head_bytes(model: ModelArch, quant: Quant) -> float:
     """The output (LM head) matrix when stored on its own (0 when tied)."""
-    return model.output_params_b * 1e9 * quant.bytes_per_weight
+    return model.output_params_b * 1e9 * weight_bits(model, quant).head / 8
 
 
 def kv_bytes_per_layer(model: ModelArch, context_tokens: float, kv_cache_bits: float) -> float:

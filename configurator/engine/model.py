@@ -86,6 +86,7 @@ class ModelArch:
     dense_layers: int = 0
     kv_lora_rank: int | None = None
     qk_rope_head_dim: int | None = None
+    q_lora_rank: int | None = None
     sliding_window: int | None = None
     sliding_window_layers_fraction: float | None = None
     max_context: int | None = None
@@ -166,6 +167,8 @@ class ModelArch:
                 0,
                 self.layers - self.attention_layers,
             )
+        if self.q_lora_rank is not None:
+            checks.integer("model.q_lora_rank", self.q_lora_rank, 0, 100_000)
         for name in (
             "recurrent_state_heads",
             "recurrent_state_key_dim",

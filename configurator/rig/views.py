@@ -14,6 +14,7 @@ from catalog.models import MODEL_USES
 from configurator.rig.service import CanRunForm, canrun_payload
 from configurator.rig.suggest import suggest_parts
 from configurator.wizard import models_for_search
+from rigrank.ratelimit import limit_requests
 
 GPU_ROWS = 3
 
@@ -135,7 +136,13 @@ def _bench_context(request: HttpRequest, rig_form: CanRunForm) -> dict[str, Any]
     return context
 
 
+def _too_many_submissions(request: HttpRequest, retry_after_s: int) -> HttpResponse:
+    errors = {"bench": [f"too many submissions from this address; try again in {retry_after_s} s."]}
+    return render(request, "rig/submitted.html", {"errors": errors}, status=429)
+
+
 @require_POST
+@limit_requests("measure", "MEASURE_RATE_PER_HOUR", 3600, _too_many_submissions)
 def submit_measurement(request: HttpRequest) -> HttpResponse:
     """Store a compared benchmark as a pending measurement for an admin to review."""
     from configurator.rig.measure import compare, submit
@@ -161,3 +168,9 @@ def submit_measurement(request: HttpRequest) -> HttpResponse:
     )
     context = {"measurement": measurement, "created": created, "rig_query": hardware_query}
     return render(request, "rig/submitted.html", context, status=201 if created else 200)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A friendly 403 when a form's CSRF check fails (settings.CSRF_FAILURE_VIEW)."""
+    back = request.META.get("HTTP_REFERER", "")
+    return render(request, "403_csrf.html", {"back": back}, status=403)

@@ -159,3 +159,15 @@ def test_seed_rows_carry_exactly_the_spec_fields_of_their_kind(kind):
     expected = {f.name for f in PART_MODELS[kind].spec_fields()}
 
     assert [set(row["specs"]) for row in of_kind(kind) if set(row["specs"]) != expected] == []
+
+
+HYBRID = [m for m in MODELS if m.get("linear_attention_kind")]
+
+
+@pytest.mark.parametrize("model", HYBRID, ids=ids(HYBRID))
+def test_a_hybrid_model_states_the_recurrent_state_the_engine_sizes(model):
+    kind = model["linear_attention_kind"]
+    needed = {"full_attention_layers", "recurrent_conv_channels", "recurrent_conv_kernel"}
+    if kind in ("gated_deltanet", "mamba2", "lightning"):
+        needed |= {"recurrent_state_heads", "recurrent_state_key_dim", "recurrent_state_value_dim"}
+    assert sorted(n for n in needed if not model.get(n)) == []

@@ -92,12 +92,19 @@ def test_a_used_twin_does_not_make_a_name_ambiguous(seeded):
     assert data["hardware"][0]["slug"] == "amd-radeon-rx-7900-xtx"
 
 
+def test_a_variant_named_after_its_base_card_does_not_make_the_base_name_ambiguous(seeded):
+    data = run_json("--model", "llama-3-1-8b-instruct", "--quant", "Q4_K_M", "--gpu", "4090")
+    assert data["hardware"][0]["slug"] == "nvidia-geforce-rtx-4090"
+    data = run_json("--model", "llama-3-1-8b-instruct", "--quant", "Q4_K_M", "--gpu", "3090")
+    assert data["hardware"][0]["slug"] == "nvidia-geforce-rtx-3090-used"
+
+
 def test_an_ambiguous_name_exits_2_listing_the_candidates(seeded):
     with pytest.raises(CommandError) as error:
-        run("--model", "llama-3-1-8b-instruct", "--quant", "Q4_K_M", "--gpu", "3090")
+        run("--model", "llama-3-1-8b-instruct", "--quant", "Q4_K_M", "--gpu", "3060")
     assert error.value.returncode == 2
-    assert "nvidia-geforce-rtx-3090-used" in str(error.value)
-    assert "nvidia-geforce-rtx-3090-ti-used" in str(error.value)
+    assert "nvidia-geforce-rtx-3060-12gb-used" in str(error.value)
+    assert "nvidia-geforce-rtx-3060-ti-used" in str(error.value)
 
 
 def test_unknown_names_and_bad_values_exit_2_naming_the_flag(seeded):

@@ -120,7 +120,11 @@ def test_context_beyond_the_models_maximum_is_an_error_on_context(seeded):
         ({"kwh_price": "11"}, "kwh_price", "kwh_price must be a number from 0 to 10"),
         ({"cloud_price_per_mtok": "-2"}, "cloud_price_per_mtok", "from 0 to 1000"),
         ({"prompt_tokens": "9000"}, "prompt_tokens", "prompt_tokens must be from 1 to 4,096"),
-        ({"must_include": "no-such-part"}, "must_include", "unknown part slug(s): no-such-part"),
+        (
+            {"must_include": "no-such-part"},
+            "must_include",
+            "'no-such-part' matches no catalogue part",
+        ),
         ({"quant": "GPTQ-4bit", "engine": "llama.cpp"}, "engine", "does not load GPTQ-4bit"),
         ({"hours_per_day": "25"}, "hours_per_day", "hours_per_day must be a number"),
         ({"kv_quant": "Q2"}, "kv_quant", "kv_quant must be one of F16, Q8_0, Q4_0"),

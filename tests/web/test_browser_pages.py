@@ -31,7 +31,7 @@ def test_it_answers_by_plain_form_submit_without_javascript(seeded_live, new_con
     page.fill("#id_budget", "-5")
     with page.expect_navigation():
         page.click("#wizard button[type=submit]")
-    assert "budget must be a number from 0.01" in page.inner_text("#id_budget_error")
+    assert "Budget (USD) must be a number from 0.01" in page.inner_text("#id_budget_error")
     assert page.get_attribute("#id_budget", "aria-invalid") == "true"
     assert page.locator("#result-list").count() == 0
 

@@ -23,6 +23,13 @@ def top_build_urls(client, count: int = 1) -> list[str]:
     return [url.replace("&amp;", "&") for url in urls[:count]]
 
 
+def test_it_lists_every_feasibility_rule_with_its_status(client):
+    html = client.get(top_build_urls(client)[0]).content.decode()
+    rules = dict(re.findall(r'data-rule="([a-z_]+)" data-status="([a-z]+)"', html))
+    assert {"cpu_socket", "psu_watts", "gpu_slots", "tensor_parallel"} <= set(rules)
+    assert set(rules.values()) <= {"pass", "warn", "unknown"}
+
+
 def chart(html: str, chart_id: str) -> dict:
     match = re.search(rf'<script id="{chart_id}" type="application/json">(.*?)</script>', html)
     assert match, f"no chart {chart_id}"
@@ -54,7 +61,8 @@ def test_it_draws_memory_time_context_users_and_price_history_charts(client):
     assert len(speeds) >= 4 and speeds == sorted(speeds, reverse=True)
     users = chart(html, "chart-batch")
     assert users["data"]["labels"][:3] == ["1", "2", "4"]
-    assert chart(html, "chart-history-1")["data"]["datasets"][0]["data"]
+    # One (reference) price per part: the chart waits for a second observation.
+    assert "a chart appears with the second" in html
     assert 'src="/static/vendor/chartjs/chart-4.6.1.umd.min.js"' in html
 
 

@@ -24,15 +24,13 @@ def field_errors(html: str) -> list[str]:
     return re.findall(r'<p class="field-error">([^<]+)</p>', html)
 
 
-def test_it_shows_the_wizard_with_defaults_and_no_results(client):
+def test_it_shows_the_wizard_with_its_defaults(client):
     response = client.get(reverse("home"))
     html = response.content.decode()
     assert response.status_code == 200
     assert 'id="wizard"' in html and 'method="get"' in html
     assert 'value="llama-3-1-70b-instruct"' in html
     assert '<option value="Q4_K_M" selected>' in html
-    assert "press <strong>Find builds</strong>" in html
-    assert card_titles(html) == []
     for step in ("The model", "How you will run it", "What matters"):
         assert step in html
 
@@ -96,7 +94,8 @@ def test_it_shows_a_negative_budget_message_by_the_field(client):
         response = client.get(reverse("home"), {**LLAMA_Q4_10, "budget": "-5"}, **headers)
         html = response.content.decode()
         assert response.status_code == (200 if headers else 400)
-        assert "budget must be a number from 0.01" in " ".join(field_errors(html))
+        # The message speaks the form's label, not the parameter name.
+        assert "Budget (USD) must be a number from 0.01" in " ".join(field_errors(html))
         assert card_titles(html) == []
     full = client.get(reverse("home"), {"budget": "-5"}).content.decode()
     assert re.search(r'name="budget"[^>]*aria-invalid="true"', full)
@@ -179,3 +178,12 @@ def test_it_never_fails_on_bad_input(client, query):
     html = client.get(f"/?{query}").content.decode()
     assert field_errors(html), f"no field message for {query}"
     assert "<script>alert(1)" not in html
+
+
+def test_a_first_visit_shows_ranked_builds_for_the_defaults_without_a_click(seeded, client):
+    html = client.get(reverse("home")).content.decode()
+    assert 'value="llama-3-1-70b-instruct"' in html
+    assert len(card_titles(html)) >= 3
+    # Every card can be shared in one click: a Share button bound to its own POST form.
+    assert html.count('class="small secondary share-card"') == len(card_titles(html))
+    assert 'id="share-1" hidden' in html and 'action="/share/"' in html

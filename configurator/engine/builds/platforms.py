@@ -37,13 +37,13 @@ from .rules import (
     PLATFORM_PEAK_W,
     PSU_HEADROOM,
     Assembly,
+    SlotPlan,
     adapter_leads,
-    case_slots_needed,
     chipset_runs,
     effective_memory_mts,
     gpu_connector_demand,
+    plan_slots,
     psu_shortfall,
-    usable_x16_slots,
 )
 
 GIB_TO_GB = 2**30 / 1e9
@@ -104,7 +104,13 @@ class Host:
 
     def memory_for(self, ram_gb: float) -> list[MemoryOption]:
         """Options holding at least ``ram_gb`` (binary GB), each faster than every
-        cheaper one (the cost/speed Pareto front), cheapest first."""
+        cheaper one (the cost/speed Pareto front), cheapest first (memoised)."""
+        memo = self.__dict__.setdefault("_memory_memo", {})
+        if ram_gb not in memo:
+            memo[ram_gb] = self._memory_for(ram_gb)
+        return memo[ram_gb]
+
+    def _memory_for(self, ram_gb: float) -> list[MemoryOption]:
         result: list[MemoryOption] = []
         best_mts = 0
         for option in self.memory:
@@ -235,6 +241,8 @@ class Shop:
         self.boards = boards if "motherboard" in self.required else self._board_skyline(boards)
         self.modules = modules if "memory" in self.required else _module_skyline(modules)
         self.hosts: list[Host] = self._hosts()
+        # A case ships with its own supply (the cheapest build may need no ATX one).
+        self._powered_case = any(c.has_integrated_psu for c in self.cases)
         self._gpu_skylines: dict[str, list[GpuPart]] = {}
         self._psu_watts: list[int] | None = None
         self._psu_suffix: list[Decimal] = []
@@ -346,7 +354,27 @@ class Shop:
             for c in self.cases
         )
 
+    def slot_plan(self, board: BoardPart, width: int, count: int) -> SlotPlan:
+        """Where ``count`` cards ``width`` slots wide sit on ``board`` (memoised)."""
+        key = ("slots", board.slug, width, count)
+        plan = self._memo.get(key)
+        if plan is None:
+            plan = self._memo[key] = plan_slots(board, width, count)
+        return plan
+
     # Cheapest adequate rest of a build --------------------------------------------------
+
+    def coolers_for(self, cpu: CpuPart) -> list[CoolerPart]:
+        """Coolers made for the CPU's socket and rated for its power, cheapest first."""
+        key = ("coolers", cpu.socket, cpu.power_w)
+        if key not in self._memo:
+            self._memo[key] = [
+                c
+                for c in self.coolers
+                if cpu.socket in c.sockets
+                and (c.tdp_rating_w is None or c.tdp_rating_w >= cpu.power_w)
+            ]
+        return self._memo[key]
 
     def cooler_and_case(
         self, host: Host, gpu_length_mm: int, case_slots: int, rack: bool = False
@@ -366,11 +394,7 @@ class Shop:
         )
         if key in self._memo:
             return self._memo[key]
-        coolers = [
-            c
-            for c in self.coolers
-            if cpu.socket in c.sockets and (c.tdp_rating_w is None or c.tdp_rating_w >= cpu.power_w)
-        ]
+        coolers = self.coolers_for(cpu)
         best: tuple[CoolerPart, CasePart, Decimal] | None = None
         if coolers:
             cheapest_cooler = coolers[0].cost * host.sockets
@@ -505,9 +529,10 @@ class Shop:
         rack = any(g.passive for g, _ in gpus)
         if count:
             width = max(g.slots for g, _ in gpus)
-            if host.board.x16_slots is not None and count > usable_x16_slots(host.board, width):
+            plan = self.slot_plan(host.board, width, count)
+            if not plan.fits:
                 return None
-            slots = case_slots_needed(host.board, width, count)
+            slots = plan.case_slots
             length = max(g.length_mm or 0 for g, _ in gpus)
         cooler_case = self.cooler_and_case(host, length, slots, rack)
         if cooler_case is None:
@@ -527,14 +552,18 @@ class Shop:
             (drive, drives),
         ]
         peak = peak_draw(gpus, host.cpu, host.sockets, memory.count, drives)
-        psu = self.psu_for(items, host.board, peak)
-        if psu is None:
-            return None
-        items.append(psu)
+        psu_cost = Decimal(0)
+        if case.has_integrated_psu:
+            if PSU_HEADROOM * peak > (case.integrated_psu_w or 0):
+                return None  # the chassis's own supply is too small (and is the only one)
+        else:
+            psu = self.psu_for(items, host.board, peak)
+            if psu is None:
+                return None
+            items.append(psu)
+            psu_cost = psu[0].cost * psu[1]
         gpu_cost = sum((g.cost * q for g, q in gpus), Decimal(0))
-        total = (
-            gpu_cost + host.base_cost + memory.cost + cc_cost + drive_cost + psu[0].cost * psu[1]
-        )
+        total = gpu_cost + host.base_cost + memory.cost + cc_cost + drive_cost + psu_cost
         return tuple(items), total
 
     def complete_system(
@@ -594,7 +623,11 @@ class Shop:
         key = ("floor", rack, math.ceil(gpu_w), math.ceil(files_gb))
         if key not in self._memo:
             fixed = self._floor_parts(rack, files_gb)
-            self._memo[key] = fixed + self._psu_floor(PSU_HEADROOM * (gpu_w + PLATFORM_PEAK_W))
+            powered = any(c.has_integrated_psu for c in self.cases)
+            psu = (
+                Decimal(0) if powered else self._psu_floor(PSU_HEADROOM * (gpu_w + PLATFORM_PEAK_W))
+            )
+            self._memo[key] = fixed + psu
         return self._memo[key] + sum((g.cost * q for g, q in gpus), Decimal(0))
 
 

@@ -117,6 +117,14 @@ class Command(BaseCommand):
             for miss in rec.near_misses:
                 total = f"{miss.build.total:,.2f}" if miss.build.total is not None else "?"
                 out(f"  {total:>12} {miss.build.title}: {miss.reason}")
+        if rec.trade_offs:
+            out("")
+            out("Trade-offs outside your targets:")
+            for trade in rec.trade_offs:
+                build = trade.build
+                total = f"{build.total:,.2f}" if build.total is not None else "?"
+                out(f"  {trade.label}: {build.title}, {total}, {build.tokens_per_s:.1f} tokens/s")
+                out(f"    parts: {build.key}")
         if rec.relax:
             out("")
             out("To get a build, relax:")
@@ -146,10 +154,10 @@ class Command(BaseCommand):
             price = f"{line.unit_price:,.2f}" if line.unit_price is not None else "no price"
             flag = " (stale)" if line.stale else ""
             out(f"    {line.qty:>2} × {line.name} @ {price} [{line.origin}{flag}]")
-        for finding in build.findings:
-            if detail or finding.ok is False:
-                mark = {False: "✗", None: "?", True: "·"}[finding.ok]
-                out(f"    {mark} {finding.rule}: {finding.message}")
+        marks = {"fail": "✗", "unknown": "?", "warn": "!", "pass": "·"}
+        for rule in build.rules:
+            if detail or rule["status"] != "pass":
+                out(f"    {marks[rule['status']]} {rule['name']}: {rule['detail']}")
         for shortfall in build.shortfalls:
             out(f"    ✗ {shortfall.constraint}: {shortfall.message}")
         out(f"    parts: {build.key}")
