@@ -23,6 +23,7 @@ from import_export import resources
 from import_export.admin import ImportExportModelAdmin
 
 from catalog.models import (
+    Adapter,
     Case,
     CompleteSystem,
     Cooler,
@@ -265,6 +266,12 @@ class CompleteSystemAdmin(PartKindAdmin):
     @admin.display(description="usable GB")
     def usable_memory(self, obj: CompleteSystem) -> str:
         return f"{obj.usable_memory_gb():.0f}"
+
+
+@admin.register(Adapter)
+class AdapterAdmin(PartKindAdmin):
+    spec_columns = ("adapter_type", "gpus_joined", "bridges_per_group", "slot_spacing")
+    spec_filters = ("adapter_type",)
 
 
 @admin.register(LlmModel)

@@ -178,6 +178,9 @@ def read_hub_repo(repo_id: str, revision: str = "main") -> dict[str, Any]:
         fields["total_params_b"] = round(total_b, 3)
         inactive = counts.total_b - counts.active_b if fields.get("experts_total") else 0.0
         fields["active_params_b"] = round(max(total_b - inactive, counts.active_b * 0.5), 3)
+        if isinstance(config.get("vision_config"), dict) and total_b > counts.total_b * 1.005:
+            # What the checkpoint holds beyond the text model is its vision tower.
+            fields["vision_params_b"] = round(total_b - counts.total_b, 3)
     return {
         "fields": fields,
         "name": repo_id.split("/", 1)[1],
@@ -322,6 +325,7 @@ def read_gguf(path: Path) -> dict[str, Any]:
     window = _whole(llm("attention.sliding_window"), "attention.sliding_window")
     if window:
         fields["sliding_window"] = window
+    fields.update(_gguf_layer_pattern(arch, llm, reader.tensors, layers, hidden))
     if experts:
         if not per_token:
             raise ModelImportError(f"{arch}.expert_used_count is missing for a MoE model.")
@@ -356,6 +360,75 @@ def read_gguf(path: Path) -> dict[str, Any]:
         "family": value("general.basename") or arch,
         "license": value("general.license") or "",
         "config_source": source,
+        "gguf_file": _gguf_file(reader.tensors, value("general.file_type"), total),
+    }
+
+
+def _gguf_layer_pattern(
+    arch: str, llm: Any, tensors: Any, layers: int, hidden: int
+) -> dict[str, Any]:
+    """Hybrid models in GGUF: head_count_kv is a per-layer list with 0 for the layers
+    without attention; their recurrent state follows llama.cpp's ssm.* keys (Mamba-2
+    and Qwen3-Next's Gated DeltaNet share them) or shortconv.l_cache (LFM2)."""
+    per_layer = llm("attention.head_count_kv")
+    if not isinstance(per_layer, list) or len(per_layer) != layers or all(per_layer):
+        return {}
+    full = sum(1 for v in per_layer if v)
+    recurrent = {
+        int(t.name.split(".")[1])
+        for t in tensors
+        if t.name.startswith("blk.") and (".ssm_" in t.name or ".shortconv" in t.name)
+    }
+    fields: dict[str, Any] = {"full_attention_layers": full}
+    if recurrent and len(recurrent) != layers - full:
+        fields["recurrent_layers"] = len(recurrent)
+    l_cache = _whole(llm("shortconv.l_cache"), "shortconv.l_cache")
+    if l_cache:
+        return {
+            **fields,
+            "linear_attention_kind": "short_conv",
+            "recurrent_conv_channels": hidden,
+            "recurrent_conv_kernel": l_cache,
+        }
+    inner = _whole(llm("ssm.inner_size"), "ssm.inner_size")
+    state = _whole(llm("ssm.state_size"), "ssm.state_size")
+    heads = _whole(llm("ssm.time_step_rank"), "ssm.time_step_rank")
+    if not (inner and state and heads) or inner % heads:
+        raise ModelImportError(
+            f"GGUF ({arch}) has layers without attention but no usable {arch}.ssm.inner_size, "
+            "ssm.state_size and ssm.time_step_rank."
+        )
+    groups = _whole(llm("ssm.group_count"), "ssm.group_count") or 1
+    kind = "gated_deltanet" if arch.startswith(("qwen3next", "qwen35")) else "mamba2"
+    return {
+        **fields,
+        "linear_attention_kind": kind,
+        "recurrent_state_heads": heads,
+        "recurrent_state_key_dim": state,
+        "recurrent_state_value_dim": inner // heads,
+        "recurrent_conv_channels": inner + 2 * groups * state,
+        "recurrent_conv_kernel": _whole(llm("ssm.conv_kernel"), "ssm.conv_kernel") or 4,
+    }
+
+
+def _gguf_file(tensors: Any, file_type: Any, params: int) -> dict[str, Any]:
+    """The file's quantization: its llama-quantize type, the ggml type of its tensors
+    (count of each), its tensor bytes and bits per weight."""
+    from gguf import LlamaFileType
+
+    try:
+        ftype = LlamaFileType(int(file_type)).name.removeprefix("MOSTLY_").removeprefix("ALL_")
+    except (TypeError, ValueError):
+        ftype = ""
+    types: dict[str, int] = {}
+    for t in tensors:
+        types[t.tensor_type.name] = types.get(t.tensor_type.name, 0) + 1
+    size = sum(int(t.n_bytes) for t in tensors)
+    return {
+        "file_type": ftype,
+        "tensor_types": dict(sorted(types.items(), key=lambda kv: -kv[1])),
+        "bytes": size,
+        "bits_per_weight": size * 8 / params if params else 0.0,
     }
 
 

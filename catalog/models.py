@@ -153,6 +153,7 @@ class Part(models.Model):
         STORAGE = "storage", "Storage"
         COOLER = "cooler", "CPU cooler"
         SYSTEM = "system", "Complete system"
+        ADAPTER = "adapter", "GPU bridge / riser"
 
     class Condition(models.TextChoices):
         NEW = "new", "New"
@@ -578,6 +579,46 @@ class CompleteSystem(Part):
         return self.unified_memory_gb * (self.usable_memory_fraction or 1.0)
 
 
+class Adapter(Part):
+    """A GPU bridge (NVLink, Infinity Fabric) or a PCIe riser cable / bifurcation card:
+    what lets GPUs talk over their own link or sit away from the board's slots."""
+
+    KIND = Part.Kind.ADAPTER
+
+    class AdapterType(models.TextChoices):
+        NVLINK_BRIDGE = "nvlink_bridge", "NVLink bridge"
+        INFINITY_FABRIC_BRIDGE = "infinity_fabric_bridge", "Infinity Fabric Link bridge"
+        RISER_CABLE = "riser_cable", "PCIe riser cable"
+        BIFURCATION_CARD = "bifurcation_card", "PCIe bifurcation card"
+
+    adapter_type = _choice(AdapterType, required=True)
+    compatible_gpus = _list('GPU slugs a bridge joins, e.g. ["nvidia-a100-80gb-pcie-used"].')
+    gpus_joined = _int(1, 8, help_text="Cards one bridge joins (2 for a pair).")
+    bridges_per_group = _int(
+        1, 8, help_text="Bridges a group of cards needs for the full link (A100 PCIe: 3)."
+    )
+    slot_spacing = _int(1, 6, help_text="Slot positions between the cards a bridge joins.")
+    pcie_lanes = _int(1, 16, help_text="Lanes of a riser or of each link of a bifurcation card.")
+    pcie_gen = _int(1, 6)
+    length_mm = _int(10, 2_000, help_text="Cable length of a riser.")
+
+    class Meta:
+        verbose_name = "GPU bridge or riser"
+
+    def clean(self) -> None:
+        super().clean()
+        errors: dict[str, list[str]] = {}
+        _check_list(errors, "compatible_gpus", self.compatible_gpus)
+        bridge = self.adapter_type in (
+            self.AdapterType.NVLINK_BRIDGE,
+            self.AdapterType.INFINITY_FABRIC_BRIDGE,
+        )
+        if bridge and not self.compatible_gpus:
+            errors.setdefault("compatible_gpus", []).append("A bridge names the GPUs it joins.")
+        if errors:
+            raise ValidationError(errors)
+
+
 PART_MODELS: dict[str, type[Part]] = {
     model.KIND: model
     for model in (
@@ -590,6 +631,7 @@ PART_MODELS: dict[str, type[Part]] = {
         Storage,
         Cooler,
         CompleteSystem,
+        Adapter,
     )
 }
 

@@ -389,7 +389,10 @@ def load(
                     if seed and item.status == "updated" and not overwrite:
                         if item.instance.seed_hash != item.before_hash:
                             item.status = "conflict"
-                            report.conflicts.append(where)
+                            untracked = not item.instance.seed_hash
+                            report.conflicts.append(
+                                where + (" (loaded before edits were tracked)" if untracked else "")
+                            )
         if errors:
             raise CatalogError(errors)
         for item in planned:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
-from configurator import openapi
+from configurator import openapi, results_cache
 from configurator.engine.builds import finite, parse_parts_param
 from configurator.estimates import estimate_payload
 from configurator.forms import EstimateForm, RecommendForm, errors_by_field
@@ -43,8 +43,12 @@ def _field_of(message: str, fields: Any) -> str:
 
 @require_GET
 @rate_limited
-def builds(request: HttpRequest) -> JsonResponse:
+def builds(request: HttpRequest) -> HttpResponse:
     """Ranked builds for the workload and constraints in the query string."""
+    return results_cache.cached_response(request, "api_builds", lambda: _builds(request))
+
+
+def _builds(request: HttpRequest) -> JsonResponse:
     form = RecommendForm(request.GET)
     if not form.is_valid():
         return _bad(errors_by_field(form))

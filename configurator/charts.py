@@ -106,3 +106,40 @@ def multi_price_history(by_retailer: dict[str, list[tuple[str, float]]]) -> dict
             "scales": {"y": _axis("price", begin_at_zero=False)},
         },
     }
+
+
+def scatter_log(points: Sequence[tuple[float, float]], unit: str, label: str) -> dict:
+    """Predicted (x) against measured (y) on log axes, with the line where they agree."""
+    values = [v for point in points for v in point if v > 0]
+    low, high = (min(values), max(values)) if values else (1.0, 10.0)
+    return {
+        "type": "scatter",
+        "data": {
+            "datasets": [
+                {
+                    "label": label,
+                    "data": [{"x": x, "y": y} for x, y in points],
+                    "backgroundColor": PALETTE[0],
+                },
+                {
+                    "label": "predicted = measured",
+                    "type": "line",
+                    "data": [{"x": low, "y": low}, {"x": high, "y": high}],
+                    "borderColor": PALETTE[1],
+                    "pointRadius": 0,
+                },
+            ]
+        },
+        "options": {
+            "scales": {
+                "x": {
+                    "type": "logarithmic",
+                    "title": {"display": True, "text": f"predicted, {unit}"},
+                },
+                "y": {
+                    "type": "logarithmic",
+                    "title": {"display": True, "text": f"measured, {unit}"},
+                },
+            }
+        },
+    }

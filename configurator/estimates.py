@@ -21,6 +21,12 @@ def estimate_payload(job: EstimateInput) -> dict[str, Any]:
         job.workload,
         engine=job.engine,
         split=job.split,
+        backend=job.backend,
+        expert_offload=job.expert_offload,
+        threads=job.threads,
+        spec_decode=job.spec_decode,
+        draft=job.draft,
+        framework=job.framework,
     )
     data = result.to_dict()
     data["model"] = job.model.slug

@@ -21,6 +21,7 @@ from catalog import importers
 from catalog.models import CompleteSystem, Cpu, Gpu, LlmModel, Part, QuantFormat
 from catalog.sizing import ACCEPTED_FORMS, SizeRangeError, parse_size
 from configurator import adapters
+from configurator import estimate_options as options
 from configurator.engine import (
     ENGINES,
     KNOWN_FORMATS,
@@ -88,6 +89,9 @@ HELP = {
     f"cloud, 0.1–24. Default {DEFAULT_HOURS_PER_DAY:g}.",
     "kv_quant": "KV-cache data type: " + ", ".join(KV_QUANTS) + ". Default F16.",
 }
+
+
+HELP.update(options.HELP)
 
 
 def _num_messages(name: str, low: Any, high: Any, unit: str = "", whole: bool = False) -> dict:
@@ -344,6 +348,12 @@ def resolve_parts(text: str, kind: str | None = None) -> Part:
     matches = [p for p in matches if not (p.slug.endswith("-used") and p.slug[:-5] in slugs)]
     if len(matches) == 1:
         return matches[0]
+    # A variant named after its base card ("RTX 4090 48GB (mod, used)") does not make the
+    # base name ambiguous: "4090" is the part whose name every other match extends.
+    names = {p.pk: set(_tokens(f"{p.brand} {p.name}")) for p in matches}
+    bases = [p for p in matches if all(names[p.pk] < names[o.pk] for o in matches if o != p)]
+    if len(bases) == 1:
+        return bases[0]
     what = kind or "part"
     if matches:
         names = ", ".join(p.slug for p in matches[:12])
@@ -567,6 +577,12 @@ class EstimateInput:
     engine: str
     split: str | None
     hardware: list[dict[str, Any]]
+    backend: str | None = None
+    expert_offload: int | str | None = None
+    threads: int | None = None
+    spec_decode: Any = None
+    draft: Any = None
+    framework: str | None = None
 
 
 class EstimateForm(forms.Form):
@@ -597,6 +613,7 @@ class EstimateForm(forms.Form):
         "batch": HELP["batch"],
         "kv_quant": HELP["kv_quant"],
         "mode": HELP["mode"],
+        **options.HELP,
     }
 
     model = forms.CharField(required=False, max_length=300, help_text=HELP["model"])
@@ -645,6 +662,22 @@ class EstimateForm(forms.Form):
     batch = _int("batch", 1, MAX_BATCH)
     kv_quant = _choice("kv_quant", KV_QUANTS)
     mode = _choice("mode", MODES)
+    expert_offload = forms.CharField(
+        required=False, max_length=10, help_text=options.HELP["expert_offload"]
+    )
+    backend = _choice("backend", options.BACKEND_CHOICES)
+    threads = _int("threads", 1, 4096)
+    custom_cpu = forms.CharField(
+        required=False, max_length=300, help_text=options.HELP["custom_cpu"]
+    )
+    custom_system = forms.CharField(
+        required=False, max_length=300, help_text=options.HELP["custom_system"]
+    )
+    spec_decode = forms.CharField(
+        required=False, max_length=300, help_text=options.HELP["spec_decode"]
+    )
+    acceptance_rate = _float("acceptance_rate", 0.0, 0.99)
+    framework = _choice("framework", options.FRAMEWORK_CHOICES)
 
     # Parameters that may be given several times, and the separator that joins them.
     REPEATABLE = {"gpu": ",", "custom_gpu": ";"}
@@ -734,6 +767,29 @@ class EstimateForm(forms.Form):
                         )
                 except forms.ValidationError as exc:
                     self.add_error("cpu", exc)
+        if data.get("custom_system"):
+            try:
+                unified = options.custom_system(data["custom_system"])
+                hardware.append({"kind": "system", "slug": "", "name": unified.name, "count": 1})
+            except ValueError as exc:
+                self.add_error("custom_system", str(exc))
+        if data.get("custom_cpu"):
+            if data.get("cpu"):
+                self.add_error("custom_cpu", "custom_cpu: give cpu or custom_cpu, not both.")
+            else:
+                try:
+                    cpu_system = options.custom_cpu(data["custom_cpu"])
+                    data["cpu"] = cpu_system.name
+                    hardware.append(
+                        {
+                            "kind": "cpu",
+                            "slug": "",
+                            "name": cpu_system.name,
+                            "count": cpu_system.sockets,
+                        }
+                    )
+                except ValueError as exc:
+                    self.add_error("custom_cpu", str(exc))
         if unified is not None and (gpus or data.get("cpu")):
             self.add_error(
                 "system",
@@ -766,6 +822,9 @@ class EstimateForm(forms.Form):
         except ValueError as exc:
             self.add_error(None, str(exc))
             return data
+        extras = self._more_options(data)
+        if extras is None:
+            return data
         self.resolved = EstimateInput(
             machine=machine,
             model=model,
@@ -774,8 +833,43 @@ class EstimateForm(forms.Form):
             engine=data.get("engine") or "llama.cpp",
             split=data.get("split") or None,
             hardware=hardware,
+            **extras,
         )
         return data
+
+    def _more_options(self, data: dict[str, Any]) -> dict[str, Any] | None:
+        """The parsed "more options" (None after adding a field error)."""
+        try:
+            offload = options.expert_offload(data.get("expert_offload"))
+        except ValueError as exc:
+            self.add_error("expert_offload", str(exc))
+            return None
+        try:
+            spec = options.spec_decode(data.get("spec_decode"), data.get("acceptance_rate"))
+        except ValueError as exc:
+            self.add_error("spec_decode", str(exc))
+            return None
+        draft = None
+        if spec is not None and spec.method == "draft":
+            try:
+                draft_model = resolve_model(spec.draft_model)
+            except forms.ValidationError as exc:
+                self.add_error("spec_decode", exc)
+                return None
+            draft = (adapters.model_arch(draft_model), self.resolved_quant(data))
+        return {
+            "backend": data.get("backend") or None,
+            "expert_offload": offload,
+            "threads": data.get("threads"),
+            "spec_decode": spec,
+            "draft": draft,
+            "framework": data.get("framework") or None,
+        }
+
+    @staticmethod
+    def resolved_quant(data: dict[str, Any]) -> Quant:
+        """The quant typed (the draft model runs at the same one)."""
+        return resolve_quant(data.get("quant") or "")
 
 
 def _name_count(field: str, text: str, high: int) -> tuple[str, int | None]:
@@ -797,13 +891,17 @@ def _custom_gpu(text: str) -> tuple[EngineGpu, int]:
             raise ValueError(f"custom_gpu: the count after ':' must be 1–64 (got {count_text!r}).")
         count = int(count_text)
     values: dict[str, float] = {}
+    text_values: dict[str, str] = {}
     for pair in spec.split(","):
         key, _, value = pair.partition("=")
         key = key.strip()
+        if key in ("vendor", "memory"):
+            text_values[key] = value.strip()
+            continue
         if key not in ("vram_gb", "bandwidth_gbs", "fp16_tflops", "tdp_w"):
             raise ValueError(
-                "custom_gpu takes vram_gb=V,bandwidth_gbs=B,fp16_tflops=F[,tdp_w=W][:COUNT] "
-                f"(got {key!r})."
+                "custom_gpu takes vram_gb=V,bandwidth_gbs=B,fp16_tflops=F[,tdp_w=W]"
+                f"[,vendor=nvidia|amd|intel][,memory=GDDR6X|HBM3|…][:COUNT] (got {key!r})."
             )
         try:
             values[key] = float(value)
@@ -819,9 +917,14 @@ def _custom_gpu(text: str) -> tuple[EngineGpu, int]:
             bandwidth_gbs=values["bandwidth_gbs"],
             fp16_tflops=values["fp16_tflops"],
             tdp_w=values.get("tdp_w", 300.0),
+            vendor=options.gpu_vendor(text_values.get("vendor", "nvidia")),
+            memory_type=text_values.get("memory", ""),
         )
     except ValueError as exc:
-        raise ValueError(f"custom_gpu: {exc}") from None
+        message = str(exc)
+        raise ValueError(
+            message if message.startswith("custom_gpu") else f"custom_gpu: {exc}"
+        ) from None
     return gpu, count
 
 
@@ -855,6 +958,7 @@ def _cpu_system(
             fp32_gflops_per_socket=cpu.gflops,
             tdp_w_per_socket=cpu.power_w,
             memory_type=cpu.memory_type if cpu.memory_type in ("DDR4", "DDR5") else "DDR5",
+            ccds_per_socket=options.ccds(cpu.name),
         )
     except ValueError as exc:
         form.add_error("cpu", f"cpu: {exc}")

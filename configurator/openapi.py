@@ -1,5 +1,6 @@
-"""The OpenAPI 3 description of the JSON API, built from the forms that parse the
-parameters, so a parameter cannot be added to a form without being described."""
+"""The OpenAPI 3.1 description of the JSON API: parameters built from the forms that parse
+them, response schemas generated from the result types (:mod:`configurator.api_schema`),
+so neither a parameter nor a response key can be added without being described."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from typing import Any
 
 from django import forms
 
-from configurator.engine.builds import ARCHITECTURES, RULES
+from configurator.api_schema import response_schemas
 from configurator.forms import EstimateForm, RecommendForm, YesNoField
 
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 
 
 def _number(value: Any) -> Any:
@@ -75,13 +76,39 @@ def parameters(form_class: type[forms.Form]) -> list[dict[str, Any]]:
     return [parameter(name, field) for name, field in form_class.base_fields.items()]
 
 
+def _error(description: str, example: dict[str, list[str]]) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/Errors"},
+                "example": {"errors": example},
+            }
+        },
+    }
+
+
 ERRORS = {
-    "description": "Invalid parameters: each bad parameter is named with what it accepts.",
-    "content": {
-        "application/json": {
-            "schema": {"$ref": "#/components/schemas/Errors"},
-            "example": {"errors": {"context": ["context must be from 1 to 131,072 tokens..."]}},
-        }
+    "400": _error(
+        "Invalid parameters: each bad parameter is named with what it accepts.",
+        {"context": ["context must be from 1 to 131,072 tokens, the maximum of ..."]},
+    ),
+    "414": _error(
+        "The query string is longer than the API reads (MAX_QUERY_CHARS).",
+        {"__all__": ["the query string is 9,000 characters; at most 4,096 are read."]},
+    ),
+    "429": {
+        **_error(
+            "Too many requests from this address (API_RATE_PER_MINUTE); retry after the "
+            "Retry-After header's seconds.",
+            {"__all__": ["too many requests from this address; try again in 42 s."]},
+        ),
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds until the next request is accepted.",
+                "schema": {"type": "integer"},
+            }
+        },
     },
 }
 
@@ -104,16 +131,17 @@ def spec(server: str = "/") -> dict[str, Any]:
         "nvidia-geforce-rtx-3090-used:2,amd-ryzen-9-9950x:1 (a build's key).",
         "schema": {"type": "string"},
     }
-    money = {"type": "string", "format": "decimal", "nullable": True}
-    number = {"type": "number", "nullable": True}
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "info": {
             "title": "RigRank API",
             "version": VERSION,
             "description": "Complete, compatible, priced builds for running a language model "
             "locally, and the estimator behind them. Money is a decimal string in the "
-            "display currency; sizes are decimal GB; speeds are tokens per second.",
+            "display currency; sizes are decimal GB; speeds are tokens per second; a "
+            "number that is not finite (an infinite time) is null. Every error is JSON: "
+            '{"errors": {parameter: [message, ...]}}.',
         },
         "servers": [{"url": server.rstrip("/") or "/"}],
         "paths": {
@@ -124,7 +152,7 @@ def spec(server: str = "/") -> dict[str, Any]:
                     "parameters": recommend_params,
                     "responses": {
                         "200": _ok("Recommendation", "Ranked builds, near misses, relaxations."),
-                        "400": ERRORS,
+                        **ERRORS,
                     },
                 }
             },
@@ -133,7 +161,7 @@ def spec(server: str = "/") -> dict[str, Any]:
                     "operationId": "getBuild",
                     "summary": "Price, check and estimate a given list of parts",
                     "parameters": [parts_param, *recommend_params],
-                    "responses": {"200": _ok("Build", "The build."), "400": ERRORS},
+                    "responses": {"200": _ok("Build", "The build."), **ERRORS},
                 }
             },
             "/api/estimate": {
@@ -141,193 +169,16 @@ def spec(server: str = "/") -> dict[str, Any]:
                     "operationId": "estimate",
                     "summary": "Memory fit, speed and power of a model on named hardware",
                     "parameters": parameters(EstimateForm),
-                    "responses": {"200": _ok("Estimate", "The estimate."), "400": ERRORS},
+                    "responses": {"200": _ok("EstimateResult", "The estimate."), **ERRORS},
                 }
             },
             "/api/openapi.json": {
                 "get": {
                     "operationId": "openapi",
                     "summary": "This description",
-                    "responses": {"200": {"description": "OpenAPI 3 document."}},
+                    "responses": {"200": {"description": "OpenAPI 3.1 document."}},
                 }
             },
         },
-        "components": {
-            "schemas": {
-                "Errors": {
-                    "type": "object",
-                    "properties": {
-                        "errors": {
-                            "type": "object",
-                            "description": "Messages per parameter (__all__ for the rest).",
-                            "additionalProperties": {"type": "array", "items": {"type": "string"}},
-                        }
-                    },
-                },
-                "DeviceMemory": {
-                    "type": "object",
-                    "properties": {
-                        "device": {"type": "string"},
-                        "kind": {"type": "string", "enum": ["gpu", "cpu", "unified", "storage"]},
-                        "layers": {"type": "number"},
-                        "weights_gb": number,
-                        "kv_cache_gb": number,
-                        "overhead_gb": number,
-                        "total_gb": number,
-                        "capacity_gb": number,
-                        "headroom_gb": number,
-                    },
-                },
-                "Estimate": {
-                    "type": "object",
-                    "properties": {
-                        "fits": {"type": "boolean"},
-                        "reason": {"type": "string"},
-                        "missing_gb": number,
-                        "decode_tokens_per_s": number,
-                        "decode_range": {"type": "array", "items": {"type": "number"}},
-                        "aggregate_tokens_per_s": number,
-                        "prefill_tokens_per_s": number,
-                        "prefill_range": {"type": "array", "items": {"type": "number"}},
-                        "time_to_first_token_s": number,
-                        "memory": {
-                            "type": "array",
-                            "items": {"$ref": "#/components/schemas/DeviceMemory"},
-                        },
-                        "placement": {"type": "string"},
-                        "bottleneck": {"type": "string"},
-                        "power_w": number,
-                        "kwh_per_million_tokens": number,
-                        "assumptions": {"type": "array", "items": {"type": "string"}},
-                        "decode_time_ms": {
-                            "type": "array",
-                            "description": "One decode step split by device, GPU "
-                            "synchronisation and fixed per-token overhead, milliseconds.",
-                            "items": {
-                                "type": "object",
-                                "properties": {"part": {"type": "string"}, "ms": number},
-                            },
-                        },
-                    },
-                },
-                "Line": {
-                    "type": "object",
-                    "properties": {
-                        "slug": {"type": "string"},
-                        "name": {"type": "string"},
-                        "kind": {"type": "string"},
-                        "qty": {"type": "integer"},
-                        "unit_price": money,
-                        "line_total": money,
-                        "currency": {"type": "string"},
-                        "origin": {"type": "string", "enum": ["scrape", "manual", "reference", ""]},
-                        "age_days": {"type": "integer", "nullable": True},
-                        "retailer": {"type": "string"},
-                        "url": {"type": "string"},
-                        "stale": {"type": "boolean"},
-                    },
-                },
-                "Finding": {
-                    "type": "object",
-                    "properties": {
-                        "rule": {"type": "string", "enum": sorted(RULES)},
-                        "ok": {"type": "boolean", "nullable": True},
-                        "message": {"type": "string"},
-                    },
-                },
-                "Build": {
-                    "type": "object",
-                    "properties": {
-                        "key": {"type": "string", "description": "parts as slug:qty,..."},
-                        "parts_param": {"type": "string"},
-                        "title": {"type": "string"},
-                        "architecture": {"type": "string", "enum": list(ARCHITECTURES)},
-                        "rank": {"type": "integer", "nullable": True},
-                        "rank_reason": {"type": "string"},
-                        "meets_targets": {"type": "boolean"},
-                        "pareto": {"type": "boolean"},
-                        "total": money,
-                        "currency": {"type": "string"},
-                        "tokens_per_s": number,
-                        "lines": {"type": "array", "items": {"$ref": "#/components/schemas/Line"}},
-                        "estimate": {
-                            "allOf": [{"$ref": "#/components/schemas/Estimate"}],
-                            "description": "Plus electricity_cost_per_mtok, "
-                            "break_even_months, peak_power_w, per_sequence_tokens_per_s.",
-                            "nullable": True,
-                        },
-                        "compatibility": {
-                            "type": "object",
-                            "properties": {
-                                "ok": {"type": "boolean"},
-                                "violations": {
-                                    "type": "array",
-                                    "items": {"$ref": "#/components/schemas/Finding"},
-                                },
-                                "notes": {
-                                    "type": "array",
-                                    "items": {"$ref": "#/components/schemas/Finding"},
-                                },
-                            },
-                        },
-                        "shortfalls": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "properties": {
-                                    "constraint": {"type": "string"},
-                                    "message": {"type": "string"},
-                                    "amount": number,
-                                },
-                            },
-                        },
-                    },
-                },
-                "Recommendation": {
-                    "type": "object",
-                    "properties": {
-                        "request": {"type": "object"},
-                        "currency": {"type": "string"},
-                        "prices_as_of": {"type": "string", "format": "date-time"},
-                        "builds": {
-                            "type": "array",
-                            "items": {"$ref": "#/components/schemas/Build"},
-                        },
-                        "near_misses": {
-                            "type": "array",
-                            "items": {
-                                "allOf": [
-                                    {"$ref": "#/components/schemas/Build"},
-                                    {
-                                        "type": "object",
-                                        "properties": {"reason": {"type": "string"}},
-                                    },
-                                ]
-                            },
-                        },
-                        "relax": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "properties": {
-                                    "field": {"type": "string"},
-                                    "current": {"type": "string"},
-                                    "suggested": {"type": "string"},
-                                    "message": {"type": "string"},
-                                    "example_key": {"type": "string", "nullable": True},
-                                },
-                            },
-                        },
-                        "pareto": {
-                            "type": "array",
-                            "items": {"type": "string"},
-                            "description": "Keys of the builds on the price/speed front.",
-                        },
-                        "notes": {"type": "array", "items": {"type": "string"}},
-                        "rules": {"type": "object", "additionalProperties": {"type": "string"}},
-                        "stats": {"type": "object"},
-                    },
-                },
-            }
-        },
+        "components": {"schemas": response_schemas()},
     }

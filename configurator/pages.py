@@ -17,6 +17,9 @@ from catalog.models import Cpu, Gpu, LlmModel, MemoryModule, Motherboard, QuantF
 from configurator import engine
 from configurator.adapters import quant_of
 from configurator.engine import memory as engine_memory
+from configurator.engine import rates
+from configurator.engine.calibration import load_constants
+from configurator.engine.hardware import CpuSystem
 from pricing.current import current_prices
 
 GPU_SORTS = {
@@ -28,8 +31,8 @@ GPU_SORTS = {
     "name": ("Name", False),
 }
 PLATFORM_SORTS = {
-    "bandwidth_per_dollar": ("Memory bandwidth per dollar", True),
-    "bandwidth": ("Memory bandwidth", True),
+    "bandwidth_per_dollar": ("Effective memory bandwidth per dollar", True),
+    "bandwidth": ("Effective memory bandwidth", True),
     "price": ("Platform price", False),
     "name": ("Name", False),
 }
@@ -121,6 +124,15 @@ class PlatformRow:
     price_total: Decimal | None
     currency: str
     prices: list[Any]
+    effective_gbs: float = 0.0
+
+    @property
+    def effective_per_kusd(self) -> Decimal | None:
+        """Effective GB/s per 1,000 units of the platform price."""
+        if not self.price_total:
+            return None
+        value = Decimal(str(self.effective_gbs)) * 1000 / self.price_total
+        return value.quantize(Decimal("0.1"))
 
     @property
     def capacity_gb(self) -> int:
@@ -185,7 +197,24 @@ def _platform(cpu: Cpu, board: Motherboard, modules: Sequence[MemoryModule], pri
         price_total=total,
         currency=currencies.pop() if len(currencies) == 1 else "",
         prices=[p for p in parts if p is not None],
+        effective_gbs=effective_bandwidth_gbs(cpu, sockets, channels, speed),
     )
+
+
+def effective_bandwidth_gbs(cpu: Cpu, sockets: int, channels: int, mts: int) -> float:
+    """Memory bandwidth decode reaches on this platform, GB/s: the estimator's own rate
+    (a share of the peak, less across sockets, capped by what the cores can pull)."""
+    system = CpuSystem(
+        name=str(cpu),
+        sockets=sockets,
+        cores_per_socket=cpu.cores,
+        memory_channels=channels,
+        memory_mts=float(mts),
+        ram_gb=1.0,
+        fp32_gflops_per_socket=float(cpu.fp32_gflops or cpu.cores * 3.0 * 32),
+        memory_type=cpu.memory_type if cpu.memory_type in ("DDR4", "DDR5") else "DDR5",
+    )
+    return rates.cpu_bandwidth_gbs(system, load_constants())
 
 
 def platform_rows(sort: str = "bandwidth_per_dollar", condition: str = "all") -> list[PlatformRow]:
@@ -211,8 +240,8 @@ def platform_rows(sort: str = "bandwidth_per_dollar", condition: str = "all") ->
         rows.extend(best.values())
     sort = sort if sort in PLATFORM_SORTS else "bandwidth_per_dollar"
     getters = {
-        "bandwidth_per_dollar": lambda r: r.bandwidth_per_kusd,
-        "bandwidth": lambda r: r.bandwidth_gbs,
+        "bandwidth_per_dollar": lambda r: r.effective_per_kusd,
+        "bandwidth": lambda r: r.effective_gbs,
         "price": lambda r: r.price_total,
         "name": lambda r: str(r.cpu).lower(),
     }
@@ -220,13 +249,13 @@ def platform_rows(sort: str = "bandwidth_per_dollar", condition: str = "all") ->
 
 
 def _better(row: PlatformRow, other: PlatformRow) -> bool:
-    if row.bandwidth_per_kusd is None:
+    if row.effective_per_kusd is None:
         return False
-    if other.bandwidth_per_kusd is None:
+    if other.effective_per_kusd is None:
         return True
-    return (row.bandwidth_gbs, row.bandwidth_per_kusd) > (
-        other.bandwidth_gbs,
-        other.bandwidth_per_kusd,
+    return (row.effective_gbs, row.effective_per_kusd) > (
+        other.effective_gbs,
+        other.effective_per_kusd,
     )
 
 

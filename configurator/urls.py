@@ -16,4 +16,5 @@ urlpatterns = [
     path("platforms/", views.platform_list, name="platform_list"),
     path("models/", views.model_list, name="model_list"),
     path("models/<slug:slug>/", views.model_detail, name="model_detail"),
+    path("accuracy/", views.accuracy, name="accuracy"),
 ]

@@ -11,13 +11,14 @@ from urllib.parse import urlencode
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import push_url, trigger_client_event
 
 import rigrank
 from catalog.models import LlmModel, QuantFormat
-from configurator import buildpage, charts, pages, wizard
+from configurator import buildpage, charts, pages, results_cache, wizard
+from configurator.accuracy import accuracy_context
 from configurator.forms import RecommendForm
 from configurator.models import SharedBuild
 from configurator.recommend import evaluate_build, recommend
@@ -119,6 +120,13 @@ def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 @vary_on_headers("HX-Request")
 def home(request: HttpRequest) -> HttpResponse:
+    if not request.GET:
+        return _home(request)
+    # The same query on the same catalogue and prices: served from the cache.
+    return results_cache.cached_response(request, "home", lambda: _home(request, cached=True))
+
+
+def _home(request: HttpRequest, cached: bool = False) -> HttpResponse:
     formats = wizard.quant_formats()
     form = wizard.wizard_form(request.GET, formats)
     shown = wizard.display_form(form, formats)
@@ -132,6 +140,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "quant_note": wizard.quant_note(form, formats),
         "oob": bool(request.htmx),
     }
+    if cached:
+        context["csrf_token"] = results_cache.CSRF_PLACEHOLDER
     if form.is_bound and form.is_valid():
         context.update(_results(form))
     elif not form.is_bound:
@@ -174,12 +184,17 @@ def _results(form) -> dict:
         {"build": buildpage.build_dict(n.build), "reasons": [s.message for s in n.reasons]}
         for n in rec.near_misses
     ]
+    trade_offs = [
+        {"build": buildpage.build_dict(t.build), "label": t.label, "kind": t.kind}
+        for t in rec.trade_offs
+    ]
     summary = buildpage.request_summary(build_request)
     query = form.query_string()
     return {
         "recommendation": rec,
         "builds": builds,
         "near_misses": misses,
+        "trade_offs": trade_offs,
         "query": query,
         "workload_pairs": wizard.query_pairs(query),
         "workload_label": wizard.workload_label(summary),
@@ -300,3 +315,9 @@ def shared_build(request: HttpRequest, slug: str) -> HttpResponse:
     context = buildpage.shared_context(shared)
     context["og_url"] = request.build_absolute_uri(shared.get_absolute_url())
     return render(request, "configurator/shared.html", context)
+
+
+@require_GET
+def accuracy(request: HttpRequest) -> HttpResponse:
+    """How the estimates compare with published measurements (``make validate``)."""
+    return render(request, "configurator/accuracy.html", accuracy_context())

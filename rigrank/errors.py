@@ -7,7 +7,8 @@ is a 400 with the estimator's message, not a server error. Any other exception s
 500, so real bugs are not dressed up as bad input.
 
 Under ``/api/`` every error, whatever produced it (a 404 for an unknown path, a 405, a
-500), answers ``{"errors": {field: [message, ...]}}`` as JSON, never an HTML page.
+500, a query string over MAX_QUERY_CHARS: 414), answers
+``{"errors": {field: [message, ...]}}`` as JSON, never an HTML page.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
@@ -69,6 +71,11 @@ class ErrorsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = int(getattr(settings, "MAX_QUERY_CHARS", 4096))
+        query = request.META.get("QUERY_STRING", "")
+        if is_api(request) and len(query) > limit:
+            message = f"the query string is {len(query):,} characters; at most {limit:,} are read."
+            return api_error(414, {"__all__": [message]})
         response = self.get_response(request)
         if is_api(request) and response.status_code >= 400 and not _is_json(response):
             reason = response.reason_phrase or "error"

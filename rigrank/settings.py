@@ -271,6 +271,8 @@ RIGRANK_VERSION = __version__
 SHARE_RATE_PER_HOUR = env.int("SHARE_RATE_PER_HOUR", default=30)
 API_RATE_PER_MINUTE = env.int("API_RATE_PER_MINUTE", default=120)
 TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
+# The API reads query strings up to this many characters (414 beyond).
+MAX_QUERY_CHARS = env.int("MAX_QUERY_CHARS", default=4096)
 SHARE_RETENTION_DAYS = env.int("SHARE_RETENTION_DAYS", default=180)
 # Admin sign-in (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one account,
 # or from one address, further tries are refused (429) for LOGIN_COOLOFF_MINUTES.

@@ -1,4 +1,23 @@
-"""Inference engine profiles: what each engine can run, where, and how it splits a model."""
+"""Inference engines and their backends, as data.
+
+An :class:`EngineProfile` says everything the estimator needs to know about an engine:
+the weight formats it loads, the hardware it runs on (through its :class:`Backend`\\ s),
+how it splits a model over GPUs and the limits of each split, which calibrated constants
+hold its fixed costs per step and per layer, how its prefill and mixture-of-experts
+kernels behave, whether it batches continuously, offloads experts to system RAM and
+speculates. The rest of the engine reads these fields; nothing else names an engine or
+a vendor. Adding an engine is adding a record here (and measurements for its constants).
+
+Sources for the capabilities recorded below: the engines' own documentation —
+llama.cpp build docs (CUDA, HIP/ROCm, Vulkan, Metal, SYCL, CPU backends;
+``--split-mode layer|row``; ``-ot exps=CPU`` / ``--n-cpu-moe``; ``--model-draft``),
+ik_llama.cpp README (fork of llama.cpp with its own CPU and CUDA kernels), vLLM docs
+(supported hardware: CUDA incl. DGX Spark / GB10, ROCm; ``--tensor-parallel-size`` must
+divide the attention heads; speculative decoding with draft models, EAGLE, MTP, n-gram),
+SGLang docs (CUDA incl. DGX Spark, ROCm; EAGLE/MTP speculative decoding), ExLlamaV2/V3
+READMEs (CUDA and ROCm; EXL2/EXL3; tensor parallel in V3), MLX-LM (Apple silicon only),
+Hugging Face Transformers/PEFT (``device_map="auto"`` layer split).
+"""
 
 from __future__ import annotations
 
@@ -8,35 +27,75 @@ from . import checks
 
 
 @dataclass(frozen=True)
+class Backend:
+    """A compute backend: the GPU and unified-memory vendors it drives, and whether it
+    computes on the host CPU."""
+
+    name: str
+    gpu_vendors: frozenset[str]
+    unified_vendors: frozenset[str]
+    cpu: bool = False
+    description: str = ""
+
+
+BACKENDS: dict[str, Backend] = {
+    "CUDA": Backend("CUDA", frozenset({"nvidia"}), frozenset({"nvidia"}), False, "NVIDIA"),
+    "ROCm": Backend("ROCm", frozenset({"amd"}), frozenset({"amd"}), False, "AMD HIP"),
+    "Vulkan": Backend(
+        "Vulkan",
+        frozenset({"nvidia", "amd", "intel"}),
+        frozenset({"amd", "intel", "nvidia", "qualcomm"}),
+        False,
+        "any vendor's GPU through Vulkan compute",
+    ),
+    "Metal": Backend("Metal", frozenset(), frozenset({"apple"}), False, "Apple GPUs"),
+    "SYCL": Backend("SYCL", frozenset({"intel"}), frozenset({"intel"}), False, "Intel oneAPI"),
+    "MLX": Backend("MLX", frozenset(), frozenset({"apple"}), False, "Apple MLX"),
+    "CPU": Backend("CPU", frozenset(), frozenset(), True, "host CPU"),
+}
+
+
+@dataclass(frozen=True)
 class EngineProfile:
     """How an inference engine places and runs a model.
 
-    ``formats``: quant families it loads (``native`` weights and a format-less
-    :class:`~configurator.engine.quant.Quant` are always accepted). ``gpu_vendors``: GPU
-    makers it supports; ``runs_on_cpu``: can compute on the host CPU (CPU-only and
-    offload); ``unified_vendors``: unified-memory systems it supports.
+    ``formats``: quant families it loads (``native`` weights and a format-less quant are
+    always accepted). ``backends``: the backends it can use, in order of preference for a
+    vendor both support; the GPU and unified vendors it runs on follow from them.
     ``splits``: multi-GPU modes, ``layer`` (pipeline: each GPU holds whole layers) and/or
-    ``tensor`` (every layer sharded over all GPUs). ``streams_from_storage``: weights
-    are memory-mapped, so what does not fit in RAM is read from disk each token.
-    ``gpu_memory_utilization``: share of each GPU's VRAM the engine lets itself use.
-    ``gpu_runtime_overhead_gb``: per-GPU memory the runtime takes besides weights, KV
-    and compute buffers (CUDA context, library workspaces, graphs), decimal GB.
-    ``activation_tokens``: tokens processed per forward pass during prefill (the
-    ``ubatch``), which sizes the compute buffers. ``input_embedding_on_host``: the token
-    embedding table stays in system RAM (llama.cpp does this).
+    ``tensor`` (every layer sharded over all GPUs). ``tensor_sync``: how a tensor split
+    synchronises, ``allreduce`` (two all-reduces per layer) or ``gather`` (llama.cpp's
+    row split gathers each matrix result through the main GPU).
+    ``tp_must_divide_heads``: a tensor-parallel size must divide the attention heads and
+    divide or be a multiple of the KV heads (else the engine refuses; pipeline instead).
+    ``cost_key``: the name under which its calibrated fixed costs (per layer, per step),
+    prefill kernel factor and expert-kernel constant are stored.
+    ``prefill_on_gpu_for_host_layers``: during prefill, weights held in system RAM are
+    copied to the GPU and computed there (llama.cpp from 32-token batches).
+    ``expert_offload``: can keep routed experts in system RAM (``-ot exps=CPU``,
+    ``--n-cpu-moe``). ``spec_methods``: speculative decoding it supports.
+    ``streams_from_storage``: weights are memory-mapped, so what does not fit in RAM is
+    read from disk each token. ``gpu_memory_utilization``: share of each GPU's VRAM it
+    uses. ``gpu_runtime_overhead_gb``: per-GPU memory besides weights, KV and buffers.
+    ``activation_tokens``: tokens per forward pass during prefill (the ``ubatch``).
+    ``input_embedding_on_host``: the token embedding stays in system RAM.
     """
 
     name: str
     formats: frozenset[str]
-    gpu_vendors: frozenset[str]
-    runs_on_cpu: bool
-    unified_vendors: frozenset[str]
+    backends: tuple[str, ...]
     splits: tuple[str, ...]
     continuous_batching: bool
     streams_from_storage: bool
     gpu_memory_utilization: float
     gpu_runtime_overhead_gb: float
     activation_tokens: int
+    cost_key: str = ""
+    tensor_sync: str = "allreduce"
+    tp_must_divide_heads: bool = False
+    prefill_on_gpu_for_host_layers: bool = False
+    expert_offload: bool = False
+    spec_methods: frozenset[str] = frozenset()
     input_embedding_on_host: bool = False
     description: str = ""
 
@@ -45,91 +104,204 @@ class EngineProfile:
         checks.number("engine.gpu_memory_utilization", self.gpu_memory_utilization, 0.1, 1.0)
         checks.number("engine.gpu_runtime_overhead_gb", self.gpu_runtime_overhead_gb, 0, 64)
         checks.integer("engine.activation_tokens", self.activation_tokens, 1, 1_000_000)
+        checks.choice("engine.tensor_sync", self.tensor_sync, ("allreduce", "gather"))
         for split in self.splits:
             checks.choice("engine.splits", split, ("layer", "tensor"))
         if not self.splits:
             raise ValueError("engine.splits must list at least one of layer, tensor")
+        for backend in self.backends:
+            checks.choice("engine.backends", backend, tuple(BACKENDS))
+        if not self.cost_key:
+            object.__setattr__(self, "cost_key", self.name)
 
     @property
     def default_split(self) -> str:
         """The split used when the caller does not choose one."""
         return self.splits[0]
 
+    @property
+    def gpu_vendors(self) -> frozenset[str]:
+        """Discrete-GPU vendors some backend of this engine drives."""
+        return frozenset().union(*(BACKENDS[b].gpu_vendors for b in self.backends))
+
+    @property
+    def unified_vendors(self) -> frozenset[str]:
+        """Unified-memory vendors some backend of this engine drives."""
+        return frozenset().union(*(BACKENDS[b].unified_vendors for b in self.backends))
+
+    @property
+    def runs_on_cpu(self) -> bool:
+        """True if the engine computes on the host CPU (CPU-only runs and offload)."""
+        return any(BACKENDS[b].cpu for b in self.backends)
+
     def accepts(self, family: str) -> bool:
         """True if this engine loads weights of quant family ``family``."""
         return family in ("", "native") or family in self.formats
 
+    def backend_for(self, vendor: str | None, unified: bool = False) -> str:
+        """The backend this engine uses for a ``vendor``'s GPU (or unified-memory system
+        when ``unified``); the CPU backend for ``None``. Raises ``ValueError`` naming
+        ``backend`` when none fits."""
+        for name in self.backends:
+            backend = BACKENDS[name]
+            if vendor is None and backend.cpu:
+                return name
+            vendors = backend.unified_vendors if unified else backend.gpu_vendors
+            if vendor is not None and vendor in vendors:
+                return name
+        what = f"{vendor} {'unified-memory systems' if unified else 'GPUs'}" if vendor else "CPUs"
+        raise ValueError(f"backend: {self.name} has no backend for {what}")
+
+    def check_backend(self, backend: str, vendor: str | None, unified: bool = False) -> str:
+        """``backend`` if this engine has it and it drives ``vendor``'s hardware, else a
+        ``ValueError`` naming ``backend`` and the allowed values."""
+        names = {b.lower(): b for b in self.backends}
+        chosen = names.get(str(backend).strip().lower())
+        if chosen is None:
+            raise ValueError(
+                f"backend must be one of {', '.join(self.backends)} for {self.name} "
+                f"(got {backend!r})"
+            )
+        spec = BACKENDS[chosen]
+        if vendor is None:
+            ok = spec.cpu
+        else:
+            ok = vendor in (spec.unified_vendors if unified else spec.gpu_vendors)
+        if not ok:
+            what = vendor or "the CPU"
+            raise ValueError(f"backend: {chosen} does not run on {what} hardware")
+        return chosen
+
+    def tensor_parallel_problem(self, size: int, attention_heads: int, kv_heads: int) -> str:
+        """Why a tensor-parallel ``size`` is not allowed ('' when it is)."""
+        if size <= 1 or not self.tp_must_divide_heads:
+            return ""
+        if attention_heads % size:
+            return f"{size} does not divide the {attention_heads} attention heads"
+        if kv_heads % size and size % kv_heads:
+            return f"{size} neither divides nor is a multiple of the {kv_heads} KV heads"
+        return ""
+
+
+_LLAMA_FORMATS = frozenset({"GGUF", "MXFP4"})
+_GPU_SERVER_FORMATS = frozenset({"GPTQ", "AWQ", "FP8", "MXFP4", "NF4", "INT8", "NVFP4"})
 
 ENGINES: dict[str, EngineProfile] = {
     "llama.cpp": EngineProfile(
         name="llama.cpp",
-        formats=frozenset({"GGUF", "MXFP4"}),
-        gpu_vendors=frozenset({"nvidia", "amd", "intel"}),
-        runs_on_cpu=True,
-        unified_vendors=frozenset({"apple", "amd", "nvidia", "intel", "qualcomm"}),
+        formats=_LLAMA_FORMATS,
+        backends=("CUDA", "ROCm", "Metal", "SYCL", "Vulkan", "CPU"),
         splits=("layer", "tensor"),
         continuous_batching=True,
         streams_from_storage=True,
         gpu_memory_utilization=1.0,
         gpu_runtime_overhead_gb=0.35,
         activation_tokens=512,
+        tensor_sync="gather",
+        prefill_on_gpu_for_host_layers=True,
+        expert_offload=True,
+        spec_methods=frozenset({"draft", "ngram", "mtp"}),
         input_embedding_on_host=True,
         description="GGUF; splits layers over GPUs and offloads the rest to the CPU",
     ),
+    "ik_llama.cpp": EngineProfile(
+        name="ik_llama.cpp",
+        formats=_LLAMA_FORMATS,
+        backends=("CUDA", "CPU"),
+        splits=("layer", "tensor"),
+        continuous_batching=True,
+        streams_from_storage=True,
+        gpu_memory_utilization=1.0,
+        gpu_runtime_overhead_gb=0.35,
+        activation_tokens=512,
+        tensor_sync="gather",
+        prefill_on_gpu_for_host_layers=True,
+        expert_offload=True,
+        spec_methods=frozenset({"draft"}),
+        input_embedding_on_host=True,
+        description="llama.cpp fork with its own CPU and hybrid CPU+GPU MoE kernels",
+    ),
     "vllm": EngineProfile(
         name="vllm",
-        formats=frozenset({"GPTQ", "AWQ", "FP8", "MXFP4", "NF4", "INT8"}),
-        gpu_vendors=frozenset({"nvidia", "amd"}),
-        runs_on_cpu=False,
-        unified_vendors=frozenset(),
+        formats=_GPU_SERVER_FORMATS,
+        backends=("CUDA", "ROCm"),
         splits=("tensor", "layer"),
         continuous_batching=True,
         streams_from_storage=False,
         gpu_memory_utilization=0.9,
         gpu_runtime_overhead_gb=1.0,
         activation_tokens=2048,
-        description="GPU only; tensor parallel; paged KV cache and continuous batching",
+        tp_must_divide_heads=True,
+        spec_methods=frozenset({"draft", "eagle", "mtp", "ngram"}),
+        description="GPU only (incl. DGX Spark); tensor parallel; paged KV cache and "
+        "continuous batching",
+    ),
+    "sglang": EngineProfile(
+        name="sglang",
+        formats=_GPU_SERVER_FORMATS,
+        backends=("CUDA", "ROCm"),
+        splits=("tensor", "layer"),
+        continuous_batching=True,
+        streams_from_storage=False,
+        gpu_memory_utilization=0.88,
+        gpu_runtime_overhead_gb=1.0,
+        activation_tokens=2048,
+        tp_must_divide_heads=True,
+        spec_methods=frozenset({"eagle", "mtp", "ngram"}),
+        description="GPU only (incl. DGX Spark); tensor parallel; radix KV cache and "
+        "continuous batching",
     ),
     "exllamav2": EngineProfile(
         name="exllamav2",
         formats=frozenset({"EXL2", "GPTQ"}),
-        gpu_vendors=frozenset({"nvidia", "amd"}),
-        runs_on_cpu=False,
-        unified_vendors=frozenset(),
+        backends=("CUDA", "ROCm"),
         splits=("layer", "tensor"),
         continuous_batching=True,
         streams_from_storage=False,
         gpu_memory_utilization=1.0,
         gpu_runtime_overhead_gb=0.5,
         activation_tokens=2048,
+        spec_methods=frozenset({"draft", "ngram"}),
         description="GPU only; EXL2 at any bits per weight; layer split",
+    ),
+    "exllamav3": EngineProfile(
+        name="exllamav3",
+        formats=frozenset({"EXL3"}),
+        backends=("CUDA",),
+        splits=("layer", "tensor"),
+        continuous_batching=True,
+        streams_from_storage=False,
+        gpu_memory_utilization=1.0,
+        gpu_runtime_overhead_gb=0.5,
+        activation_tokens=2048,
+        cost_key="exllamav2",
+        spec_methods=frozenset({"draft"}),
+        description="GPU only; EXL3 (trellis) weights; layer or tensor split",
     ),
     "mlx": EngineProfile(
         name="mlx",
         formats=frozenset({"MLX"}),
-        gpu_vendors=frozenset(),
-        runs_on_cpu=False,
-        unified_vendors=frozenset({"apple"}),
+        backends=("MLX",),
         splits=("layer",),
         continuous_batching=False,
         streams_from_storage=False,
         gpu_memory_utilization=1.0,
         gpu_runtime_overhead_gb=0.0,
         activation_tokens=2048,
+        spec_methods=frozenset({"draft"}),
         description="Apple silicon only; MLX weights in unified memory",
     ),
     "transformers": EngineProfile(
         name="transformers",
         formats=frozenset({"GPTQ", "AWQ", "NF4", "INT8", "FP8"}),
-        gpu_vendors=frozenset({"nvidia", "amd"}),
-        runs_on_cpu=False,
-        unified_vendors=frozenset(),
+        backends=("CUDA", "ROCm"),
         splits=("layer",),
         continuous_batching=False,
         streams_from_storage=False,
         gpu_memory_utilization=1.0,
         gpu_runtime_overhead_gb=1.5,
         activation_tokens=4096,
+        spec_methods=frozenset({"draft"}),
         description=(
             "Hugging Face Transformers / TGI with device_map='auto' (layers spread over "
             "GPUs); also what fine-tuning runs on"
@@ -139,21 +311,72 @@ ENGINES: dict[str, EngineProfile] = {
 
 DEFAULT_ENGINE = "llama.cpp"
 
+# Fine-tuning frameworks: each has its own calibrated share of peak compute
+# (``train_mfu.<key>``); memory follows the Transformers/PEFT model in memory.py.
+TRAINING_FRAMEWORKS: dict[str, str] = {
+    "transformers": "Hugging Face Transformers Trainer",
+    "peft": "Hugging Face PEFT (LoRA/QLoRA adapters on the Trainer)",
+    "unsloth": "Unsloth (fused Triton kernels, own gradient checkpointing)",
+    "torchtune": "torchtune recipes",
+    "axolotl": "Axolotl (Trainer/PEFT configuration)",
+}
+DEFAULT_TRAINING_FRAMEWORK = "peft"
+
 
 def engine_profile(name: str | EngineProfile) -> EngineProfile:
     """The profile called ``name`` (case-insensitive), or ``name`` itself if a profile."""
     if isinstance(name, EngineProfile):
         return name
-    key = str(name).strip().lower().replace("_", "").replace("-", "")
+    key = _key(name)
     key = _ALIASES.get(key, key)
-    if key not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)} (got {name!r})")
-    return ENGINES[key]
+    for registered in ENGINES:
+        if _key(registered) == key:
+            return ENGINES[registered]
+    raise ValueError(f"engine must be one of {', '.join(ENGINES)} (got {name!r})")
+
+
+def training_framework(name: str | None) -> str:
+    """The registry key of a fine-tuning framework (case-insensitive; None gives PEFT)."""
+    if name is None or name == "":
+        return DEFAULT_TRAINING_FRAMEWORK
+    key = _key(name)
+    for registered in TRAINING_FRAMEWORKS:
+        if _key(registered) == key:
+            return registered
+    raise ValueError(
+        f"training framework must be one of {', '.join(TRAINING_FRAMEWORKS)} (got {name!r})"
+    )
+
+
+def _key(name: object) -> str:
+    return str(name).strip().lower().replace("_", "").replace("-", "").replace(".", "")
 
 
 _ALIASES = {
-    "llamacpp": "llama.cpp",
     "exl2": "exllamav2",
+    "exl3": "exllamav3",
     "hf": "transformers",
     "tgi": "transformers",
+    "ollama": "llamacpp",
+    "lmstudio": "llamacpp",
+    "ikllama": "ikllamacpp",
 }
+
+
+def tensor_parallel_sizes(
+    engine: str | EngineProfile, model: object, limit: int = 8
+) -> tuple[int, ...]:
+    """GPU counts (1..``limit``) over which ``engine`` can shard every layer of ``model``
+    (a :class:`~configurator.engine.model.ModelArch`): the count must divide the
+    attention heads, and divide the KV heads or be a multiple of them (the KV heads are
+    then replicated), as vLLM checks. An engine without a tensor split gets ``(1,)``.
+    https://docs.vllm.ai/en/latest/serving/distributed_serving.html"""
+    profile = engine_profile(engine)
+    if "tensor" not in profile.splits:
+        return (1,)
+    heads = int(getattr(model, "attention_heads", 0) or 0)
+    kv = int(getattr(model, "kv_heads", 0) or heads)
+    sizes = [
+        n for n in range(1, limit + 1) if heads and heads % n == 0 and (kv % n == 0 or n % kv == 0)
+    ]
+    return tuple(sizes) or (1,)

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from . import checks, memory, power
+from . import spec as speculation
+from . import training as train
 from .calibration import Constants, load_constants
 from .engines import DEFAULT_ENGINE, EngineProfile, engine_profile
-from .hardware import GIB_BYTES, Machine
+from .evidence import query_for
+from .hardware import GIB_BYTES, Machine, with_threads
 from .model import ModelArch
 from .placement import Placement, place
 from .quant import Quant
-from .results import DeviceMemory, Estimate, TrainingReport
+from .rates import slot_bandwidth_efficiency
+from .results import DeviceMemory, Estimate
+from .spec import SpecDecode
 from .throughput import StepTime, decode_step, effective_bandwidth_gbs, prefill
 from .workload import Workload
 
@@ -26,6 +33,14 @@ def estimate(
     constants: Constants | None = None,
     gpu_layers: int | None = None,
     cpu_moe_layers: int | None = None,
+    *,
+    backend: str | None = None,
+    expert_offload: int | str | None = None,
+    threads: int | None = None,
+    spec_decode: SpecDecode | None = None,
+    draft: tuple[ModelArch, Quant] | None = None,
+    framework: str | None = None,
+    evidence: bool = True,
 ) -> Estimate:
     """Estimate memory fit, speed and power of running ``model`` at ``quant`` on
     ``machine`` with ``engine`` for ``workload``.
@@ -33,26 +48,31 @@ def estimate(
     ``split`` chooses ``layer`` or ``tensor`` for several GPUs (default: the engine's).
     ``constants`` overrides the calibrated efficiency constants (used by the fit).
     ``gpu_layers`` and ``cpu_moe_layers`` force llama.cpp's ``-ngl`` and
-    ``--n-cpu-moe`` instead of the automatic placement.
+    ``--n-cpu-moe``; ``expert_offload`` keeps the routed experts of N layers (or
+    ``"all"``) in system RAM with everything else on the GPUs (``-ot exps=CPU``).
+    ``backend`` picks the engine's backend (CUDA, ROCm, Vulkan, Metal, SYCL, CPU);
+    ``threads`` the CPU threads (``-t``). ``spec_decode`` adds a speculative-decoding
+    estimate (``draft`` gives the draft model and its quant for ``draft:<model>``).
+    ``framework``: the fine-tuning framework (peft, unsloth, torchtune, axolotl,
+    transformers). ``evidence``: attach the nearest published measurements.
     Raises ``ValueError`` naming the field when an input is invalid or the engine cannot
     run this format on this hardware.
     """
-    if not isinstance(machine, Machine):
-        raise ValueError(f"machine must be a Machine (got {type(machine).__name__})")
-    if not isinstance(model, ModelArch):
-        raise ValueError(f"model must be a ModelArch (got {type(model).__name__})")
-    if not isinstance(quant, Quant):
-        raise ValueError(f"quant must be a Quant (got {type(quant).__name__})")
+    _check_types(machine, model, quant, workload)
     workload = workload or Workload()
-    if not isinstance(workload, Workload):
-        raise ValueError(f"workload must be a Workload (got {type(workload).__name__})")
     profile = engine_profile(engine)
     constants = constants or load_constants()
-
+    if threads is not None:
+        machine = _with_threads(machine, threads)
     if gpu_layers is not None:
         checks.integer("gpu_layers", gpu_layers, 0, 100_000)
     if cpu_moe_layers is not None:
         checks.integer("cpu_moe_layers", cpu_moe_layers, 0, 100_000)
+    if expert_offload is not None:
+        gpu_layers, cpu_moe_layers = _expert_offload(
+            machine, model, profile, expert_offload, gpu_layers
+        )
+    backend = _check_backend(machine, profile, backend)
     parts = memory.model_parts(model, quant)
     layout = place(
         machine,
@@ -65,6 +85,7 @@ def estimate(
         gpu_layers,
         cpu_moe_layers,
         parts,
+        backend=backend,
     )
     depth = min(workload.prompt_tokens + workload.gen_tokens / 2, workload.context_tokens)
     bits = quant.bits_per_weight
@@ -78,6 +99,21 @@ def estimate(
         else decode_step(layout, parts, profile, constants, depth, kv_bits, bits, batch)
     )
     fill = prefill(layout, parts, profile, constants, workload.prompt_tokens, bits)
+    speculative = None
+    if spec_decode is not None:
+        speculative = _speculate(
+            spec_decode,
+            machine,
+            layout,
+            parts,
+            profile,
+            constants,
+            depth,
+            kv_bits,
+            bits,
+            single,
+            draft,
+        )
 
     decode_tps = 1.0 / single.seconds
     aggregate_tps = batch / batched.seconds
@@ -93,8 +129,8 @@ def estimate(
     max_context = _max_context(layout, model, workload)
     training = None
     if workload.is_training:
-        devices, fits, missing, reason, training, max_context = _training(
-            machine, model, quant, workload, profile, constants
+        devices, fits, missing, reason, training, max_context = train.training(
+            machine, model, quant, workload, constants, framework
         )
 
     weights_gb = memory.weights_bytes(model, quant) / _GB
@@ -136,7 +172,123 @@ def estimate(
         assumptions=assumptions,
         training=training,
         decode_time_ms=_decode_time_ms(single),
+        backend=_backend_text(layout),
+        spec_decode=speculative,
+        evidence_query=query_for(machine, model, quant, profile, workload) if evidence else (),
     )
+
+
+def _check_types(machine: object, model: object, quant: object, workload: object) -> None:
+    for name, value, kind in (
+        ("machine", machine, Machine),
+        ("model", model, ModelArch),
+        ("quant", quant, Quant),
+    ):
+        if not isinstance(value, kind):
+            raise ValueError(f"{name} must be a {kind.__name__} (got {type(value).__name__})")
+    if workload is not None and not isinstance(workload, Workload):
+        raise ValueError(f"workload must be a Workload (got {type(workload).__name__})")
+
+
+def _with_threads(machine: Machine, threads: int) -> Machine:
+    """The machine with its CPU limited to ``threads`` threads."""
+    checks.integer("threads", threads, 1, 4096)
+    if machine.cpu is None:
+        raise ValueError("threads: this machine has no host CPU to set threads for")
+    return dataclasses.replace(machine, cpu=with_threads(machine.cpu, threads))
+
+
+def _expert_offload(
+    machine: Machine,
+    model: ModelArch,
+    engine: EngineProfile,
+    offload: int | str,
+    gpu_layers: int | None,
+) -> tuple[int | None, int]:
+    """(-ngl, --n-cpu-moe) for ``expert_offload`` N layers or ``"all"``."""
+    if not model.is_moe:
+        raise ValueError("expert_offload: this model has no routed experts to keep in RAM")
+    if not engine.expert_offload:
+        raise ValueError(f"expert_offload: {engine.name} cannot keep experts in system RAM")
+    if not machine.gpus or machine.cpu is None:
+        raise ValueError("expert_offload needs GPUs and a host CPU with system RAM")
+    if isinstance(offload, str) and offload.strip().lower() == "all":
+        layers = model.layers
+    else:
+        try:
+            layers = int(offload)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"expert_offload must be a number of layers or 'all' (got {offload!r})"
+            ) from None
+        checks.integer("expert_offload", layers, 0, model.layers)
+    return (model.layers + 1 if gpu_layers is None else gpu_layers), layers
+
+
+def _check_backend(machine: Machine, engine: EngineProfile, backend: str | None) -> str | None:
+    """The backend asked for, checked against the engine and the machine (None: the
+    engine's default for each device)."""
+    if backend is None or str(backend).strip() == "":
+        return None
+    if machine.unified is None and not machine.gpus:
+        return engine.check_backend(backend, None)
+    if machine.unified is not None:
+        return engine.check_backend(backend, machine.unified.vendor, unified=True)
+    for group in machine.gpus:
+        chosen = engine.check_backend(backend, group.gpu.vendor)
+    return chosen
+
+
+def _backend_text(layout: Placement) -> str:
+    names = []
+    for slot in layout.slots:
+        if slot.backend and slot.backend not in names:
+            names.append(slot.backend)
+    return " + ".join(names)
+
+
+def _speculate(
+    spec: SpecDecode,
+    machine: Machine,
+    layout: Placement,
+    parts: memory.ModelParts,
+    engine: EngineProfile,
+    constants: Constants,
+    depth: float,
+    kv_bits: float,
+    bits: float,
+    single: StepTime,
+    draft: tuple[ModelArch, Quant] | None,
+) -> dict:
+    """Speculative-decoding figures: tokens/s, speed-up and what they assume."""
+    if spec.method not in engine.spec_methods:
+        allowed = ", ".join(sorted(engine.spec_methods)) or "none"
+        raise ValueError(f"spec_decode: {engine.name} supports {allowed} (got {spec.method})")
+    verify = decode_step(layout, parts, engine, constants, depth, kv_bits, bits, 1, spec.k + 1)
+    draft_s = 0.0
+    if spec.method == "draft":
+        if draft is None:
+            raise ValueError("spec_decode: draft:<model> needs a known draft model")
+        draft_model, draft_quant = draft
+        draft_est = estimate(
+            machine, draft_model, draft_quant, engine=engine, constants=constants, evidence=False
+        )
+        draft_s = 1.0 / draft_est.decode_tokens_per_s
+    total = sum(t.bytes_read for t in single.slots) or 1.0
+    head_share = parts.head_bytes / total
+    step_s = speculation.drafter_step_s(spec, single.seconds, parts.layers, head_share, draft_s)
+    tps = speculation.speculative_tokens_per_s(spec, verify.seconds, step_s)
+    return {
+        "method": spec.method,
+        "draft_model": spec.draft_model or None,
+        "draft_tokens": spec.k,
+        "acceptance_rate": spec.alpha,
+        "tokens_per_cycle": speculation.tokens_per_cycle(spec.alpha, spec.k),
+        "decode_tokens_per_s": tps,
+        "speedup": tps * single.seconds,
+        "draft_step_ms": step_s * 1000,
+        "verify_step_ms": verify.seconds * 1000,
+    }
 
 
 def _decode_time_ms(step: StepTime) -> tuple[tuple[str, float], ...]:
@@ -207,90 +359,6 @@ def _max_context(layout: Placement, model: ModelArch, workload: Workload) -> int
     return int(best)
 
 
-def _training(
-    machine: Machine,
-    model: ModelArch,
-    quant: Quant,
-    workload: Workload,
-    profile: EngineProfile,
-    constants: Constants,
-) -> tuple[tuple[DeviceMemory, ...], bool, float, str, TrainingReport, int]:
-    from .engines import ENGINES
-    from .placement import gpu_class, unified_class
-
-    overhead_gb = ENGINES["transformers"].gpu_runtime_overhead_gb
-    if machine.gpus:
-        gpus = machine.gpu_list()
-        devices = [
-            (f"GPU {i}: {g.name}", "gpu", g.capacity_bytes, g.fp16_tflops, gpu_class(g))
-            for i, g in enumerate(gpus)
-        ]
-    elif machine.unified is not None:
-        u = machine.unified
-        devices = [(u.name, "unified", u.capacity_bytes, u.gpu_fp16_tflops, unified_class(u))]
-        overhead_gb = 0.5
-    else:
-        cpu = machine.cpu
-        assert cpu is not None
-        capacity = max(cpu.capacity_bytes - constants["os_reserved_ram_gb"] * _GB, 0.0)
-        devices = [(cpu.name, "cpu", capacity, cpu.fp32_gflops / 1000, "cpu")]
-        overhead_gb = 0.5
-    n = len(devices)
-    need = memory.training_memory(model, quant, workload, n, overhead_gb)
-    per_device = need.per_gpu_bytes
-    report = []
-    for label, kind, capacity, _, _ in devices:
-        report.append(
-            DeviceMemory(
-                device=label,
-                kind=kind,
-                layers=model.layers / n,
-                weights_gb=need.frozen_weights_bytes / n / _GB,
-                kv_cache_gb=0.0,
-                overhead_gb=need.overhead_bytes / _GB,
-                total_gb=per_device / _GB,
-                capacity_gb=capacity / _GB,
-                headroom_gb=(capacity - per_device) / _GB,
-                activations_gb=need.activations_bytes / _GB,
-                optimizer_gb=need.trainable_state_bytes / n / _GB,
-            )
-        )
-    short = max(per_device - capacity for _, _, capacity, _, _ in devices)
-    fits = short <= 0
-    reason = ""
-    if not fits:
-        reason = (
-            f"Does not fit: {workload.mode} fine-tuning needs {per_device / _GB:.1f} GB on each "
-            f"of {n} device(s), {short / _GB:.1f} GB more than the smallest holds."
-        )
-    flops_per_token = (6.0 if workload.mode == "full" else 4.0) * model.active_params_b * 1e9
-    if need.gradient_checkpointing:
-        flops_per_token += 2.0 * model.active_params_b * 1e9
-    rate = sum(
-        peak * 1e12 * constants[f"prefill_efficiency.{cls}"] for _, _, _, peak, cls in devices
-    )
-    training = TrainingReport(
-        mode=workload.mode,
-        trainable_params_b=need.trainable_params_b,
-        per_gpu_gb=per_device / _GB,
-        gpus=n,
-        gradient_checkpointing=need.gradient_checkpointing,
-        tokens_per_s=rate / flops_per_token,
-    )
-    # Longest training sequence: activations grow linearly with tokens.
-    smallest = min(capacity for _, _, capacity, _, _ in devices)
-    fixed = per_device - need.activations_bytes
-    per_token = need.activations_bytes / max(
-        workload.context_tokens * workload.concurrent_sequences, 1
-    )
-    max_context = (
-        int(max(smallest - fixed, 0.0) / per_token / workload.concurrent_sequences)
-        if per_token > 0
-        else 0
-    )
-    return tuple(report), fits, max(short, 0.0) / _GB, reason, training, max_context
-
-
 def _share(part: float, whole: float) -> str:
     return f"{100 * part / whole:.0f} %" if whole > 0 else "0 %"
 
@@ -330,8 +398,13 @@ def _bottleneck(layout: Placement, step: StepTime, constants: Constants) -> str:
         core_bound = (
             bandwidth < slot.bandwidth_gbs * constants["bandwidth_efficiency.cpu"] * numa - 1e-9
         )
+        pullers = (
+            f"{cpu.cores} cores on {cpu.ccds_per_socket * cpu.sockets} CCDs"
+            if cpu.ccds_per_socket
+            else f"{cpu.cores} cores"
+        )
         why = (
-            f"its {cpu.cores} cores cannot pull more than about {bandwidth:.0f} GB/s"
+            f"its {pullers} cannot pull more than about {bandwidth:.0f} GB/s"
             if core_bound
             else f"about {bandwidth:.0f} GB/s effective of {slot.bandwidth_gbs:.0f} GB/s peak"
         )
@@ -393,11 +466,7 @@ def _assumptions(
         if slot.device_class in seen:
             continue
         seen.add(slot.device_class)
-        eff = constants[
-            "bandwidth_efficiency.unified"
-            if slot.kind == "unified"
-            else f"bandwidth_efficiency.{slot.device_class}"
-        ]
+        eff = slot_bandwidth_efficiency(slot, constants)
         pre = constants[f"prefill_efficiency.{slot.device_class}"]
         notes.append(
             f"{slot.device_class.replace('_', ' ')}: decode reaches {eff:.0%} of peak memory "
@@ -414,6 +483,8 @@ def _assumptions(
             f"{engine.name} has no continuous batching: the aggregate rate assumes all "
             f"{workload.concurrent_sequences} sequences decode in lockstep."
         )
+    if layout.split_note:
+        notes.append(layout.split_note)
     if layout.tensor_parallel > 1 and model.attention_heads % layout.tensor_parallel:
         notes.append(
             f"Tensor parallel over {layout.tensor_parallel} GPUs needs the attention heads "

@@ -103,7 +103,9 @@ class CpuSystem:
     ``fp32_gflops_per_socket`` the peak FP32 GFLOP/s of one socket;
     ``tdp_w_per_socket`` one CPU's rated power, W. Peak bandwidth is derived:
     channels × MT/s × 8 bytes, unless ``rated_bandwidth_gbs`` gives the vendor's figure
-    (for LPDDR systems whose channels are not 64 bits wide).
+    (for LPDDR systems whose channels are not 64 bits wide). ``ccds_per_socket``: core
+    complexes per socket on chiplet CPUs (AMD CCDs), None if not stated; each reaches
+    memory through its own link, which caps parts with many cores on few CCDs.
     """
 
     name: str
@@ -116,9 +118,12 @@ class CpuSystem:
     tdp_w_per_socket: float = 200.0
     memory_type: str = "DDR5"
     rated_bandwidth_gbs: float | None = None
+    ccds_per_socket: int | None = None
 
     def __post_init__(self) -> None:
         checks.text("cpu.name", self.name)
+        if self.ccds_per_socket is not None:
+            checks.integer("cpu.ccds_per_socket", self.ccds_per_socket, 1, 64)
         if self.rated_bandwidth_gbs is not None:
             checks.number("cpu.rated_bandwidth_gbs", self.rated_bandwidth_gbs, 1, 100_000)
         checks.integer("cpu.sockets", self.sockets, 1, 8)
@@ -264,3 +269,23 @@ class Machine:
     def gpu_list(self) -> list[Gpu]:
         """Every GPU, one entry per card, in group order."""
         return [group.gpu for group in self.gpus for _ in range(group.count)]
+
+
+def with_threads(cpu: CpuSystem, threads: int) -> CpuSystem:
+    """``cpu`` as seen by a run with ``threads`` threads (``-t``): fewer threads than
+    cores leave the other cores idle (they neither pull memory nor compute), spread over
+    the sockets and CCDs as the OS spreads them; more threads than cores change nothing."""
+    from dataclasses import replace
+
+    checks.integer("threads", threads, 1, 4096)
+    if threads >= cpu.cores:
+        return cpu
+    per_socket = max(threads // cpu.sockets, 1)
+    share = per_socket / cpu.cores_per_socket
+    ccds = cpu.ccds_per_socket
+    return replace(
+        cpu,
+        cores_per_socket=per_socket,
+        fp32_gflops_per_socket=cpu.fp32_gflops_per_socket * share,
+        ccds_per_socket=min(ccds, per_socket) if ccds else None,
+    )

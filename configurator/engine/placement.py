@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from . import memory, rates
+from . import devices, memory, rates
 from .calibration import Constants
 from .engines import EngineProfile
 from .hardware import CpuSystem, Gpu, Machine, Storage, UnifiedMemorySystem
@@ -43,6 +43,7 @@ class Slot:
     ``spill_fraction`` of this pool's weights is instead read from a drive at
     ``spill_bandwidth_gbs``. ``matrix_tflops``: peak matrix throughput (the larger of FP16
     and FP32; FP32 for CPUs); ``alu_tflops``: plain FP32 rate used for dequantization.
+    ``backend``: the engine's backend computing on this pool (CUDA, ROCm, Vulkan, ...).
     """
 
     label: str
@@ -66,6 +67,7 @@ class Slot:
     gpu: Gpu | None = None
     cpu: CpuSystem | None = None
     unified: UnifiedMemorySystem | None = None
+    backend: str = ""
 
     @property
     def used_bytes(self) -> float:
@@ -110,6 +112,7 @@ class Placement:
     storage_assumed: bool
     link_gbs: float = 0.0
     stand_in: Slot | None = None
+    split_note: str = ""
 
     @property
     def fits(self) -> bool:
@@ -156,9 +159,7 @@ def _fmt(value: float) -> str:
     return f"{value:.0f}" if abs(value - round(value)) < 1e-6 else f"{value:.1f}"
 
 
-def unified_class(system: UnifiedMemorySystem) -> str:
-    """Calibration class of a unified-memory system."""
-    return "unified_apple" if system.vendor == "apple" else "unified_other"
+unified_class = devices.unified_class
 
 
 def check_compatibility(
@@ -233,6 +234,7 @@ def place(
     gpu_layers: int | None = None,
     cpu_moe_layers: int | None = None,
     parts: ModelParts | None = None,
+    backend: str | None = None,
 ) -> Placement:
     """Lay the model out on ``machine`` for inference (see the module docstring).
 
@@ -240,12 +242,49 @@ def place(
     output head on the GPU) and ``cpu_moe_layers`` (``--n-cpu-moe``: routed experts of
     that many of the GPU layers stay in system RAM) force a layout instead of the
     automatic one; forced layouts are not limited by capacity (the report shows any
-    excess).
+    excess). ``backend`` chooses the engine's backend for the accelerators (default:
+    the engine's own for the vendor). A tensor split the engine cannot make with this
+    model's heads becomes a layer (pipeline) split, said in ``split_note``.
     """
+    note = ""
+    if split is None and machine.gpu_count > 1 and machine.unified is None:
+        split = engine.default_split
+    if split == "tensor" and machine.gpu_count > 1:
+        problem = engine.tensor_parallel_problem(
+            machine.gpu_count, model.attention_heads, model.kv_heads
+        )
+        if problem:
+            if "layer" not in engine.splits:
+                raise ValueError(f"split: tensor parallel over {machine.gpu_count} GPUs: {problem}")
+            note = (
+                f"{engine.name} cannot shard this model over {machine.gpu_count} GPUs "
+                f"({problem}); pipeline (layer) split used instead."
+            )
+            split = "layer"
     layout = _place(
         machine, model, quant, workload, engine, constants, split, gpu_layers, cpu_moe_layers, parts
     )
-    return _finish(layout, constants)
+    layout = _with_backends(layout, machine, engine, backend)
+    return replace(_finish(layout, constants), split_note=note)
+
+
+def _with_backends(
+    layout: Placement, machine: Machine, engine: EngineProfile, backend: str | None
+) -> Placement:
+    """Name the backend computing on each pool (the chosen one for accelerators)."""
+    slots = []
+    for slot in layout.slots:
+        if slot.kind == "cpu":
+            name = "CPU"
+        else:
+            vendor = slot.unified.vendor if slot.unified is not None else slot.gpu.vendor
+            unified = slot.kind == "unified"
+            if backend:
+                name = engine.check_backend(backend, vendor, unified)
+            else:
+                name = engine.backend_for(vendor, unified)
+        slots.append(replace(slot, backend=name))
+    return replace(layout, slots=tuple(slots))
 
 
 def _finish(layout: Placement, constants: Constants) -> Placement:

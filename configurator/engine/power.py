@@ -55,6 +55,21 @@ def wall_power_w(
     return watts
 
 
+def gpu_power_w(placement: Placement, step: StepTime, phase: str, constants: Constants) -> float:
+    """Average power of the GPUs alone (what ``nvidia-smi`` reports), W."""
+    busy_time = {s.label: s.seconds for s in step.slots}
+    total = max(step.seconds, 1e-12)
+    watts = 0.0
+    for slot in placement.slots:
+        if slot.kind != "gpu":
+            continue
+        idle = constants["power_fraction.gpu.idle"]
+        busy = constants[f"power_fraction.gpu.{phase}"]
+        share = 1.0 if step.parallel else min(busy_time.get(slot.label, 0.0) / total, 1.0)
+        watts += slot.tdp_w * (idle + (busy - idle) * share)
+    return watts
+
+
 def kwh_per_million_tokens(power_w: float, tokens_per_s: float) -> float:
     """Energy for one million tokens at ``power_w`` watts and ``tokens_per_s``, kWh."""
     if tokens_per_s <= 0:

@@ -1,10 +1,12 @@
 """Effective rates of each kind of device: the share of its peak bandwidth and compute
-that inference reaches, from the calibrated constants."""
+that inference reaches, from the calibrated constants and the device registry
+(:mod:`.devices`)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import devices
 from .calibration import Constants
 from .hardware import CpuSystem, Gpu
 
@@ -13,15 +15,13 @@ if TYPE_CHECKING:
 
 
 def gpu_class(gpu: Gpu) -> str:
-    """Calibration class of a GPU: vendor, and whether it has HBM."""
-    if gpu.has_hbm and gpu.vendor != "intel":
-        return f"gpu_{gpu.vendor}_hbm"
-    return f"gpu_{gpu.vendor}"
+    """Prefill calibration class of a GPU: vendor, and whether it has HBM."""
+    return devices.gpu_prefill_class(gpu)
 
 
-def gpu_bandwidth_gbs(gpu: Gpu, constants: Constants) -> float:
+def gpu_bandwidth_gbs(gpu: Gpu, constants: Constants, backend: str = "") -> float:
     """Bandwidth a GPU delivers to decode, GB/s."""
-    return gpu.bandwidth_gbs * constants[f"bandwidth_efficiency.{gpu_class(gpu)}"]
+    return gpu.bandwidth_gbs * devices.gpu_bandwidth_efficiency(gpu, constants, backend)
 
 
 def gpu_alu_tflops(gpu: Gpu) -> float:
@@ -30,13 +30,26 @@ def gpu_alu_tflops(gpu: Gpu) -> float:
     return gpu.fp32_tflops if gpu.fp32_tflops > 0 else gpu.fp16_tflops / 2
 
 
+def cpu_pull_gbs(cpu: CpuSystem, constants: Constants) -> float:
+    """The most bandwidth a CPU's cores can pull, GB/s: cores × per-core bandwidth, and on
+    chiplet CPUs no more per core complex than its link to the I/O die carries (so a
+    16-core EPYC with 16 CCDs pulls far more than a 16-core part with 2)."""
+    per_core = constants["cpu_core_bandwidth_gbs"]
+    ccds = devices.cpu_ccds(cpu)
+    if not ccds:
+        return cpu.cores * per_core
+    cores_per_ccd = cpu.cores_per_socket / ccds
+    per_ccd = min(cores_per_ccd * per_core, constants["cpu_ccd_bandwidth_gbs"])
+    return per_ccd * ccds * cpu.sockets
+
+
 def cpu_bandwidth_gbs(cpu: CpuSystem, constants: Constants) -> float:
     """Bandwidth a CPU system delivers to decode, GB/s: a share of the channels' peak,
-    less across sockets (NUMA), and no more than its cores can pull."""
+    less across sockets (NUMA), and no more than its cores and CCDs can pull."""
     bandwidth = cpu.bandwidth_gbs * constants["bandwidth_efficiency.cpu"]
     if cpu.sockets > 1:
         bandwidth *= constants["numa_efficiency"]
-    return min(bandwidth, cpu.cores * constants["cpu_core_bandwidth_gbs"])
+    return min(bandwidth, cpu_pull_gbs(cpu, constants))
 
 
 def gpu_seconds_per_byte(gpu: Gpu, bits_per_weight: float, constants: Constants) -> float:
@@ -65,11 +78,23 @@ def slot_bandwidth_gbs(slot: Slot, constants: Constants) -> float:
     """Bandwidth a memory pool delivers to decode, GB/s."""
     if slot.kind == "cpu" and slot.cpu is not None:
         return cpu_bandwidth_gbs(slot.cpu, constants)
-    if slot.kind == "unified":
-        return slot.bandwidth_gbs * constants["bandwidth_efficiency.unified"]
-    return slot.bandwidth_gbs * constants[f"bandwidth_efficiency.{slot.device_class}"]
+    if slot.kind == "unified" and slot.unified is not None:
+        eff = devices.unified_bandwidth_efficiency(slot.unified, constants, slot.backend)
+        return slot.bandwidth_gbs * eff
+    if slot.gpu is not None:
+        return slot.bandwidth_gbs * devices.gpu_bandwidth_efficiency(
+            slot.gpu, constants, slot.backend
+        )
+    return slot.bandwidth_gbs * constants["bandwidth_efficiency.gddr6"]
+
+
+def slot_bandwidth_efficiency(slot: Slot, constants: Constants) -> float:
+    """Share of the pool's peak bandwidth that decode reaches."""
+    return slot_bandwidth_gbs(slot, constants) / slot.bandwidth_gbs
 
 
 def slot_flops(slot: Slot, constants: Constants) -> float:
-    """Matrix FLOP/s a memory pool's processor delivers."""
-    return slot.matrix_tflops * 1e12 * constants[f"prefill_efficiency.{slot.device_class}"]
+    """Matrix FLOP/s a memory pool's processor delivers (prefill kernels of llama.cpp)."""
+    scale = constants[f"prefill_efficiency.{slot.device_class}"]
+    scale *= devices.backend_factor("prefill", slot.backend, constants)
+    return slot.matrix_tflops * 1e12 * scale

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -68,7 +68,11 @@ class Estimate:
     per-GPU need times the GPUs). ``decode_time_ms``: one single-stream decode step split
     into (label, milliseconds) for each device, GPU synchronisation and the fixed
     per-token overhead (with a layer split they add up to ``seconds_per_token``; with a
-    tensor split the GPUs work side by side).
+    tensor split the GPUs work side by side). ``backend``: the backend(s) computing.
+    ``spec_decode``: speculative-decoding figures when asked for (method, drafted tokens,
+    acceptance rate, tokens per cycle, ``decode_tokens_per_s``, ``speedup``).
+    ``evidence``: up to five nearest published measurements (hardware, model, quant,
+    engine, measured and predicted values, source link).
     """
 
     fits: bool
@@ -97,6 +101,17 @@ class Estimate:
     assumptions: tuple[str, ...]
     training: TrainingReport | None = None
     decode_time_ms: tuple[tuple[str, float], ...] = ()
+    backend: str = ""
+    spec_decode: dict[str, Any] | None = None
+    evidence_query: tuple = field(default=(), repr=False, compare=False)
+
+    @property
+    def evidence(self) -> tuple[dict[str, Any], ...]:
+        """Up to five published measurements nearest this setup (looked up when asked
+        for, so the build search does not pay for it)."""
+        from .evidence import nearest_for
+
+        return nearest_for(self.evidence_query) if self.evidence_query else ()
 
     @property
     def seconds_per_token(self) -> float:
@@ -120,6 +135,12 @@ class Estimate:
             data["training"] = {
                 k: _number(v) if isinstance(v, float) else v for k, v in data["training"].items()
             }
+        if self.spec_decode is not None:
+            data["spec_decode"] = {
+                k: _number(v) if isinstance(v, float) else v for k, v in self.spec_decode.items()
+            }
+        data.pop("evidence_query", None)
+        data["evidence"] = [dict(item) for item in self.evidence]
         for key, value in list(data.items()):
             if isinstance(value, float):
                 data[key] = _number(value)

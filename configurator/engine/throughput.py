@@ -74,20 +74,41 @@ def _kind(kind: str) -> str:
     return kind if kind in ("gpu", "cpu") else "unified"
 
 
+def _engine_constant(prefix: str, engine: EngineProfile, constants: Constants) -> float:
+    """``prefix.<engine cost key>``, or llama.cpp's value when the engine has none."""
+    key = f"{prefix}.{engine.cost_key}"
+    if key not in constants.values:
+        key = f"{prefix}.llama.cpp"
+    return constants[key]
+
+
 def layer_overhead_s(kind: str, engine: EngineProfile, constants: Constants) -> float:
     """Fixed time per layer per decode step on a pool of ``kind`` with ``engine``, s."""
     if kind == "cpu":
         return constants["layer_overhead_us.cpu"] * 1e-6
-    key = f"layer_overhead_us.{'unified' if kind == 'unified' else 'gpu'}.{engine.name}"
-    if key not in constants.values:
-        key = f"layer_overhead_us.{'unified' if kind == 'unified' else 'gpu'}.llama.cpp"
-    return constants[key] * 1e-6
+    prefix = f"layer_overhead_us.{'unified' if kind == 'unified' else 'gpu'}"
+    return _engine_constant(prefix, engine, constants) * 1e-6
 
 
-def expert_matmul_efficiency(rows: float, constants: Constants) -> float:
+def step_overhead_s(engine: EngineProfile, constants: Constants, batch: int = 1) -> float:
+    """Fixed time per decode step outside the layers, plus the extra work of each
+    additional sequence in a batch, s."""
+    step = _engine_constant("step_overhead_ms", engine, constants) * 1e-3
+    if batch > 1:
+        per_sequence = _engine_constant("sequence_overhead_us", engine, constants) * 1e-6
+        step += (batch - 1) * per_sequence
+    return step
+
+
+def expert_matmul_efficiency(
+    rows: float, constants: Constants, engine: EngineProfile | None = None
+) -> float:
     """Efficiency of a routed expert's matrix multiply over ``rows`` tokens relative to a
-    dense one: rows / (rows + half)."""
-    half = constants["expert_matmul_half_tokens"]
+    dense one: rows / (rows + half), ``half`` a property of the engine's MoE kernels."""
+    if engine is None:
+        half = constants["expert_matmul_half_tokens.llama.cpp"]
+    else:
+        half = _engine_constant("expert_matmul_half_tokens", engine, constants)
     return rows / (rows + half)
 
 
@@ -97,7 +118,7 @@ def _read_seconds(
     """Time to read ``weights`` (part of them from the drive if the pool spilled) and
     ``kv`` bytes; returns (total, part spent streaming from the drive)."""
     bandwidth = effective_bandwidth_gbs(slot, constants) * 1e9
-    resident = weights * (1 - slot.spill_fraction) + kv
+    resident = weights * (1 - slot.spill_fraction) + kv / constants["kv_read_efficiency"]
     streamed = 0.0
     if slot.spill_fraction > 0:
         drive = slot.spill_bandwidth_gbs * constants["storage_efficiency"] * 1e9
@@ -109,7 +130,7 @@ def _sync_per_layer_s(
     placement: Placement, engine: EngineProfile, message_bytes: float, constants: Constants
 ) -> float:
     """Synchronisation cost of one layer under a tensor split."""
-    if engine.name == "llama.cpp":
+    if engine.tensor_sync == "gather":
         # llama.cpp's row split gathers every matrix result through the main GPU.
         return constants["row_split_sync_us_per_layer"] * 1e-6 * (placement.tensor_parallel - 1)
     n = placement.tensor_parallel
@@ -127,15 +148,18 @@ def decode_step(
     kv_cache_bits: float,
     bits_per_weight: float,
     batch: int = 1,
+    tokens_per_sequence: int = 1,
 ) -> StepTime:
-    """Time of one decode step producing one token for each of ``batch`` sequences whose
-    KV caches hold ``depth_tokens`` tokens."""
+    """Time of one decode step for ``batch`` sequences whose KV caches hold
+    ``depth_tokens`` tokens, each processing ``tokens_per_sequence`` tokens (more than one
+    when verifying speculated tokens: weights and KV are read once, the matrix work grows)."""
     model = parts.model
+    tokens = batch * tokens_per_sequence
     kv_layer = memory.kv_bytes_per_layer(model, depth_tokens, kv_cache_bits)
-    expert_read = parts.expert_layer_bytes * parts.expert_read_fraction(batch)
-    expert_flops = 2.0 * batch * parts.expert_layer_params * parts.expert_fraction_per_token
-    dense_flops = 2.0 * batch * parts.dense_layer_params
-    head_flops = 2.0 * batch * parts.head_params
+    expert_read = parts.expert_layer_bytes * parts.expert_read_fraction(tokens)
+    expert_flops = 2.0 * tokens * parts.expert_layer_params * parts.expert_fraction_per_token
+    dense_flops = 2.0 * tokens * parts.dense_layer_params
+    head_flops = 2.0 * tokens * parts.head_params
     quantized = bits_per_weight < 15.5
     times = []
     pools = _pools(placement)
@@ -157,7 +181,11 @@ def decode_step(
             + slot.expert_layers * expert_flops
             + slot.head_share * head_flops
         )
-        t_compute = max(t_unpack, flops / effective_flops(slot, constants))
+        rate = effective_flops(slot, constants)
+        if slot.kind != "cpu":
+            # Tensor cores waste most of a tile on the few rows of a decode batch.
+            rate *= constants["decode_compute_efficiency"]
+        t_compute = max(t_unpack, flops / rate)
         times.append(
             SlotTime(
                 slot.label,
@@ -168,7 +196,7 @@ def decode_step(
                 streamed,
             )
         )
-    overhead = constants["token_overhead_ms"] * 1e-3
+    overhead = step_overhead_s(engine, constants, batch)
     sync = 0.0
     if placement.tensor_parallel > 1:
         gpu_times = [t.seconds for t in times if t.kind == "gpu" and t.label != UNPLACED]
@@ -190,6 +218,22 @@ def decode_step(
     return StepTime(total + sync + overhead, tuple(times), sync, overhead, parallel)
 
 
+def _prefill_rate(
+    slot: Slot, engine: EngineProfile, constants: Constants, quantized: bool
+) -> float:
+    """FLOP/s a pool's processor reaches in prefill with ``engine``: its class's share of
+    peak, the engine's kernels relative to llama.cpp's, and quantized weights (slower on
+    GPUs, which dequantize to FP16; faster on CPUs, which use 8-bit integer dot products)."""
+    rate = effective_flops(slot, constants)
+    rate *= constants.values.get(f"prefill_engine_speedup.{engine.cost_key}", 1.0)
+    if quantized:
+        if slot.kind == "cpu":
+            rate *= constants["cpu_int8_prefill_speedup"]
+        else:
+            rate *= constants["prefill_quantized_factor"]
+    return rate
+
+
 def prefill(
     placement: Placement,
     parts: ModelParts,
@@ -197,31 +241,40 @@ def prefill(
     constants: Constants,
     prompt_tokens: int,
     bits_per_weight: float,
+    depth_tokens: int = 0,
 ) -> StepTime:
-    """Time to process one prompt of ``prompt_tokens`` tokens.
+    """Time to process one prompt of ``prompt_tokens`` tokens after ``depth_tokens``
+    already in the context.
 
-    Dense matrix work runs at the pool's prefill efficiency; routed experts see only
-    their share of each forward pass's tokens, so they run less efficiently
-    (:func:`expert_matmul_efficiency`); quantized weights cost ``prefill_quantized_factor``.
+    Dense matrix work runs at the pool's prefill rate (:func:`_prefill_rate`); routed
+    experts see only their share of each forward pass's tokens, so they run less
+    efficiently (:func:`expert_matmul_efficiency`, a property of the engine's kernels);
+    attention costs 4 × prompt × (depth + prompt / 2) × heads × head_dim per layer.
     """
     model = parts.model
     passes = math.ceil(prompt_tokens / engine.activation_tokens)
     pass_tokens = min(prompt_tokens, engine.activation_tokens)
-    attention = 2.0 * prompt_tokens**2 * model.attention_heads * model.head_dim
-    quant_factor = constants["prefill_quantized_factor"] if bits_per_weight < 15.5 else 1.0
-    dense_flops = (2.0 * prompt_tokens * parts.dense_layer_params + attention) / quant_factor
-    expert_rows = pass_tokens * parts.expert_fraction_per_token
-    expert_scale = quant_factor * expert_matmul_efficiency(max(expert_rows, 1e-3), constants)
-    expert_flops = (
-        2.0
+    attention = (
+        4.0
         * prompt_tokens
-        * parts.expert_layer_params
-        * parts.expert_fraction_per_token
-        / expert_scale
+        * (depth_tokens + prompt_tokens / 2)
+        * model.attention_heads
+        * model.head_dim
     )
+    quantized = bits_per_weight < 15.5
+    dense_flops = 2.0 * prompt_tokens * parts.dense_layer_params + attention
+    expert_rows = pass_tokens * parts.expert_fraction_per_token
+    expert_eff = expert_matmul_efficiency(max(expert_rows, 1e-3), constants, engine)
+    expert_flops = (
+        2.0 * prompt_tokens * parts.expert_layer_params * parts.expert_fraction_per_token
+    ) / expert_eff
     expert_read = parts.expert_layer_bytes * parts.expert_read_fraction(pass_tokens)
     gpu_slots = [s for s in placement.slots if s.kind == "gpu"]
-    offload = bool(gpu_slots) and engine.runs_on_cpu and prompt_tokens >= OFFLOAD_MIN_BATCH_TOKENS
+    offload = (
+        bool(gpu_slots)
+        and engine.prefill_on_gpu_for_host_layers
+        and prompt_tokens >= OFFLOAD_MIN_BATCH_TOKENS
+    )
     times = []
     for slot in _pools(placement):
         flops = slot.dense_layers * dense_flops + slot.expert_layers * expert_flops
@@ -238,10 +291,10 @@ def prefill(
                 drive = slot.spill_bandwidth_gbs * constants["storage_efficiency"] * 1e9
                 streamed = weights * slot.spill_fraction / drive
             t_memory = weights / link + streamed
-            t_compute = flops / effective_flops(first, constants)
+            t_compute = flops / _prefill_rate(first, engine, constants, quantized)
         else:
             t_memory, streamed = _read_seconds(slot, weights, 0.0, constants)
-            t_compute = flops / effective_flops(slot, constants)
+            t_compute = flops / _prefill_rate(slot, engine, constants, quantized)
         times.append(
             SlotTime(
                 slot.label,

@@ -19,7 +19,7 @@ def test_it_exports_the_seed_format(loaded, run):
     document = json.loads(run("export_catalog"))
 
     assert set(document) == {"parts", "llm_models", "quant_formats"}
-    assert len(document["parts"]) == 10
+    assert len(document["parts"]) == 11
     gpu = next(p for p in document["parts"] if p["slug"] == "nvidia-geforce-rtx-3090-used")
     seed = json.loads((loaded / "parts" / "gpu.json").read_text())[0]
     del seed["reference_price"]
@@ -42,7 +42,7 @@ def test_it_round_trips_into_an_empty_database(loaded, run, tmp_path):
 
     output = run("import_catalog", str(path))
 
-    assert "parts: 10 created" in output
+    assert "parts: 11 created" in output
     assert run("export_catalog") == exported
 
 
@@ -63,7 +63,7 @@ def test_importing_what_is_already_there_changes_nothing(loaded, run, tmp_path):
 
     output = run("import_catalog", str(path))
 
-    assert "parts: 0 created, 0 updated, 10 unchanged" in output
+    assert "parts: 0 created, 0 updated, 11 unchanged" in output
 
 
 def test_it_reports_each_bad_row_by_position_and_field_and_imports_nothing(loaded, run, tmp_path):
@@ -104,7 +104,7 @@ def test_it_updates_existing_rows_from_the_file(loaded, run, tmp_path):
 
     output = run("import_catalog", str(path))
 
-    assert "parts: 0 created, 1 updated, 9 unchanged" in output
+    assert "parts: 0 created, 1 updated, 10 unchanged" in output
     assert Gpu.objects.get(slug="amd-radeon-rx-7900-xtx").notes == "Reference card."
 
 

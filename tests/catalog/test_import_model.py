@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from django.core.management.base import CommandError
 
-from catalog.models import LlmModel
+from catalog.models import LlmModel, QuantFormat
 from tests.catalog.conftest import FIXTURES
 from tests.hubfake import LLAMA_31_8B_TOTAL_SIZE, serve_repo
 
@@ -403,3 +403,85 @@ def test_it_imports_a_hybrid_linear_attention_config_with_its_state(run, hub):
         model.recurrent_conv_kernel,
     ) == (32, 128, 128, 8192, 4)
     assert (model.experts_total, model.experts_per_token, model.shared_experts) == (512, 10, 1)
+
+
+def write_hybrid_gguf(path):
+    """A tiny Mamba-2 hybrid (granitehybrid-style): attention only in the last of four
+    layers, head_count_kv 0 elsewhere, ssm.* keys as llama.cpp writes them."""
+    layers, inner, state, heads, groups = 4, 128, 16, 8, 1
+    writer = gguf.GGUFWriter(str(path), arch="granitehybrid")
+    writer.add_name("Tiny Hybrid Test")
+    writer.add_source_url(GGUF_SOURCE)
+    writer.add_file_type(0)  # ALL_F32
+    writer.add_block_count(layers)
+    writer.add_embedding_length(HIDDEN)
+    writer.add_head_count(HEADS)
+    writer.add_head_count_kv([0, 0, 0, KV_HEADS])
+    writer.add_context_length(4096)
+    writer.add_feed_forward_length(FFN)
+    writer.add_ssm_inner_size(inner)
+    writer.add_ssm_state_size(state)
+    writer.add_ssm_time_step_rank(heads)
+    writer.add_ssm_group_count(groups)
+    writer.add_ssm_conv_kernel(4)
+    writer.add_token_list([f"tok{i}" for i in range(VOCAB)])
+
+    def tensor(name, *shape):
+        writer.add_tensor(name, np.zeros(shape, dtype=np.float32))
+
+    tensor("token_embd.weight", VOCAB, HIDDEN)
+    tensor("output.weight", VOCAB, HIDDEN)
+    for i in range(layers):
+        if i == layers - 1:
+            tensor(f"blk.{i}.attn_q.weight", HEADS * HEAD_DIM, HIDDEN)
+            tensor(f"blk.{i}.attn_k.weight", KV_HEADS * HEAD_DIM, HIDDEN)
+            tensor(f"blk.{i}.attn_v.weight", KV_HEADS * HEAD_DIM, HIDDEN)
+            tensor(f"blk.{i}.attn_output.weight", HIDDEN, HEADS * HEAD_DIM)
+        else:
+            tensor(f"blk.{i}.ssm_in.weight", 2 * inner + 2 * groups * state + heads, HIDDEN)
+            tensor(f"blk.{i}.ssm_out.weight", HIDDEN, inner)
+        tensor(f"blk.{i}.ffn_gate.weight", FFN, HIDDEN)
+        tensor(f"blk.{i}.ffn_up.weight", FFN, HIDDEN)
+        tensor(f"blk.{i}.ffn_down.weight", HIDDEN, FFN)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def test_a_hybrid_gguf_keeps_its_layer_pattern_and_file_quantization(run, tmp_path):
+    path = write_hybrid_gguf(tmp_path / "hybrid.gguf")
+
+    output = run("import_model", str(path))
+
+    model = LlmModel.objects.get()
+    assert (model.full_attention_layers, model.linear_attention_kind) == (1, "mamba2")
+    assert (
+        model.recurrent_state_heads,
+        model.recurrent_state_key_dim,
+        model.recurrent_state_value_dim,
+        model.recurrent_conv_channels,
+    ) == (8, 16, 128 // 8, 128 + 2 * 16)
+    tensors = gguf.GGUFReader(path).tensors
+    size = sum(int(t.n_bytes) for t in tensors)
+    assert f"GGUF file: F32, {size / 1e9:.2f} GB of tensors, 32.00 bits/weight" in output
+    assert f"F32 x{len(tensors)}" in output
+    fmt = QuantFormat.objects.get(name="F32", applies_to="weights")
+    assert fmt.bits_per_weight == 32.0 and fmt.source == GGUF_SOURCE
+
+
+def test_a_multimodal_checkpoint_beyond_its_text_model_is_its_vision_tower(run, hub):
+    from catalog.architecture import Architecture, parameter_count
+    from catalog.hf_config import fields_from_hf_config
+
+    config = json.loads((CONFIGS / "gemma-3-27b-it.json").read_text())
+    text_b = parameter_count(Architecture.from_mapping(fields_from_hf_config(config))).total_b
+    # A bf16 checkpoint of the text model plus a 0.417 B SigLIP tower.
+    serve_repo(hub, "google/gemma-3-27b-it", config, total_size=round((text_b + 0.417) * 2e9))
+
+    run("import_model", "google/gemma-3-27b-it")
+
+    model = LlmModel.objects.get()
+    assert model.vision_params_b == pytest.approx(0.417, abs=0.002)
+    assert model.total_params_b == pytest.approx(text_b + 0.417, abs=0.002)

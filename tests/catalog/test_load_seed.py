@@ -9,8 +9,8 @@ pytestmark = pytest.mark.django_db
 def test_it_loads_every_kind_with_its_specs(seed_dir, run):
     output = run("load_seed", seed_dir=seed_dir)
 
-    assert "parts: 10 created" in output
-    assert Part.objects.count() == 10
+    assert "parts: 11 created" in output
+    assert Part.objects.count() == 11
     assert set(Part.objects.values_list("kind", flat=True)) == set(Part.Kind.values)
     gpu = Gpu.objects.get(slug="nvidia-geforce-rtx-3090-used")
     assert (gpu.kind, gpu.condition, gpu.vram_gb, gpu.bandwidth_gbs) == ("gpu", "used", 24, 936.2)
@@ -36,12 +36,12 @@ def test_it_changes_nothing_when_run_twice(seed_dir, run):
 
     output = run("load_seed", seed_dir=seed_dir)
 
-    assert "0 created, 0 updated, 10 unchanged" in output
+    assert "0 created, 0 updated, 11 unchanged" in output
     assert "0 created, 0 updated, 2 unchanged" in output
     assert "0 created, 0 updated, 3 unchanged" in output
     assert dict(Part.objects.values_list("slug", "updated_at")) == stamps
     assert dict(LlmModel.objects.values_list("slug", "updated_at")) == model_stamps
-    assert Part.objects.count() == 10
+    assert Part.objects.count() == 11
 
 
 def test_it_updates_a_row_whose_seed_changed(loaded, edit_seed, run):
@@ -49,7 +49,7 @@ def test_it_updates_a_row_whose_seed_changed(loaded, edit_seed, run):
 
     output = run("load_seed", seed_dir=loaded)
 
-    assert "parts: 0 created, 1 updated, 9 unchanged" in output
+    assert "parts: 0 created, 1 updated, 10 unchanged" in output
     assert Gpu.objects.get(slug="amd-radeon-rx-7900-xtx").tdp_w == 350
 
 
@@ -219,3 +219,16 @@ def test_it_does_not_touch_rows_an_admin_created_or_imported(loaded, run):
 
     copy.refresh_from_db()
     assert copy.tdp_w == 123
+
+
+def test_rows_loaded_before_tracking_are_kept_and_explained(loaded, edit_seed, run):
+    Gpu.objects.filter(slug="amd-radeon-rx-7900-xtx").update(seed_hash="")
+    edit_seed("parts/gpu.json", lambda rows: rows[1]["specs"].update(tdp_w=350))
+
+    output = run("load_seed", seed_dir=loaded)
+
+    assert Gpu.objects.get(slug="amd-radeon-rx-7900-xtx").tdp_w != 350
+    assert "(loaded before edits were tracked)" in output
+    assert "`load_seed --overwrite` once" in output
+    # Nothing else changed in the seed, so nothing was written.
+    assert "parts: 0 created, 0 updated" in output

@@ -36,8 +36,12 @@ def test_it_lists_ranked_builds_as_json(seeded, client):
         "estimate",
         "compatibility",
         "rank_reason",
+        "rules",
     ):
         assert key in first
+    for build in data["builds"]:
+        assert build["rules"] and {"name", "status", "detail"} == set(build["rules"][0])
+        assert all(r["status"] in ("pass", "warn", "unknown") for r in build["rules"])
     for key in (
         "decode_tokens_per_s",
         "decode_range",

@@ -92,12 +92,19 @@ def test_a_used_twin_does_not_make_a_name_ambiguous(seeded):
     assert data["hardware"][0]["slug"] == "amd-radeon-rx-7900-xtx"
 
 
+def test_a_variant_named_after_its_base_card_does_not_make_the_base_name_ambiguous(seeded):
+    data = run_json("--model", "llama-3-1-8b-instruct", "--quant", "Q4_K_M", "--gpu", "4090")
+    assert data["hardware"][0]["slug"] == "nvidia-geforce-rtx-4090"
+    data = run_json("--model", "llama-3-1-8b-instruct", "--quant", "Q4_K_M", "--gpu", "3090")
+    assert data["hardware"][0]["slug"] == "nvidia-geforce-rtx-3090-used"
+
+
 def test_an_ambiguous_name_exits_2_listing_the_candidates(seeded):
     with pytest.raises(CommandError) as error:
-        run("--model", "llama-3-1-8b-instruct", "--quant", "Q4_K_M", "--gpu", "3090")
+        run("--model", "llama-3-1-8b-instruct", "--quant", "Q4_K_M", "--gpu", "3060")
     assert error.value.returncode == 2
-    assert "nvidia-geforce-rtx-3090-used" in str(error.value)
-    assert "nvidia-geforce-rtx-3090-ti-used" in str(error.value)
+    assert "nvidia-geforce-rtx-3060-12gb-used" in str(error.value)
+    assert "nvidia-geforce-rtx-3060-ti-used" in str(error.value)
 
 
 def test_unknown_names_and_bad_values_exit_2_naming_the_flag(seeded):
@@ -106,3 +113,63 @@ def test_unknown_names_and_bad_values_exit_2_naming_the_flag(seeded):
     assert error.value.returncode == 2
     message = str(error.value)
     assert "--model" in message and "--batch" in message
+
+
+def test_all_experts_in_system_ram_keep_the_rest_on_the_gpu(seeded):
+    args = ("--model", "qwen3-30b-a3b", "--quant", "Q4_K_M", "--gpu", "4090")
+    data = run_json(*args, "--cpu", "amd-epyc-9354", "--expert-offload", "all")
+    assert "routed experts of 48 layers in system RAM" in data["placement"]
+    with pytest.raises(CommandError, match="expert-offload"):
+        run(*args, "--cpu", "amd-epyc-9354", "--expert-offload", "most")
+
+
+def test_backend_threads_and_speculation_change_the_estimate(seeded):
+    args = ("--model", "llama-3-1-70b-instruct", "--quant", "Q4_K_M", "--gpu", "4090:2")
+    base = run_json(*args)
+    vulkan = run_json(*args, "--backend", "Vulkan")
+    assert base["backend"] == "CUDA" and vulkan["backend"] == "Vulkan"
+    spec = run_json(*args, "--spec-decode", "ngram", "--acceptance-rate", "0.5")
+    assert spec["spec_decode"]["acceptance_rate"] == 0.5
+    assert spec["spec_decode"]["decode_tokens_per_s"] > 0
+    cpu = ("--model", "8b", "--quant", "Q4_K_M", "--cpu", "amd-epyc-9354")
+    assert (
+        run_json(*cpu, "--threads", "4")["decode_tokens_per_s"]
+        < run_json(*cpu)["decode_tokens_per_s"]
+    )
+    with pytest.raises(CommandError, match="backend"):
+        run(*args, "--backend", "Metal")
+
+
+def test_custom_cpu_and_unified_systems_state_their_vendor(seeded):
+    data = run_json(
+        "--model",
+        "8b",
+        "--quant",
+        "FP8",
+        "--custom-system",
+        "vendor=nvidia,memory_gb=128,bandwidth_gbs=273,fp16_tflops=62.5",
+        "--engine",
+        "vllm",
+    )
+    assert data["fits"] and data["backend"] == "CUDA"
+    with pytest.raises(CommandError, match="custom-system"):
+        run("--model", "8b", "--quant", "Q4_K_M", "--custom-system", "memory_gb=128")
+    cpu = run_json(
+        "--model",
+        "8b",
+        "--quant",
+        "Q4_K_M",
+        "--custom-cpu",
+        "cores=16,channels=12,mts=6000,gflops=2000,ccds=16",
+    )
+    assert cpu["decode_tokens_per_s"] > 0
+    amd = run_json(
+        "--model",
+        "8b",
+        "--quant",
+        "Q4_K_M",
+        "--custom-gpu",
+        "vram_gb=24,bandwidth_gbs=960,fp16_tflops=120,vendor=amd,memory=GDDR6",
+    )
+    assert amd["backend"] == "ROCm"
+    assert amd["evidence"] and amd["evidence"][0]["source"].startswith("http")

@@ -17,7 +17,7 @@ from tests.hubfake import CONFIGS, LLAMA_31_8B_TOTAL_SIZE, serve_repo
 pytestmark = pytest.mark.django_db
 
 # Real configs served under repo ids the seed catalogue does not hold.
-NEXT_REPO = "rigrank-test/Qwen3-Next-80B-A3B-Instruct"
+NEXT_REPO = "rigrank-test/Hybrid-Next-80B-A3B-Local"
 LLAMA_REPO = "rigrank-test/Llama-3.1-8B-Instruct-Local"
 GPU = "nvidia-geforce-rtx-3090-used:4"
 

@@ -33,6 +33,7 @@ def test_json_has_the_same_fields_as_the_api(seeded, client):
     assert set(data) == set(api)
     assert set(data["builds"][0]) == set(api["builds"][0])
     assert [b["key"] for b in data["builds"]] == [b["key"] for b in api["builds"]]
+    assert [b["rules"] for b in data["builds"]] == [b["rules"] for b in api["builds"]]
 
 
 def test_new_only_and_objective_flags_reach_the_request(seeded):

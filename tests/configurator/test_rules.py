@@ -11,9 +11,8 @@ from hypothesis import strategies as st
 from configurator.engine.builds import RULES, Assembly, check
 from configurator.engine.builds.rules import (
     ModelNeeds,
-    case_slots_needed,
     effective_memory_mts,
-    usable_x16_slots,
+    plan_slots,
 )
 
 NEEDS = ModelNeeds(weights_gb=43.2, files_gb=43.2)
@@ -128,15 +127,45 @@ def test_memory_runs_at_the_slowest_rating_and_slower_with_two_per_channel(part)
 
 
 def test_too_many_wide_gpus_break_gpu_slots(desktop):
-    gpu = desktop[0][0]
-    assert "gpu_slots" in violated(swap(desktop, "gpu", gpu, 3))
+    gpu = desktop[0][0]  # 3 slots wide, on a board with three x16 slots
+    assert "gpu_slots" in violated(swap(desktop, "gpu", gpu, 4))
+    # Three fit only at positions 1, 4 and 7 and cover 9 slot positions; the case has 8.
+    assert "case_slots" in violated(swap(desktop, "gpu", gpu, 3))
 
 
 def test_slot_spacing_decides_how_many_wide_cards_fit(part):
     board = part("asus-pro-ws-wrx90e-sage-se")  # seven x16 slots, one position apart
-    assert usable_x16_slots(board, 2) == 4
-    assert usable_x16_slots(board, 3) == 3
-    assert case_slots_needed(board, 2, 4) == 8
+    assert plan_slots(board, 2, 4).status == "pass"
+    assert plan_slots(board, 2, 5).status == "fail"
+    assert plan_slots(board, 3, 3).status == "pass"
+    assert plan_slots(board, 3, 4).status == "fail"
+    assert plan_slots(board, 2, 4).case_slots == 8
+    assert plan_slots(board, 2, 4).slots == (0, 2, 4, 6)
+
+
+def test_listed_slot_positions_seat_cards_from_the_top_down(part):
+    # Slots at positions 1, 4 and 7: three 3-slot cards fit, with 9 positions covered.
+    board = replace(part("asus-proart-x870e-creator-wifi"), x16_positions=(1, 4, 7))
+    plan = plan_slots(board, 3, 3)
+    assert (plan.status, plan.slots, plan.case_slots) == ("pass", (0, 1, 2), 9)
+    assert plan.lanes == (8, 8, 4)
+    # Slots at 1, 3 and 5: only the first and the third seat 3-slot cards side by side.
+    tight = replace(board, x16_positions=(1, 3, 5))
+    assert plan_slots(tight, 3, 2).slots == (0, 2)
+    assert plan_slots(tight, 3, 3).status == "fail"
+    # A riser cable seats the card that does not fit, in the slot left over.
+    risered = plan_slots(tight, 3, 3, risers=1)
+    assert (risered.status, risered.risers, risered.slots) == ("warn", 1, (0, 1, 2))
+
+
+def test_unknown_slot_positions_are_unknown_unless_no_layout_could_fit(part):
+    board = part("supermicro-h12ssl-i")  # ATX, five x16 slots, positions not listed
+    assert board.x16_positions == () and board.slot_spacing is None
+    assert plan_slots(board, 2, 1).status == "pass"
+    assert plan_slots(board, 2, 3).status == "unknown"
+    assert plan_slots(board, 2, 4).status == "unknown"
+    # Five dual-slot cards side by side need a slot at position 9: an ATX board has 7.
+    assert plan_slots(board, 2, 5).status == "fail"
 
 
 def test_a_case_without_enough_expansion_slots_breaks_case_slots(desktop):
@@ -211,10 +240,11 @@ def test_a_complete_system_takes_nothing_but_a_drive(part):
 
 
 def test_unknown_specs_are_notes_not_passes_or_failures(desktop):
-    board = desktop[2][0]  # its x16 slot spacing is not listed
-    assert board.slot_spacing is None
+    board = desktop[2][0]  # its x16 slot positions are not listed
+    assert board.slot_spacing is None and not board.x16_positions
     notes = [f for f in check(Assembly(desktop), NEEDS) if f.ok is None]
-    assert any(f.rule == "gpu_slots" and "spacing" in f.message for f in notes)
+    assert any(f.rule == "gpu_slots" and f.status == "unknown" for f in notes)
+    assert any("positions are not listed" in f.message for f in notes)
 
 
 @settings(

@@ -23,6 +23,13 @@ def top_build_urls(client, count: int = 1) -> list[str]:
     return [url.replace("&amp;", "&") for url in urls[:count]]
 
 
+def test_it_lists_every_feasibility_rule_with_its_status(client):
+    html = client.get(top_build_urls(client)[0]).content.decode()
+    rules = dict(re.findall(r'data-rule="([a-z_]+)" data-status="([a-z]+)"', html))
+    assert {"cpu_socket", "psu_watts", "gpu_slots", "tensor_parallel"} <= set(rules)
+    assert set(rules.values()) <= {"pass", "warn", "unknown"}
+
+
 def chart(html: str, chart_id: str) -> dict:
     match = re.search(rf'<script id="{chart_id}" type="application/json">(.*?)</script>', html)
     assert match, f"no chart {chart_id}"

@@ -62,6 +62,22 @@ def test_it_ranks_platforms_by_memory_bandwidth_per_dollar(client):
     assert bandwidth == sorted(bandwidth, reverse=True)
 
 
+def test_platforms_rank_by_the_bandwidth_the_estimator_uses_with_the_peak_beside(client):
+    """An EPYC 9124 has up to 12 channels of DDR5-4800 (461 GB/s peak) but 16 cores,
+    which the estimator caps at 16 × cpu_core_bandwidth_gbs (~139 GB/s)."""
+    from configurator.engine.calibration import load_constants
+
+    html = client.get(reverse("platform_list"), {"sort": "bandwidth"}).content.decode()
+    cap = 16 * load_constants()["cpu_core_bandwidth_gbs"]
+    row = re.search(r"<strong>AMD EPYC 9124</strong>.*?</tr>", html, re.S).group(0)
+    effective = column(row, "Bandwidth")[0]
+    assert abs(float(effective) - cap) < 1
+    peak = float(re.search(r"peak ([\d,]+) GB/s", row).group(1).replace(",", ""))
+    assert peak > 2 * float(effective)  # every channel filled, yet the cores cap it
+    shown = column(html, "Bandwidth")
+    assert shown == sorted(shown, reverse=True)
+
+
 def test_it_lists_models_with_links_to_their_pages(client):
     html = client.get(reverse("model_list")).content.decode()
     assert f'href="/models/{LLAMA_70B}/"' in html

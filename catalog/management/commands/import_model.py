@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from catalog import importers
-from catalog.models import LlmModel
+from catalog.models import LlmModel, QuantFormat
 
 
 class Command(BaseCommand):
@@ -67,6 +67,7 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot import {source}: {exc}") from exc
         with transaction.atomic():
             model.save()
+            kept = self.keep_file_format(found.get("gguf_file"), model)
         kind = (
             f"MoE, {model.experts_total} experts ({model.experts_per_token} per token)"
             if model.is_moe
@@ -78,6 +79,32 @@ class Command(BaseCommand):
             f"{model.layers} layers, hidden {model.hidden_size}, "
             f"{model.attention_heads}/{model.kv_heads} heads, context {model.max_context}."
         )
+        file = found.get("gguf_file")
+        if file:
+            types = ", ".join(f"{name} x{n}" for name, n in file["tensor_types"].items())
+            self.stdout.write(
+                f"GGUF file: {file['file_type'] or 'unknown type'}, {file['bytes'] / 1e9:.2f} GB "
+                f"of tensors, {file['bits_per_weight']:.2f} bits/weight ({types})."
+                + (f" Added weight format {kept}." if kept else "")
+            )
+
+    def keep_file_format(self, file: dict[str, Any] | None, model: LlmModel) -> str:
+        """Add the file's quantization type as a weight format when the catalogue lacks
+        it, with the bits per weight this file has; return its name ("" otherwise)."""
+        if not file or not file["file_type"] or not 1 < file["bits_per_weight"] < 33:
+            return ""
+        name = file["file_type"]
+        if QuantFormat.objects.filter(name=name, applies_to=QuantFormat.AppliesTo.WEIGHTS).exists():
+            return ""
+        QuantFormat.objects.create(
+            name=name,
+            family=QuantFormat.Family.GGUF,
+            bits_per_weight=round(file["bits_per_weight"], 4),
+            engines=["llama.cpp"],
+            quality_note=f"Measured on the imported GGUF of {model.name}"[:300],
+            source=model.config_source,
+        )
+        return name
 
     def read(self, source: str, revision: str, config_source: str | None) -> dict[str, Any]:
         if config_source is not None and not _is_http_url(config_source):

@@ -100,3 +100,9 @@ class Command(BaseCommand):
             )
             for where in report.conflicts:
                 self.stdout.write(f"  {where}")
+            if any(w.endswith("(loaded before edits were tracked)") for w in report.conflicts):
+                self.stdout.write(
+                    "Rows loaded before edits were tracked have no record of what the seed "
+                    "wrote; if nobody edited them, `load_seed --overwrite` once takes the seed's "
+                    "values and tracks them from then on."
+                )

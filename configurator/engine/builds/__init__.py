@@ -10,8 +10,9 @@ a :class:`Catalogue` of plain part dataclasses and calls::
 
     build = evaluate(catalogue, request, [("nvidia-geforce-rtx-3090-used", 2), ...])
 
-See :mod:`.search` for how candidates are generated and pruned, :mod:`.rules` for the
-compatibility rules, and :mod:`.platforms` for the cheapest-adequate rest of a build.
+See :mod:`.search` for the pipeline (candidates → bounds → ranking → explanations →
+assembly, one module each), :mod:`.rules` for the feasibility rules, and
+:mod:`.platforms` for the cheapest-adequate rest of a build.
 """
 
 from .parts import (

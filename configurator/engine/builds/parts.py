@@ -9,7 +9,7 @@ GB as sold; ``capacity_gb`` of a drive is decimal GB as sold.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -28,6 +28,7 @@ KINDS: tuple[str, ...] = (
     "psu",
     "case",
     "storage",
+    "adapter",
 )
 KIND_LABELS = {
     "system": "Complete system",
@@ -39,6 +40,7 @@ KIND_LABELS = {
     "psu": "Power supply",
     "case": "Case",
     "storage": "Storage",
+    "adapter": "Bridge / riser",
 }
 
 # Software stack of a GPU or system → the engine's vendor name.
@@ -116,6 +118,8 @@ class GpuPart(Part):
     pcie_gen: int | None = None
     pcie_lanes: int | None = None
     interconnect_bandwidth_gbs: float = 0.0
+    interconnect: str = ""
+    interconnect_group_size: int | None = None
     passive: bool = False
     memory_type: str = ""
 
@@ -138,16 +142,24 @@ class GpuPart(Part):
     def engine_gpu(self) -> Gpu:
         return self.to_engine()
 
-    def to_engine(self, lanes: int | None = None) -> Gpu:
-        """The engine's view of this card; ``lanes`` caps the PCIe lanes (the slot's
-        electrical width). Memoised per lane count."""
-        memo = self.__dict__.setdefault("_engine_by_lanes", {})
-        if lanes not in memo:
-            memo[lanes] = self._make_engine(lanes)
-        return memo[lanes]
+    @property
+    def has_link(self) -> bool:
+        """The card has an NVLink / Infinity Fabric connector (used only when bridged)."""
+        return bool(self.interconnect_bandwidth_gbs) and self.interconnect not in ("", "none")
 
-    def _make_engine(self, lanes: int | None) -> Gpu:
+    def to_engine(self, lanes: int | None = None, gen: int | None = None, link: bool = True) -> Gpu:
+        """The engine's view of this card; ``lanes`` and ``gen`` cap the PCIe lanes and
+        generation (the slot's electrical width and generation); ``link`` False drops
+        the NVLink / Infinity Fabric link (no bridge in the build). Memoised."""
+        memo = self.__dict__.setdefault("_engine_by_lanes", {})
+        key = (lanes, gen, link)
+        if key not in memo:
+            memo[key] = self._make_engine(lanes, gen, link)
+        return memo[key]
+
+    def _make_engine(self, lanes: int | None, gen: int | None, link: bool) -> Gpu:
         card_lanes = self.pcie_lanes or 16
+        card_gen = self.pcie_gen or 4
         return Gpu(
             name=self.name,
             vram_gb=self.vram_gb,
@@ -156,8 +168,8 @@ class GpuPart(Part):
             fp32_tflops=self.fp32_tflops or 0.0,
             tdp_w=self.board_power_w,
             vendor=self.vendor,
-            interconnect_bandwidth_gbs=self.interconnect_bandwidth_gbs or 0.0,
-            pcie_gen=self.pcie_gen or 4,
+            interconnect_bandwidth_gbs=(self.interconnect_bandwidth_gbs or 0.0) if link else 0.0,
+            pcie_gen=min(card_gen, gen) if gen else card_gen,
             pcie_lanes=min(card_lanes, lanes) if lanes else card_lanes,
             **({"memory_type": self.memory_type} if self.memory_type else {}),
         )
@@ -211,6 +223,8 @@ class BoardPart(Part):
     pcie_gen: int | None = None
     slot_spacing: int | None = None
     eps_connectors: int | None = None
+    x16_positions: tuple[int, ...] = ()
+    x16_gens: tuple[int, ...] = ()
 
     @property
     def dimms_per_channel(self) -> int:
@@ -249,6 +263,13 @@ class CasePart(Part):
     expansion_slots: int | None = None
     max_cooler_height_mm: int | None = None
     rack_units: int = 0
+    integrated_psu_w: int | None = None
+    integrated_psu_count: int | None = None
+
+    @property
+    def has_integrated_psu(self) -> bool:
+        """The chassis ships with its own power supply (which is then the build's)."""
+        return bool(self.integrated_psu_w)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -304,6 +325,34 @@ class SystemPart(Part):
         )
 
 
+ADAPTER_TYPES = ("nvlink_bridge", "infinity_fabric_bridge", "riser_cable", "bifurcation_card")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdapterPart(Part):
+    """A GPU bridge (NVLink, Infinity Fabric) or a PCIe riser / bifurcation card.
+
+    Bridges: ``compatible_gpus`` (GPU slugs it joins), ``gpus_joined`` (cards per
+    bridge), ``bridges_per_group`` (bridges one group needs for the full link),
+    ``slot_spacing`` (slot positions between the cards it joins). Risers: ``pcie_lanes``
+    and ``pcie_gen`` of the cable; a bifurcation card splits one x16 slot into
+    ``gpus_joined`` links of ``pcie_lanes`` each."""
+
+    kind: ClassVar[str] = "adapter"
+
+    adapter_type: str
+    compatible_gpus: tuple[str, ...] = ()
+    gpus_joined: int | None = None
+    bridges_per_group: int | None = None
+    slot_spacing: int | None = None
+    pcie_lanes: int | None = None
+    pcie_gen: int | None = None
+
+    @property
+    def is_bridge(self) -> bool:
+        return self.adapter_type.endswith("_bridge")
+
+
 PART_TYPES: dict[str, type[Part]] = {
     cls.kind: cls
     for cls in (
@@ -316,6 +365,7 @@ PART_TYPES: dict[str, type[Part]] = {
         StoragePart,
         CoolerPart,
         SystemPart,
+        AdapterPart,
     )
 }
 
@@ -387,121 +437,175 @@ def part_from_specs(
     if kind == "gpu" and s.get("form_factor") in SERVER_ONLY_GPU_FORMS:
         return None
     common = {"slug": slug, "name": name, "brand": brand, "condition": condition, "price": price}
+    make = _MAKERS.get(kind)
+    if make is None:
+        return None
     try:
-        if kind == "gpu":
-            fp16 = s.get("fp16_tflops") or (2 * s["fp32_tflops"] if s.get("fp32_tflops") else None)
-            if not s.get("vram_gb") or not s.get("bandwidth_gbs") or not fp16:
-                return None
-            return GpuPart(
-                **common,
-                vram_gb=float(s["vram_gb"]),
-                bandwidth_gbs=float(s["bandwidth_gbs"]),
-                fp16_tflops=float(fp16),
-                fp32_tflops=float(s.get("fp32_tflops") or 0.0),
-                tdp_w=s.get("tdp_w"),
-                stack=s.get("software_stack") or "CUDA",
-                slot_width=s.get("slot_width"),
-                length_mm=s.get("length_mm"),
-                power_connector=s.get("power_connector") or "",
-                power_connector_count=s.get("power_connector_count"),
-                pcie_gen=s.get("pcie_gen"),
-                pcie_lanes=s.get("pcie_lanes"),
-                interconnect_bandwidth_gbs=float(s.get("interconnect_bandwidth_gbs") or 0.0),
-                passive=s.get("cooling") == "passive",
-                memory_type=s.get("memory_type") or "",
-            )
-        if kind == "cpu":
-            return CpuPart(
-                **common,
-                socket=s["socket"],
-                cores=int(s["cores"]),
-                memory_type=s["memory_type"],
-                memory_channels=int(s["memory_channels"]),
-                max_memory_mts=s.get("max_memory_mts"),
-                threads=s.get("threads"),
-                pcie_lanes=s.get("pcie_lanes"),
-                tdp_w=s.get("tdp_w"),
-                max_sockets=int(s.get("max_sockets") or 1),
-                fp32_gflops=s.get("fp32_gflops"),
-            )
-        if kind == "motherboard":
-            return BoardPart(
-                **common,
-                socket=s["socket"],
-                memory_type=s["memory_type"],
-                registered=bool(s.get("memory_registered")),
-                dimm_slots=int(s["dimm_slots"]),
-                memory_channels=int(s["memory_channels"]),
-                socket_count=int(s.get("socket_count") or 1),
-                form_factor=s.get("form_factor") or "",
-                chipset=s.get("chipset") or "",
-                max_memory_gb=s.get("max_memory_gb"),
-                max_memory_mts=s.get("max_memory_mts"),
-                x16_slots=s.get("pcie_x16_slots"),
-                x16_electrical=tuple(s.get("pcie_x16_electrical") or ()),
-                pcie_gen=s.get("pcie_gen"),
-                slot_spacing=s.get("x16_slot_spacing"),
-                eps_connectors=s.get("eps_connectors"),
-            )
-        if kind == "memory":
-            return MemoryPart(
-                **common,
-                memory_type=s["memory_type"],
-                registered=bool(s.get("registered")),
-                capacity_gb=int(s["capacity_gb"]),
-                speed_mts=int(s["speed_mts"]),
-            )
-        if kind == "psu":
-            return PsuPart(
-                **common,
-                watts=int(s["watts"]),
-                efficiency=s.get("efficiency_rating") or "",
-                pcie_8pin=s.get("pcie_8pin_connectors"),
-                connectors_12v_2x6=s.get("connectors_12v_2x6"),
-                eps=s.get("eps_connectors"),
-                form_factor=s.get("form_factor") or "ATX",
-            )
-        if kind == "case":
-            return CasePart(
-                **common,
-                form_factor=s["form_factor"],
-                board_support=tuple(s.get("motherboard_support") or ()),
-                max_gpu_length_mm=s.get("max_gpu_length_mm"),
-                expansion_slots=s.get("expansion_slots"),
-                max_cooler_height_mm=s.get("max_cooler_height_mm"),
-                rack_units=int(s.get("rack_units") or 0),
-            )
-        if kind == "storage":
-            return StoragePart(
-                **common,
-                capacity_gb=int(s["capacity_gb"]),
-                seq_read_mbs=s.get("seq_read_mbs"),
-                interface=s.get("interface") or "",
-            )
-        if kind == "cooler":
-            return CoolerPart(
-                **common,
-                sockets=tuple(s.get("sockets") or ()),
-                tdp_rating_w=s.get("tdp_rating_w"),
-                height_mm=s.get("height_mm"),
-            )
-        if kind == "system":
-            if not s.get("unified_memory_gb") or not s.get("bandwidth_gbs"):
-                return None
-            if not s.get("gpu_fp16_tflops"):
-                return None
-            return SystemPart(
-                **common,
-                memory_gb=float(s["unified_memory_gb"]),
-                bandwidth_gbs=float(s["bandwidth_gbs"]),
-                gpu_fp16_tflops=float(s["gpu_fp16_tflops"]),
-                usable_memory_fraction=s.get("usable_memory_fraction"),
-                cpu_cores=s.get("cpu_cores"),
-                tdp_w=s.get("tdp_w"),
-                form_factor=s.get("form_factor") or "small",
-                stack=s.get("software_stack") or "Metal",
-                storage_gb=int(s.get("storage_gb") or 0),
-            )
+        return make(s, common)
     except (KeyError, TypeError, ValueError):
         return None
-    return None
+
+
+def _gpu(s: dict, common: dict) -> Part | None:
+    fp16 = s.get("fp16_tflops") or (2 * s["fp32_tflops"] if s.get("fp32_tflops") else None)
+    if not s.get("vram_gb") or not s.get("bandwidth_gbs") or not fp16:
+        return None
+    return GpuPart(
+        **common,
+        vram_gb=float(s["vram_gb"]),
+        bandwidth_gbs=float(s["bandwidth_gbs"]),
+        fp16_tflops=float(fp16),
+        fp32_tflops=float(s.get("fp32_tflops") or 0.0),
+        tdp_w=s.get("tdp_w"),
+        stack=s.get("software_stack") or "CUDA",
+        slot_width=s.get("slot_width"),
+        length_mm=s.get("length_mm"),
+        power_connector=s.get("power_connector") or "",
+        power_connector_count=s.get("power_connector_count"),
+        pcie_gen=s.get("pcie_gen"),
+        pcie_lanes=s.get("pcie_lanes"),
+        interconnect_bandwidth_gbs=float(s.get("interconnect_bandwidth_gbs") or 0.0),
+        interconnect=s.get("interconnect") or "",
+        interconnect_group_size=s.get("interconnect_group_size"),
+        passive=s.get("cooling") == "passive",
+        memory_type=s.get("memory_type") or "",
+    )
+
+
+def _cpu(s: dict, common: dict) -> Part | None:
+    return CpuPart(
+        **common,
+        socket=s["socket"],
+        cores=int(s["cores"]),
+        memory_type=s["memory_type"],
+        memory_channels=int(s["memory_channels"]),
+        max_memory_mts=s.get("max_memory_mts"),
+        threads=s.get("threads"),
+        pcie_lanes=s.get("pcie_lanes"),
+        tdp_w=s.get("tdp_w"),
+        max_sockets=int(s.get("max_sockets") or 1),
+        fp32_gflops=s.get("fp32_gflops"),
+    )
+
+
+def _motherboard(s: dict, common: dict) -> Part | None:
+    return BoardPart(
+        **common,
+        socket=s["socket"],
+        memory_type=s["memory_type"],
+        registered=bool(s.get("memory_registered")),
+        dimm_slots=int(s["dimm_slots"]),
+        memory_channels=int(s["memory_channels"]),
+        socket_count=int(s.get("socket_count") or 1),
+        form_factor=s.get("form_factor") or "",
+        chipset=s.get("chipset") or "",
+        max_memory_gb=s.get("max_memory_gb"),
+        max_memory_mts=s.get("max_memory_mts"),
+        x16_slots=s.get("pcie_x16_slots"),
+        x16_electrical=tuple(s.get("pcie_x16_electrical") or ()),
+        pcie_gen=s.get("pcie_gen"),
+        slot_spacing=s.get("x16_slot_spacing"),
+        eps_connectors=s.get("eps_connectors"),
+        x16_positions=tuple(s.get("x16_slot_positions") or ()),
+        x16_gens=tuple(s.get("pcie_x16_gen") or ()),
+    )
+
+
+def _memory(s: dict, common: dict) -> Part | None:
+    return MemoryPart(
+        **common,
+        memory_type=s["memory_type"],
+        registered=bool(s.get("registered")),
+        capacity_gb=int(s["capacity_gb"]),
+        speed_mts=int(s["speed_mts"]),
+    )
+
+
+def _psu(s: dict, common: dict) -> Part | None:
+    return PsuPart(
+        **common,
+        watts=int(s["watts"]),
+        efficiency=s.get("efficiency_rating") or "",
+        pcie_8pin=s.get("pcie_8pin_connectors"),
+        connectors_12v_2x6=s.get("connectors_12v_2x6"),
+        eps=s.get("eps_connectors"),
+        form_factor=s.get("form_factor") or "ATX",
+    )
+
+
+def _case(s: dict, common: dict) -> Part | None:
+    return CasePart(
+        **common,
+        form_factor=s["form_factor"],
+        board_support=tuple(s.get("motherboard_support") or ()),
+        max_gpu_length_mm=s.get("max_gpu_length_mm"),
+        expansion_slots=s.get("expansion_slots"),
+        max_cooler_height_mm=s.get("max_cooler_height_mm"),
+        rack_units=int(s.get("rack_units") or 0),
+        integrated_psu_w=s.get("integrated_psu_w"),
+        integrated_psu_count=s.get("integrated_psu_count"),
+    )
+
+
+def _storage(s: dict, common: dict) -> Part | None:
+    return StoragePart(
+        **common,
+        capacity_gb=int(s["capacity_gb"]),
+        seq_read_mbs=s.get("seq_read_mbs"),
+        interface=s.get("interface") or "",
+    )
+
+
+def _cooler(s: dict, common: dict) -> Part | None:
+    return CoolerPart(
+        **common,
+        sockets=tuple(s.get("sockets") or ()),
+        tdp_rating_w=s.get("tdp_rating_w"),
+        height_mm=s.get("height_mm"),
+    )
+
+
+def _adapter(s: dict, common: dict) -> Part | None:
+    return AdapterPart(
+        **common,
+        adapter_type=s["adapter_type"],
+        compatible_gpus=tuple(s.get("compatible_gpus") or ()),
+        gpus_joined=s.get("gpus_joined"),
+        bridges_per_group=s.get("bridges_per_group"),
+        slot_spacing=s.get("slot_spacing"),
+        pcie_lanes=s.get("pcie_lanes"),
+        pcie_gen=s.get("pcie_gen"),
+    )
+
+
+def _system(s: dict, common: dict) -> Part | None:
+    if not s.get("unified_memory_gb") or not s.get("bandwidth_gbs"):
+        return None
+    if not s.get("gpu_fp16_tflops"):
+        return None
+    return SystemPart(
+        **common,
+        memory_gb=float(s["unified_memory_gb"]),
+        bandwidth_gbs=float(s["bandwidth_gbs"]),
+        gpu_fp16_tflops=float(s["gpu_fp16_tflops"]),
+        usable_memory_fraction=s.get("usable_memory_fraction"),
+        cpu_cores=s.get("cpu_cores"),
+        tdp_w=s.get("tdp_w"),
+        form_factor=s.get("form_factor") or "small",
+        stack=s.get("software_stack") or "Metal",
+        storage_gb=int(s.get("storage_gb") or 0),
+    )
+
+
+_MAKERS: dict[str, Callable[[dict, dict], Part | None]] = {
+    "gpu": _gpu,
+    "cpu": _cpu,
+    "motherboard": _motherboard,
+    "memory": _memory,
+    "psu": _psu,
+    "case": _case,
+    "storage": _storage,
+    "cooler": _cooler,
+    "adapter": _adapter,
+    "system": _system,
+}

@@ -38,12 +38,11 @@ from .rules import (
     PSU_HEADROOM,
     Assembly,
     adapter_leads,
-    case_slots_needed,
     chipset_runs,
     effective_memory_mts,
     gpu_connector_demand,
+    plan_slots,
     psu_shortfall,
-    usable_x16_slots,
 )
 
 GIB_TO_GB = 2**30 / 1e9
@@ -505,9 +504,10 @@ class Shop:
         rack = any(g.passive for g, _ in gpus)
         if count:
             width = max(g.slots for g, _ in gpus)
-            if host.board.x16_slots is not None and count > usable_x16_slots(host.board, width):
+            plan = plan_slots(host.board, width, count)
+            if not plan.fits:
                 return None
-            slots = case_slots_needed(host.board, width, count)
+            slots = plan.case_slots
             length = max(g.length_mm or 0 for g, _ in gpus)
         cooler_case = self.cooler_and_case(host, length, slots, rack)
         if cooler_case is None:
@@ -527,14 +527,18 @@ class Shop:
             (drive, drives),
         ]
         peak = peak_draw(gpus, host.cpu, host.sockets, memory.count, drives)
-        psu = self.psu_for(items, host.board, peak)
-        if psu is None:
-            return None
-        items.append(psu)
+        psu_cost = Decimal(0)
+        if case.has_integrated_psu:
+            if PSU_HEADROOM * peak > (case.integrated_psu_w or 0):
+                return None  # the chassis's own supply is too small (and is the only one)
+        else:
+            psu = self.psu_for(items, host.board, peak)
+            if psu is None:
+                return None
+            items.append(psu)
+            psu_cost = psu[0].cost * psu[1]
         gpu_cost = sum((g.cost * q for g, q in gpus), Decimal(0))
-        total = (
-            gpu_cost + host.base_cost + memory.cost + cc_cost + drive_cost + psu[0].cost * psu[1]
-        )
+        total = gpu_cost + host.base_cost + memory.cost + cc_cost + drive_cost + psu_cost
         return tuple(items), total
 
     def complete_system(
@@ -594,7 +598,11 @@ class Shop:
         key = ("floor", rack, math.ceil(gpu_w), math.ceil(files_gb))
         if key not in self._memo:
             fixed = self._floor_parts(rack, files_gb)
-            self._memo[key] = fixed + self._psu_floor(PSU_HEADROOM * (gpu_w + PLATFORM_PEAK_W))
+            powered = any(c.has_integrated_psu for c in self.cases)
+            psu = (
+                Decimal(0) if powered else self._psu_floor(PSU_HEADROOM * (gpu_w + PLATFORM_PEAK_W))
+            )
+            self._memo[key] = fixed + psu
         return self._memo[key] + sum((g.cost * q for g, q in gpus), Decimal(0))
 
 

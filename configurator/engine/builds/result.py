@@ -13,7 +13,7 @@ from typing import Any
 from ..results import Estimate
 from .parts import KIND_LABELS, KINDS, Part
 from .request import OBJECTIVE_LABELS, BuildRequest
-from .rules import RULES, Finding
+from .rules import RULES, Finding, rule_records
 
 CENT = Decimal("0.01")
 DAYS_PER_MONTH = 365.25 / 12
@@ -183,6 +183,7 @@ class Build:
     pareto: bool = False
     summary: str = ""
     checked: bool = True
+    parallel: list[Finding] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -204,6 +205,18 @@ class Build:
     @property
     def compatible(self) -> bool:
         return not self.violations
+
+    @property
+    def rules(self) -> list[dict[str, str]]:
+        """Every rule that applies, as ``{name, status, detail}`` (status fail, unknown,
+        warn or pass)."""
+        kinds = {line.kind for line in self.lines}
+        return rule_records(self.findings, "gpu" in kinds, "system" in kinds)
+
+    @property
+    def unknown_rules(self) -> int:
+        """Rules that could not be verified (a build with none ranks first among equals)."""
+        return sum(1 for f in {f.rule for f in self.findings if f.status == "unknown"})
 
     @property
     def fits(self) -> bool:
@@ -312,6 +325,7 @@ class Build:
                 "tokens_per_s_per_1000": _num(self.tokens_per_s_per_kusd),
                 "lines": [line.to_dict() for line in self._ordered()],
                 "estimate": estimate,
+                "rules": self.rules,
                 "compatibility": {
                     "ok": self.compatible,
                     "violations": [f.to_dict() for f in self.violations],
@@ -377,6 +391,7 @@ class Recommendation:
     currency: str
     notes: list[str] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    trade_offs: list[Any] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         req = self.request
@@ -415,6 +430,7 @@ class Recommendation:
             "near_misses": [n.to_dict() for n in self.near_misses],
             "relax": [r.to_dict() for r in self.relax],
             "pareto": [b.key for b in self.pareto],
+            "trade_offs": [t.to_dict() for t in self.trade_offs],
             "notes": list(self.notes),
             "rules": dict(RULES),
             "stats": dict(self.stats),

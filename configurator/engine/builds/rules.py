@@ -13,8 +13,10 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ..engines import engine_profile, tensor_parallel_sizes
 from .parts import (
     KINDS,
+    AdapterPart,
     BoardPart,
     CasePart,
     CoolerPart,
@@ -42,14 +44,16 @@ RULES: dict[str, str] = {
     "memory_channels": "Identical modules populate every memory channel evenly (full bandwidth).",
     "dimm_slots": "No more modules than the board has DIMM slots.",
     "max_memory": "Installed memory within the board's maximum.",
-    "gpu_slots": "Enough x16 slots for the GPUs at their width (slot spacing).",
+    "gpu_slots": "Enough x16 slots for the GPUs at their width, from the board's slot "
+    "positions (never an assumed spacing); riser cables seat the cards that do not fit.",
     "case_slots": "The case has the expansion slots the GPUs cover.",
     "gpu_length": "The GPUs fit the case's maximum card length.",
     "gpu_cooling": "Passively cooled (datacenter) GPUs sit in a rack chassis with forced airflow.",
     "board_form_factor": "The case takes the motherboard's form factor.",
     "cooler": "One cooler per socket, made for the socket, rated for the CPU's TDP, and "
     "low enough for the case.",
-    "psu_watts": "Power supply rating at least 1.25 × the peak draw of all parts.",
+    "psu_watts": "Power supply rating at least 1.25 × the peak draw of all parts; a chassis "
+    "that ships with its own supply uses it (no extra ATX supplies).",
     "psu_gpu_connectors": "Enough GPU power connectors (12V-2x6 natively or through "
     "adapters from 8-pin PCIe leads).",
     "psu_cpu_connectors": "Enough 8-pin EPS leads for the motherboard's CPU power inputs.",
@@ -57,13 +61,48 @@ RULES: dict[str, str] = {
     "system_ram": "System RAM holds the model while it loads (and the host's share of it).",
     "storage": "Storage at least twice the size of the model files.",
     "system_extras": "A complete system takes nothing but an extra drive.",
+    "tensor_parallel": "Tensor parallel only over GPU counts the engine accepts (dividing the "
+    "attention and KV heads); otherwise a pipeline (layer) split, said so.",
+    "gpu_interconnect": "NVLink / Infinity Fabric only with the bridges in the build, in the "
+    "group sizes the cards support; otherwise PCIe.",
+    "pcie_lanes": "PCIe lanes and generation each GPU's slot gives it, and what an x8/x8 "
+    "split costs a tensor-parallel build.",
+    "risers": "Riser cables and bridges fit the GPUs in the build.",
 }
+# Rules that concern GPUs (listed only for builds with GPUs).
+GPU_RULES = frozenset(
+    {
+        "gpu_slots",
+        "case_slots",
+        "gpu_length",
+        "gpu_cooling",
+        "gpu_mix",
+        "psu_gpu_connectors",
+        "tensor_parallel",
+        "gpu_interconnect",
+        "pcie_lanes",
+    }
+)
+SYSTEM_RULES = ("parts", "system_extras", "storage")
+STATUSES = ("fail", "unknown", "warn", "pass")
 
 PSU_HEADROOM = 1.25
 PLATFORM_PEAK_W = 50.0
 DIMM_PEAK_W = 5.0
 DRIVE_PEAK_W = 8.0
-ASSUMED_SLOT_SPACING = 2
+# Expansion-slot positions of a board form factor (ATX 2.2 and SSI EEB/CEB: seven;
+# microATX: four; Mini-ITX: one):
+# https://web.archive.org/web/20120725150314/http://www.formfactors.org/developer/specs/atx2_2.pdf
+# https://web.archive.org/web/20120104132834/http://www.formfactors.org/developer/specs/microATX_2_2.pdf
+FORM_FACTOR_SLOT_POSITIONS = {
+    "Mini-ITX": 1,
+    "mATX": 4,
+    "ATX": 7,
+    "E-ATX": 7,
+    "CEB": 7,
+    "EEB": 7,
+    "SSI-EEB": 7,
+}
 # Memory speed with two DIMMs per channel (platform vendors' rated 2DPC speeds:
 # AMD AM5 and Intel desktop ~3600 MT/s with four DDR5 UDIMMs, EPYC 9004 4400 MT/s).
 TWO_DPC_MTS = {("DDR5", False): 3600, ("DDR5", True): 4400, ("DDR4", True): 2933}
@@ -73,14 +112,53 @@ OS_RESERVED_GB = 3.0
 @dataclass(frozen=True)
 class Finding:
     """What one rule found: ``ok`` False (violation), None (could not be verified) or
-    True (worth knowing)."""
+    True (worth knowing). ``status`` is fail, unknown, warn or pass (derived from ``ok``
+    unless given: a ``warn`` is a working build with a cost worth knowing)."""
 
     rule: str
     ok: bool | None
     message: str
+    status: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.status:
+            status = {False: "fail", None: "unknown", True: "pass"}[self.ok]
+            object.__setattr__(self, "status", status)
 
     def to_dict(self) -> dict[str, object]:
-        return {"rule": self.rule, "ok": self.ok, "message": self.message}
+        return {"rule": self.rule, "ok": self.ok, "status": self.status, "message": self.message}
+
+
+def warn(rule: str, message: str) -> Finding:
+    return Finding(rule, True, message, "warn")
+
+
+def rule_records(findings: Iterable[Finding], has_gpus: bool, system: bool) -> list[dict]:
+    """One ``{name, status, detail}`` per rule that applies to the build: the worst
+    status its findings give (fail, unknown, warn, pass) and their messages; a rule with
+    nothing to say passes with its description."""
+    by_rule: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_rule.setdefault(finding.rule, []).append(finding)
+    if system:
+        names = [n for n in SYSTEM_RULES if n in RULES]
+    else:
+        names = [
+            n
+            for n in RULES
+            if n != "system_extras" and (has_gpus or n not in GPU_RULES) and n != "risers"
+        ]
+    names += [n for n in by_rule if n not in names]
+    records = []
+    for name in names:
+        found = by_rule.get(name, [])
+        if not found:
+            records.append({"name": name, "status": "pass", "detail": RULES.get(name, "")})
+            continue
+        status = min((f.status for f in found), key=STATUSES.index)
+        detail = " ".join(dict.fromkeys(f.message for f in found))
+        records.append({"name": name, "status": status, "detail": detail})
+    return records
 
 
 @dataclass(frozen=True)
@@ -96,38 +174,128 @@ def two_dpc_speed(memory_type: str, registered: bool) -> int | None:
     return TWO_DPC_MTS.get((memory_type, registered))
 
 
-def slots_per_card(card_slots: int, spacing: int) -> int:
-    """x16 slots one card of ``card_slots`` width takes up (covers the next ones)."""
-    return max(1, math.ceil(card_slots / max(spacing, 1)))
+@dataclass(frozen=True)
+class SlotPlan:
+    """Where ``count`` cards ``width`` slots wide sit on a board.
+
+    ``status``: pass (they fit, positions known), warn (some on riser cables), fail, or
+    unknown (the board's slot positions are not listed). ``slots``: indexes of the x16
+    slots used (empty when unknown); ``lanes`` and ``gens`` their electrical lanes and
+    PCIe generation (None where unknown); ``case_slots``: expansion-slot positions the
+    cards cover, exact when the positions are known and a lower bound otherwise."""
+
+    status: str
+    detail: str
+    slots: tuple[int, ...] = ()
+    lanes: tuple[int | None, ...] = ()
+    gens: tuple[int | None, ...] = ()
+    case_slots: int = 0
+    risers: int = 0
+
+    @property
+    def fits(self) -> bool:
+        return self.status != "fail"
+
+    @property
+    def exact(self) -> bool:
+        return self.status in ("pass", "warn")
 
 
-def usable_x16_slots(board: BoardPart, card_slots: int) -> int:
-    """How many cards of ``card_slots`` width fit in the board's x16 slots."""
-    slots = board.x16_slots or 0
-    if slots == 0:
-        return 0
-    per = slots_per_card(card_slots, board.slot_spacing or ASSUMED_SLOT_SPACING)
-    return math.ceil(slots / per)
+def board_positions(board: BoardPart) -> tuple[int, ...] | None:
+    """Slot position of each x16 slot (1 = nearest the CPU): listed, or from a listed
+    spacing; None when neither is known."""
+    if board.x16_positions:
+        return tuple(board.x16_positions)
+    if board.slot_spacing and board.x16_slots:
+        return tuple(1 + i * board.slot_spacing for i in range(board.x16_slots))
+    return None
 
 
-def case_slots_needed(board: BoardPart, card_slots: int, count: int) -> int:
-    """Expansion-slot positions from the first x16 slot to the bottom of the last card."""
+def _slot_info(board: BoardPart, used: Sequence[int]) -> tuple[tuple, tuple]:
+    lanes = tuple(board.x16_electrical[i] if i < len(board.x16_electrical) else None for i in used)
+    gens = tuple(board.x16_gens[i] if i < len(board.x16_gens) else board.pcie_gen for i in used)
+    return lanes, gens
+
+
+def plan_slots(board: BoardPart, width: int, count: int, risers: int = 0) -> SlotPlan:
+    """Seat ``count`` cards ``width`` slots wide from the top x16 slot down, each in the
+    first x16 slot below the previous card; cards that do not fit go on riser cables
+    (``risers`` of them) into the x16 slots left over."""
     if count <= 0:
-        return 0
-    spacing = board.slot_spacing or ASSUMED_SLOT_SPACING
-    per = slots_per_card(card_slots, spacing)
-    return (count - 1) * per * spacing + card_slots
+        return SlotPlan("pass", "No GPUs.")
+    x16 = board.x16_slots
+    if x16 is None:
+        return SlotPlan(
+            "unknown", f"{board.label}'s x16 slots are not listed.", case_slots=count * width
+        )
+    if count > x16:
+        return SlotPlan(
+            "fail",
+            f"{count} GPU(s) need {count} x16 slots; {board.label} has {x16}.",
+            case_slots=count * width,
+        )
+    positions = board_positions(board)
+    if positions is None:
+        return _plan_unknown(board, width, count, risers)
+    chosen: list[int] = []
+    next_free = 0
+    for index, position in enumerate(positions):
+        if len(chosen) < count and position >= next_free:
+            chosen.append(index)
+            next_free = position + width
+    on_risers = count - len(chosen)
+    where = ", ".join(str(p) for p in positions)
+    if on_risers > risers:
+        return SlotPlan(
+            "fail",
+            f"{count} GPU(s) {width} slots wide: {board.label}'s x16 slots (positions {where}) "
+            f"seat {len(chosen)} side by side; {on_risers - risers} more riser cable(s) "
+            "would be needed.",
+            case_slots=positions[chosen[-1]] + width - 1 if chosen else width,
+        )
+    spare = [i for i in range(len(positions)) if i not in chosen][:on_risers]
+    used = sorted(chosen + spare)
+    lanes, gens = _slot_info(board, used)
+    last = positions[chosen[-1]] + width - 1
+    text = f"{len(chosen)} GPU(s) {width} slots wide in x16 slots at positions " + ", ".join(
+        str(positions[i]) for i in chosen
+    )
+    if on_risers:
+        text += (
+            f"; {on_risers} on riser cables (mounted off the board, in a case or frame with room)"
+        )
+        return SlotPlan("warn", text + ".", tuple(used), lanes, gens, last, on_risers)
+    return SlotPlan("pass", text + ".", tuple(used), lanes, gens, last)
 
 
-def gpu_lanes(board: BoardPart, card_slots: int, count: int) -> list[int | None]:
-    """Electrical lanes of the slots the cards sit in (None where unknown)."""
-    per = slots_per_card(card_slots, board.slot_spacing or ASSUMED_SLOT_SPACING)
-    lanes: list[int | None] = []
-    for i in range(count):
-        index = i * per
-        known = board.x16_electrical
-        lanes.append(known[index] if index < len(known) else None)
-    return lanes
+def _plan_unknown(board: BoardPart, width: int, count: int, risers: int) -> SlotPlan:
+    """Slot positions not listed: fail only what no layout could seat (the form
+    factor's slot positions), else unknown; never an assumed spacing."""
+    direct = max(count - risers, 1)
+    lowest = 1 + (direct - 1) * width
+    cap = FORM_FACTOR_SLOT_POSITIONS.get(board.form_factor)
+    if cap is not None and lowest > cap:
+        return SlotPlan(
+            "fail",
+            f"{direct} GPU(s) {width} slots wide side by side need a slot at position "
+            f"{lowest}; an {board.form_factor} board such as {board.label} has {cap} slot "
+            "positions (its slot layout is not listed).",
+            case_slots=direct * width,
+        )
+    if count == 1:
+        lanes, gens = _slot_info(board, [0])
+        return SlotPlan(
+            "pass", f"One GPU in {board.label}'s first x16 slot.", (0,), lanes, gens, width
+        )
+    return SlotPlan(
+        "unknown",
+        f"{board.label}'s slot positions are not listed: whether {count} GPU(s) {width} "
+        "slots wide fit side by side is not verified.",
+        lanes=(None,) * count,
+        gens=(None,) * count,
+        case_slots=direct * width,
+        risers=min(risers, count - 1),
+    )
 
 
 def effective_memory_mts(cpu: CpuPart, board: BoardPart, module: MemoryPart, count: int) -> int:
@@ -267,6 +435,25 @@ class Assembly:
         watts += DRIVE_PEAK_W * self.count("storage")
         return watts
 
+    @property
+    def adapters(self) -> list[tuple[AdapterPart, int]]:
+        return self.of("adapter")  # type: ignore[return-value]
+
+    @property
+    def riser_count(self) -> int:
+        return sum(q for a, q in self.adapters if a.adapter_type == "riser_cable")
+
+    def slot_plan(self) -> SlotPlan | None:
+        """Where the GPUs sit on the board (None without a board or GPUs); memoised."""
+        if "_plan" not in self.__dict__:
+            board, gpus = self.board, self.gpus
+            plan = None
+            if board is not None and gpus:
+                width = max(g.slots for g, _ in gpus)
+                plan = plan_slots(board, width, self.gpu_count, self.riser_count)
+            self.__dict__["_plan"] = plan
+        return self.__dict__["_plan"]
+
     def is_server(self) -> bool:
         """Built in a rack chassis (a GPU server) rather than a tower or small case."""
         case = self.case
@@ -280,10 +467,11 @@ def check(assembly: Assembly, needs: ModelNeeds | None = None) -> list[Finding]:
     if assembly.system is not None or assembly.of("system"):
         _check_system(assembly, needs, add)
         return findings
+    integrated = assembly.case is not None and assembly.case.has_integrated_psu
     missing = [
         kind
         for kind in ("cpu", "motherboard", "memory", "cooler", "psu", "case", "storage")
-        if not assembly.of(kind)
+        if not assembly.of(kind) and not (kind == "psu" and integrated)
     ]
     if missing:
         add(Finding("parts", False, "Missing: " + ", ".join(missing) + "."))
@@ -458,23 +646,19 @@ def _check_memory(
     else:
         add(Finding("max_memory", None, f"{board.label}'s maximum memory is not listed."))
     if cpu is not None:
-        mts = effective_memory_mts(cpu, board, module, count)
-        if count > channels:
-            add(
-                Finding(
-                    "memory_channels",
-                    True,
-                    f"Two DIMMs per channel: memory runs at about {mts} MT/s.",
-                )
-            )
-        elif mts < module.speed_mts:
-            add(
-                Finding(
-                    "memory_channels",
-                    True,
-                    f"Memory runs at {mts} MT/s, the most the CPU and board support.",
-                )
-            )
+        _note_memory_speed(cpu, board, module, count, channels, add)
+
+
+def _note_memory_speed(
+    cpu: CpuPart, board: BoardPart, module: MemoryPart, count: int, channels: int, add
+) -> None:
+    mts = effective_memory_mts(cpu, board, module, count)
+    if count > channels:
+        text = f"Two DIMMs per channel: memory runs at about {mts} MT/s."
+        add(Finding("memory_channels", True, text))
+    elif mts < module.speed_mts:
+        text = f"Memory runs at {mts} MT/s, the most the CPU and board support."
+        add(Finding("memory_channels", True, text))
 
 
 def _check_gpus(assembly: Assembly, board: BoardPart | None, case: CasePart | None, add) -> None:
@@ -483,96 +667,76 @@ def _check_gpus(assembly: Assembly, board: BoardPart | None, case: CasePart | No
         return
     stacks = {g.stack for g, _ in gpus}
     if len(stacks) > 1:
-        add(
-            Finding(
-                "gpu_mix",
-                False,
-                f"GPUs with different software stacks ({', '.join(sorted(stacks))}) cannot "
-                "share one inference engine.",
-            )
+        text = (
+            f"GPUs with different software stacks ({', '.join(sorted(stacks))}) cannot share "
+            "one inference engine."
         )
-    count = assembly.gpu_count
-    widest = max(g.slots for g, _ in gpus)
+        add(Finding("gpu_mix", False, text))
     if any(g.slot_width is None for g, _ in gpus):
         add(Finding("gpu_slots", None, "A GPU's slot width is not listed (2 slots assumed)."))
-    if board is not None:
-        if board.x16_slots is None:
-            add(Finding("gpu_slots", None, f"{board.label}'s x16 slots are not listed."))
-        else:
-            usable = usable_x16_slots(board, widest)
-            if count > usable:
-                add(
-                    Finding(
-                        "gpu_slots",
-                        False,
-                        f"{count} GPU(s) {widest} slots wide need {count} usable x16 slots; "
-                        f"{board.label} fits {usable} (risers or an open frame are not "
-                        "modelled).",
-                    )
-                )
-            else:
-                if board.slot_spacing is None and widest > ASSUMED_SLOT_SPACING and count > 1:
-                    add(
-                        Finding(
-                            "gpu_slots",
-                            None,
-                            f"{board.label}'s slot spacing is not listed; {widest}-slot cards "
-                            "were assumed to need every other x16 slot.",
-                        )
-                    )
-                lanes = gpu_lanes(board, widest, count)
-                if all(lane is not None for lane in lanes):
-                    gen = f"PCIe {board.pcie_gen}.0 " if board.pcie_gen else "PCIe "
-                    add(
-                        Finding(
-                            "gpu_slots",
-                            True,
-                            f"GPUs run at {gen}" + "/".join(f"x{lane}" for lane in lanes) + ".",
-                        )
-                    )
-                elif count > 0:
-                    add(Finding("gpu_slots", None, "Electrical lanes of the x16 slots not listed."))
+    plan = assembly.slot_plan()
+    if plan is not None:
+        _check_slot_plan(plan, add)
         if case is not None:
-            needed = case_slots_needed(board, widest, count)
-            if case.expansion_slots is None:
-                add(Finding("case_slots", None, f"{case.label}'s expansion slots are not listed."))
-            elif needed > case.expansion_slots:
-                add(
-                    Finding(
-                        "case_slots",
-                        False,
-                        f"The GPUs cover {needed} expansion slots; {case.label} has "
-                        f"{case.expansion_slots}.",
-                    )
-                )
+            _check_case_slots(plan, case, assembly.gpu_count, add)
     if case is not None:
-        for gpu, _ in gpus:
-            if gpu.length_mm is None or case.max_gpu_length_mm is None:
-                add(
-                    Finding(
-                        "gpu_length", None, f"Length of {gpu.label} or the case limit not listed."
-                    )
-                )
-            elif gpu.length_mm > case.max_gpu_length_mm:
-                add(
-                    Finding(
-                        "gpu_length",
-                        False,
-                        f"{gpu.label} is {gpu.length_mm} mm; {case.label} takes "
-                        f"{case.max_gpu_length_mm} mm.",
-                    )
-                )
-        passive = sorted({g.label for g, _ in gpus if g.passive})
-        if passive and case.form_factor != "rack":
-            add(
-                Finding(
-                    "gpu_cooling",
-                    False,
-                    f"{', '.join(passive)} {'is' if len(passive) == 1 else 'are'} passively cooled "
-                    "and need the forced airflow of a rack chassis (or a fan shroud per card, "
-                    "which the catalogue does not list).",
-                )
+        _check_gpu_case(gpus, case, add)
+
+
+def _check_slot_plan(plan: SlotPlan, add) -> None:
+    """Where the GPUs sit, and the lanes and PCIe generation their slots give them."""
+    ok = plan.fits if plan.status != "unknown" else None
+    add(Finding("gpu_slots", ok, plan.detail, plan.status))
+    if plan.risers:
+        add(warn("risers", f"{plan.risers} GPU(s) on riser cables."))
+    if not plan.fits:
+        return
+    known = [lane for lane in plan.lanes if lane]
+    if not known or len(known) != len(plan.lanes):
+        add(Finding("pcie_lanes", None, "Electrical lanes of the GPUs' slots not known."))
+        return
+    gens = {g for g in plan.gens if g}
+    gen = f"PCIe {max(gens)}.0 " if len(gens) == 1 else "PCIe "
+    add(Finding("pcie_lanes", True, f"GPUs run at {gen}" + "/".join(f"x{x}" for x in known) + "."))
+
+
+def _check_case_slots(plan: SlotPlan, case: CasePart, count: int, add) -> None:
+    if case.expansion_slots is None:
+        add(Finding("case_slots", None, f"{case.label}'s expansion slots are not listed."))
+    elif plan.case_slots > case.expansion_slots:
+        more = "" if plan.exact else " or more"
+        text = (
+            f"The GPUs cover {plan.case_slots}{more} expansion slots; {case.label} has "
+            f"{case.expansion_slots}."
+        )
+        add(Finding("case_slots", False, text))
+    elif not plan.exact and count > 1:
+        text = (
+            f"The GPUs cover at least {plan.case_slots} expansion slots; {case.label} has "
+            f"{case.expansion_slots} (the board's slot positions are not listed)."
+        )
+        add(Finding("case_slots", None, text))
+
+
+def _check_gpu_case(gpus: list[tuple[GpuPart, int]], case: CasePart, add) -> None:
+    """Card length against the case, and passive cards outside a rack chassis."""
+    for gpu, _ in gpus:
+        if gpu.length_mm is None or case.max_gpu_length_mm is None:
+            add(Finding("gpu_length", None, f"Length of {gpu.label} or the case limit not listed."))
+        elif gpu.length_mm > case.max_gpu_length_mm:
+            text = (
+                f"{gpu.label} is {gpu.length_mm} mm; {case.label} takes "
+                f"{case.max_gpu_length_mm} mm."
             )
+            add(Finding("gpu_length", False, text))
+    passive = sorted({g.label for g, _ in gpus if g.passive})
+    if passive and case.form_factor != "rack":
+        verb = "is" if len(passive) == 1 else "are"
+        text = (
+            f"{', '.join(passive)} {verb} passively cooled and need the forced airflow of a "
+            "rack chassis (or a fan shroud per card, which the catalogue does not list)."
+        )
+        add(Finding("gpu_cooling", False, text))
 
 
 def _check_cooler(assembly: Assembly, cpu: CpuPart | None, case: CasePart | None, add) -> None:
@@ -634,88 +798,95 @@ def psu_shortfall(
     need = PSU_HEADROOM * peak
     total = psu.watts * psu_count
     if total < need:
-        findings.append(
-            Finding(
-                "psu_watts",
-                False,
-                f"Peak draw is about {peak:.0f} W; the supply should be at least {need:.0f} W "
-                f"(has {total} W).",
-            )
+        text = (
+            f"Peak draw is about {peak:.0f} W; the supply should be at least {need:.0f} W "
+            f"(has {total} W)."
         )
-    pcie, v12, eps, unknown = gpu_connector_demand(assembly.gpus)
-    if unknown:
+        findings.append(Finding("psu_watts", False, text))
+    demand = gpu_connector_demand(assembly.gpus)
+    if demand[3]:
         findings.append(
             Finding("psu_gpu_connectors", None, "A GPU's power connectors are not listed.")
         )
     board_eps = (board.eps_connectors if board is not None else None) or 0
-    if board is not None and board.eps_connectors is None:
-        findings.append(
-            Finding("psu_cpu_connectors", None, f"{board.label}'s CPU power inputs are not listed.")
-        )
-    if psu.eps is None:
-        if board_eps or eps:
-            findings.append(
-                Finding("psu_cpu_connectors", None, f"{psu.label}'s EPS leads are not listed.")
-            )
-    else:
-        have_eps = psu.eps * psu_count
-        if have_eps < board_eps:
-            findings.append(
-                Finding(
-                    "psu_cpu_connectors",
-                    False,
-                    f"The board has {board_eps} CPU power inputs; the supply has {have_eps} EPS "
-                    "leads.",
-                )
-            )
-    if pcie or v12 or eps:
-        if psu.pcie_8pin is None or psu.connectors_12v_2x6 is None:
-            need_text = []
-            if pcie:
-                need_text.append(f"{pcie} × 8-pin PCIe")
-            if v12:
-                need_text.append(f"{v12} × 12V-2x6")
-            if eps:
-                need_text.append(f"{eps} × 8-pin EPS")
-            findings.append(
-                Finding(
-                    "psu_gpu_connectors",
-                    None,
-                    f"{psu.label}'s GPU leads are not listed; the GPUs need "
-                    + ", ".join(need_text)
-                    + ".",
-                )
-            )
-        else:
-            have_pcie = psu.pcie_8pin * psu_count
-            have_v12 = psu.connectors_12v_2x6 * psu_count
-            spare_eps = max((psu.eps or 0) * psu_count - board_eps, 0)
-            need_pcie = pcie
-            short_v12 = max(v12 - have_v12, 0)
-            if short_v12:
-                per_card = max(
-                    (
-                        adapter_leads(g.board_power_w)
-                        for g, _ in assembly.gpus
-                        if g.power_connector in ("12V-2x6", "12VHPWR")
-                    ),
-                    default=3,
-                )
-                need_pcie += short_v12 * per_card
-            need_pcie += 2 * max(eps - spare_eps, 0)
-            if need_pcie > have_pcie:
-                findings.append(
-                    Finding(
-                        "psu_gpu_connectors",
-                        False,
-                        f"The GPUs need {need_pcie} × 8-pin PCIe leads (adapters included); "
-                        f"the supply has {have_pcie}.",
-                    )
-                )
+    findings += _cpu_leads(psu, psu_count, board, board_eps, demand[2])
+    findings += _gpu_leads(assembly, psu, psu_count, board_eps, demand)
     return findings
 
 
+def _cpu_leads(
+    psu: PsuPart, psu_count: int, board: BoardPart | None, board_eps: int, gpu_eps: int
+) -> list[Finding]:
+    """The board's CPU power inputs against the supply's EPS leads."""
+    out: list[Finding] = []
+    if board is not None and board.eps_connectors is None:
+        text = f"{board.label}'s CPU power inputs are not listed."
+        out.append(Finding("psu_cpu_connectors", None, text))
+    if psu.eps is None:
+        if board_eps or gpu_eps:
+            text = f"{psu.label}'s EPS leads are not listed."
+            out.append(Finding("psu_cpu_connectors", None, text))
+    elif psu.eps * psu_count < board_eps:
+        text = (
+            f"The board has {board_eps} CPU power inputs; the supply has "
+            f"{psu.eps * psu_count} EPS leads."
+        )
+        out.append(Finding("psu_cpu_connectors", False, text))
+    return out
+
+
+def _gpu_leads(
+    assembly: Assembly,
+    psu: PsuPart,
+    psu_count: int,
+    board_eps: int,
+    demand: tuple[int, int, int, bool],
+) -> list[Finding]:
+    """The GPUs' power connectors against the supply's leads (12V-2x6 natively or
+    through adapters from 8-pin PCIe leads; EPS from leads the board leaves spare)."""
+    pcie, v12, eps, _ = demand
+    if not (pcie or v12 or eps):
+        return []
+    if psu.pcie_8pin is None or psu.connectors_12v_2x6 is None:
+        wanted = [
+            f"{n} × {what}"
+            for n, what in ((pcie, "8-pin PCIe"), (v12, "12V-2x6"), (eps, "8-pin EPS"))
+            if n
+        ]
+        text = f"{psu.label}'s GPU leads are not listed; the GPUs need " + ", ".join(wanted) + "."
+        return [Finding("psu_gpu_connectors", None, text)]
+    have_pcie = psu.pcie_8pin * psu_count
+    spare_eps = max((psu.eps or 0) * psu_count - board_eps, 0)
+    short_v12 = max(v12 - psu.connectors_12v_2x6 * psu_count, 0)
+    per_card = max(
+        (
+            adapter_leads(g.board_power_w)
+            for g, _ in assembly.gpus
+            if g.power_connector in ("12V-2x6", "12VHPWR")
+        ),
+        default=3,
+    )
+    need_pcie = pcie + short_v12 * per_card + 2 * max(eps - spare_eps, 0)
+    if need_pcie <= have_pcie:
+        return []
+    text = (
+        f"The GPUs need {need_pcie} × 8-pin PCIe leads (adapters included); the supply has "
+        f"{have_pcie}."
+    )
+    return [Finding("psu_gpu_connectors", False, text)]
+
+
 def _check_psu(assembly: Assembly, board: BoardPart | None, add) -> None:
+    case = assembly.case
+    if case is not None and case.has_integrated_psu:
+        _check_integrated_psu(assembly, case, add)
+        return
+    if case is not None and case.form_factor == "rack" and case.integrated_psu_w is None:
+        add(
+            Finding(
+                "psu_watts", None, f"Whether {case.label} ships with a power supply is not listed."
+            )
+        )
     psus = assembly.of("psu")
     if not psus:
         return
@@ -729,10 +900,47 @@ def _check_psu(assembly: Assembly, board: BoardPart | None, add) -> None:
         add(finding)
     if count == 2:
         add(
+            warn(
+                "psu_watts",
+                "Two power supplies: needs a case with room for both and a dual-PSU adapter.",
+            )
+        )
+
+
+def _check_integrated_psu(assembly: Assembly, case: CasePart, add) -> None:
+    """A chassis with its own supplies: they are the build's supply."""
+    watts = case.integrated_psu_w or 0
+    fitted = case.integrated_psu_count or 1
+    what = f"{fitted} × {watts} W" + (" (redundant)" if fitted > 1 else "")
+    extra = assembly.count("psu")
+    if extra:
+        add(
             Finding(
                 "psu_watts",
-                True,
-                "Two power supplies: needs a case with room for both and a dual-PSU adapter.",
+                False,
+                f"{case.label} ships with its own {what} supplies; the build adds {extra} ATX "
+                "supply(ies) it has no room for. Remove them.",
+            )
+        )
+    peak = assembly.peak_draw_w()
+    need = PSU_HEADROOM * peak
+    if need > watts:
+        add(
+            Finding(
+                "psu_watts",
+                False,
+                f"Peak draw is about {peak:.0f} W; {case.label}'s {what} supply gives {watts} W "
+                f"(needs {need:.0f} W).",
+            )
+        )
+    else:
+        add(Finding("psu_watts", True, f"Powered by {case.label}'s own {what} supply."))
+    if assembly.gpus:
+        add(
+            Finding(
+                "psu_gpu_connectors",
+                None,
+                f"The GPU power leads of {case.label}'s supply are not listed.",
             )
         )
 
@@ -773,3 +981,178 @@ def _check_model_size(assembly: Assembly, needs: ModelNeeds, add) -> None:
                 )
             )
     _check_storage(assembly, needs, add)
+
+
+@dataclass(frozen=True)
+class Parallel:
+    """How the build's GPUs share the model: ``split`` for the estimator (None: the
+    engine's default), ``link`` True when bridges give them NVLink / Infinity Fabric,
+    and the findings that say so."""
+
+    split: str | None
+    link: bool
+    findings: tuple[Finding, ...]
+
+
+def check_parallel(assembly: Assembly, engine: str, model: object) -> Parallel:
+    """The tensor-parallel, interconnect and lane rules for ``engine`` running
+    ``model`` (a ModelArch) on the build's GPUs."""
+    n = assembly.gpu_count
+    if n <= 1:
+        return Parallel(None, False, ())
+    findings: list[Finding] = []
+    split = _split_for(assembly, engine, model, findings)
+    link = _link_for(assembly, split, findings)
+    plan = assembly.slot_plan()
+    lanes = [lane for lane in (plan.lanes if plan else ()) if lane]
+    if split == "tensor" and lanes and min(lanes) < 16:
+        text = "/".join(f"x{lane}" for lane in plan.lanes)  # type: ignore[union-attr]
+        findings.append(
+            warn(
+                "pcie_lanes",
+                f"The GPUs share the CPU's lanes ({text}): tensor-parallel all-reduce "
+                f"{'runs over NVLink' if link else 'gets the bandwidth of x' + str(min(lanes))}.",
+            )
+        )
+    return Parallel(split, link, tuple(findings))
+
+
+def _split_for(assembly: Assembly, engine: str, model: object, findings: list) -> str | None:
+    n = assembly.gpu_count
+    profile = engine_profile(engine)
+    if profile.default_split != "tensor":
+        findings.append(
+            Finding(
+                "tensor_parallel",
+                True,
+                f"{profile.name} splits the layers over the {n} GPUs (each holds whole layers "
+                "and they take turns).",
+            )
+        )
+        return None
+    sizes = tensor_parallel_sizes(profile, model)
+    heads = getattr(model, "attention_heads", "?")
+    kv = getattr(model, "kv_heads", "?")
+    if n in sizes:
+        findings.append(
+            Finding(
+                "tensor_parallel",
+                True,
+                f"Tensor parallel over {n} GPUs ({n} divides the {heads} attention heads and "
+                f"suits the {kv} KV heads).",
+            )
+        )
+        return "tensor"
+    allowed = ", ".join(str(s) for s in sizes)
+    if "layer" not in profile.splits:
+        findings.append(
+            Finding(
+                "tensor_parallel",
+                False,
+                f"{profile.name} shards a layer over {allowed} GPU(s) only ({heads} attention "
+                f"heads, {kv} KV heads) and has no layer split for {n}.",
+            )
+        )
+        return None
+    findings.append(
+        warn(
+            "tensor_parallel",
+            f"{profile.name} shards a layer only over {allowed} GPU(s) ({heads} attention "
+            f"heads, {kv} KV heads), so the {n} GPUs run as a pipeline (layer split): they "
+            "take turns, and their bandwidth does not add up.",
+        )
+    )
+    return "layer"
+
+
+def _link_for(assembly: Assembly, split: str | None, findings: list) -> bool:
+    """True when bridges join every GPU into one NVLink / Infinity Fabric group that
+    the split can use."""
+    found, joined = _link_findings(assembly)
+    findings.extend(found)
+    return joined and split in ("tensor", None)
+
+
+def _bridges(assembly: Assembly) -> tuple[AdapterPart | None, int]:
+    """The build's bridge for its GPUs, and how many of them it has."""
+    slugs = {g.slug for g, _ in assembly.gpus}
+    bridges = [
+        (a, q)
+        for a, q in assembly.adapters
+        if a.is_bridge and (not a.compatible_gpus or slugs <= set(a.compatible_gpus))
+    ]
+    return (bridges[0][0] if bridges else None), sum(q for _, q in bridges)
+
+
+def _link_findings(assembly: Assembly) -> tuple[list[Finding], bool]:
+    """What the interconnect rule says, and whether one link joins every GPU."""
+    gpus, n = assembly.gpus, assembly.gpu_count
+    if not all(g.has_link for g, _ in gpus):
+        return [Finding("gpu_interconnect", True, "The GPUs exchange data over PCIe.")], False
+    gpu = gpus[0][0]
+    name = gpu.interconnect or "NVLink"
+    bridge, have = _bridges(assembly)
+    if bridge is None:
+        text = (
+            f"The cards take {name} bridges, but the build has none: the GPUs exchange data "
+            "over PCIe."
+        )
+        return [Finding("gpu_interconnect", True, text)], False
+    group = gpu.interconnect_group_size
+    if group is None:
+        text = f"{gpu.label}'s {name} group size is not listed; PCIe assumed."
+        return [Finding("gpu_interconnect", None, text)], False
+    problem = _bridge_problem(assembly, bridge, have, group)
+    if problem is not None:
+        return [problem], False
+    out = []
+    if _bridge_spacing(assembly, group) is None:
+        text = "Slot positions unknown: whether the bridges reach is not verified."
+        out.append(Finding("risers", None, text))
+    if n > group:
+        text = (
+            f"{name} bridges join the cards in groups of {group}; traffic between groups, and "
+            f"a tensor split over all {n}, goes over PCIe."
+        )
+        return [*out, warn("gpu_interconnect", text)], False
+    speed = f"{gpu.interconnect_bandwidth_gbs:g} GB/s"
+    text = f"{have} {name} bridge(s) join the {n} GPUs ({speed})."
+    return [*out, Finding("gpu_interconnect", True, text)], True
+
+
+def _bridge_problem(
+    assembly: Assembly, bridge: AdapterPart, have: int, group: int
+) -> Finding | None:
+    """Too few bridges for the groups, or bridges that do not span the cards' spacing."""
+    n = assembly.gpu_count
+    gpu = assembly.gpus[0][0]
+    name = gpu.interconnect or "NVLink"
+    per_group = bridge.bridges_per_group or 1
+    need = (n // group) * per_group
+    if n % group or have < need:
+        text = (
+            f"{name} joins {gpu.label} cards in groups of {group} ({per_group} bridge(s) "
+            f"each); {n} GPUs with {have} bridge(s) cannot all be joined "
+            f"(need {max(need, per_group)})."
+        )
+        return Finding("gpu_interconnect", False, text)
+    spacing = _bridge_spacing(assembly, group)
+    if bridge.slot_spacing and spacing is not None and spacing != bridge.slot_spacing:
+        text = (
+            f"{bridge.label} spans {bridge.slot_spacing} slot positions; the cards sit "
+            f"{spacing} apart on this board."
+        )
+        return Finding("gpu_interconnect", False, text)
+    return None
+
+
+def _bridge_spacing(assembly: Assembly, group: int) -> int | None:
+    """Slot positions between neighbouring cards of a group (None when unknown)."""
+    plan, board = assembly.slot_plan(), assembly.board
+    if plan is None or board is None or not plan.exact or plan.risers:
+        return None
+    positions = board_positions(board)
+    if positions is None or len(plan.slots) < 2:
+        return None
+    used = [positions[i] for i in plan.slots]
+    return used[1] - used[0]

@@ -15,9 +15,21 @@ from pathlib import Path
 CONSTANTS_PATH = Path(__file__).with_name("constants.json")
 
 GPU_CLASSES = ("gpu_nvidia", "gpu_nvidia_hbm", "gpu_amd", "gpu_amd_hbm", "gpu_intel")
-UNIFIED_CLASSES = ("unified_apple", "unified_other")
+UNIFIED_CLASSES = ("unified_apple", "unified_amd", "unified_nvidia", "unified_other")
 DEVICE_CLASSES = (*GPU_CLASSES, *UNIFIED_CLASSES, "cpu")
-ENGINE_NAMES = ("llama.cpp", "vllm", "exllamav2", "mlx", "transformers")
+MEMORY_CLASSES = ("gddr6", "gddr6x", "gddr7", "hbm")
+# Engines' cost keys (EngineProfile.cost_key) and fine-tuning frameworks.
+ENGINE_NAMES = ("llama.cpp", "ik_llama.cpp", "vllm", "sglang", "exllamav2", "mlx", "transformers")
+TRAINING_NAMES = ("transformers", "peft", "unsloth", "torchtune", "axolotl")
+METRICS = (
+    "decode",
+    "prefill",
+    "batched_decode",
+    "power",
+    "train_tokens_per_s",
+    "train_peak_memory",
+    "spec_decode",
+)
 
 
 @dataclass(frozen=True)
@@ -52,20 +64,68 @@ def _prefill(cls: str, default: float) -> Parameter:
     )
 
 
+def _per_engine(
+    prefix: str, defaults: dict[str, float], low: float, high: float, meaning: str
+) -> tuple[Parameter, ...]:
+    return tuple(
+        Parameter(f"{prefix}.{engine}", value, low, high, meaning.format(engine=engine))
+        for engine, value in defaults.items()
+    )
+
+
 PARAMETERS: tuple[Parameter, ...] = (
-    _bandwidth("gpu_nvidia", 0.8),
-    _bandwidth("gpu_nvidia_hbm", 0.55),
-    _bandwidth("gpu_amd", 0.65),
-    _bandwidth("gpu_amd_hbm", 0.5),
-    _bandwidth("gpu_intel", 0.55),
-    _bandwidth("unified", 0.75),
+    _bandwidth("gddr6", 0.8),
+    _bandwidth("gddr6x", 0.85),
+    _bandwidth("gddr7", 0.85),
+    _bandwidth("hbm", 0.6),
+    _bandwidth("unified_apple", 0.8),
+    _bandwidth("unified_amd", 0.75),
+    _bandwidth("unified_nvidia", 0.75),
+    _bandwidth("unified_other", 0.7),
     _bandwidth("cpu", 0.65),
     Parameter(
+        "vendor_bandwidth_factor.amd",
+        0.9,
+        0.4,
+        1.3,
+        "AMD GPUs' decode bandwidth efficiency relative to NVIDIA's on the same memory",
+    ),
+    Parameter(
+        "vendor_bandwidth_factor.intel",
+        0.8,
+        0.4,
+        1.3,
+        "Intel GPUs' decode bandwidth efficiency relative to NVIDIA's on the same memory",
+    ),
+    Parameter(
+        "backend_bandwidth_factor.vulkan",
+        1.0,
+        0.5,
+        1.5,
+        "decode bandwidth efficiency with llama.cpp's Vulkan backend relative to the "
+        "vendor's own backend (CUDA, ROCm, SYCL)",
+    ),
+    Parameter(
+        "backend_prefill_factor.vulkan",
+        0.7,
+        0.2,
+        1.5,
+        "prefill throughput with llama.cpp's Vulkan backend relative to the vendor's own",
+    ),
+    Parameter(
         "cpu_core_bandwidth_gbs",
-        12.0,
+        20.0,
         2.0,
         100.0,
         "memory bandwidth one CPU core can pull, GB/s (caps CPUs with few cores)",
+    ),
+    Parameter(
+        "cpu_ccd_bandwidth_gbs",
+        60.0,
+        10.0,
+        200.0,
+        "read bandwidth one core complex (AMD CCD) reaches through its link to the I/O die, "
+        "GB/s (caps EPYC/Ryzen parts whose cores sit on few CCDs)",
     ),
     Parameter(
         "numa_efficiency",
@@ -74,31 +134,27 @@ PARAMETERS: tuple[Parameter, ...] = (
         1.0,
         "share of two sockets' bandwidth reached with weights interleaved over both",
     ),
-    *(
-        Parameter(
-            f"layer_overhead_us.gpu.{engine}",
-            default,
-            0.0,
-            300.0,
-            f"fixed time per layer per decoded token on a GPU with {engine} (kernel "
-            "launches, synchronisation), µs",
-        )
-        for engine, default in (
-            ("llama.cpp", 40.0),
-            ("exllamav2", 15.0),
-            ("vllm", 10.0),
-            ("transformers", 60.0),
-        )
+    *_per_engine(
+        "layer_overhead_us.gpu",
+        {
+            "llama.cpp": 40.0,
+            "ik_llama.cpp": 40.0,
+            "exllamav2": 15.0,
+            "vllm": 10.0,
+            "sglang": 10.0,
+            "transformers": 60.0,
+        },
+        0.0,
+        300.0,
+        "fixed time per layer per decoded token on a GPU with {engine} (kernel launches, "
+        "synchronisation), µs",
     ),
-    *(
-        Parameter(
-            f"layer_overhead_us.unified.{engine}",
-            default,
-            0.0,
-            300.0,
-            f"fixed time per layer per decoded token on a unified-memory GPU with {engine}, µs",
-        )
-        for engine, default in (("llama.cpp", 60.0), ("mlx", 40.0))
+    *_per_engine(
+        "layer_overhead_us.unified",
+        {"llama.cpp": 60.0, "mlx": 40.0, "vllm": 30.0, "sglang": 30.0},
+        0.0,
+        300.0,
+        "fixed time per layer per decoded token on a unified-memory GPU with {engine}, µs",
     ),
     Parameter(
         "layer_overhead_us.cpu",
@@ -107,12 +163,43 @@ PARAMETERS: tuple[Parameter, ...] = (
         1000.0,
         "fixed time per layer per decoded token on the CPU (thread barriers), µs",
     ),
-    Parameter(
-        "token_overhead_ms",
-        0.5,
+    *_per_engine(
+        "step_overhead_ms",
+        {
+            "llama.cpp": 0.3,
+            "ik_llama.cpp": 0.3,
+            "exllamav2": 0.5,
+            "vllm": 2.0,
+            "sglang": 2.0,
+            "mlx": 0.5,
+            "transformers": 5.0,
+        },
         0.0,
-        20.0,
-        "fixed time per decoded token outside the layers (sampling, scheduling), ms",
+        50.0,
+        "fixed time per decode step outside the layers with {engine} (sampling, scheduling, "
+        "host-side work), ms",
+    ),
+    *_per_engine(
+        "sequence_overhead_us",
+        {"llama.cpp": 30.0, "ik_llama.cpp": 30.0, "vllm": 30.0, "sglang": 30.0},
+        0.0,
+        3000.0,
+        "extra time per decode step for each additional sequence batched with {engine} "
+        "(per-sequence attention launches, sampling, scheduling), µs",
+    ),
+    Parameter(
+        "decode_compute_efficiency",
+        0.5,
+        0.05,
+        1.0,
+        "share of the prefill matrix rate that batched decode's small matrix multiplies reach",
+    ),
+    Parameter(
+        "kv_read_efficiency",
+        1.0,
+        0.2,
+        1.0,
+        "share of the decode bandwidth reached when attention reads the KV cache",
     ),
     *(
         Parameter(
@@ -137,15 +224,37 @@ PARAMETERS: tuple[Parameter, ...] = (
         0.8,
         0.3,
         1.0,
-        "prefill throughput with quantized weights relative to 16-bit weights",
+        "GPU prefill throughput with quantized weights relative to 16-bit weights",
     ),
     Parameter(
+        "cpu_int8_prefill_speedup",
+        2.0,
+        0.5,
+        6.0,
+        "CPU prefill with quantized weights relative to the FP32 rate (llama.cpp repacks "
+        "Q4/Q8 blocks for 8-bit integer dot products, faster than FP32 on AVX2/AVX-512/NEON)",
+    ),
+    *_per_engine(
         "expert_matmul_half_tokens",
-        16.0,
+        {"llama.cpp": 16.0, "ik_llama.cpp": 16.0, "vllm": 8.0, "sglang": 8.0, "mlx": 16.0},
         1.0,
         1024.0,
-        "tokens per expert at which a routed expert's matrix multiply reaches half the "
-        "efficiency of a dense one (each expert sees only its share of a prefill batch)",
+        "tokens per expert at which a routed expert's matrix multiply with {engine} reaches "
+        "half the efficiency of a dense one (each expert sees only its share of a batch)",
+    ),
+    *_per_engine(
+        "prefill_engine_speedup",
+        {
+            "ik_llama.cpp": 1.0,
+            "vllm": 1.5,
+            "sglang": 1.5,
+            "exllamav2": 1.0,
+            "mlx": 1.0,
+            "transformers": 1.0,
+        },
+        0.2,
+        5.0,
+        "prefill throughput of {engine}'s kernels relative to llama.cpp's on the same device",
     ),
     _prefill("gpu_nvidia", 0.45),
     _prefill("gpu_nvidia_hbm", 0.3),
@@ -153,8 +262,42 @@ PARAMETERS: tuple[Parameter, ...] = (
     _prefill("gpu_amd_hbm", 0.2),
     _prefill("gpu_intel", 0.2),
     _prefill("unified_apple", 0.5),
-    _prefill("unified_other", 0.35),
+    _prefill("unified_amd", 0.3),
+    _prefill("unified_nvidia", 0.4),
+    _prefill("unified_other", 0.3),
     _prefill("cpu", 0.45),
+    *(
+        Parameter(
+            f"power_fraction.{kind}.{phase}",
+            default,
+            0.1,
+            1.0,
+            f"share of a {kind}'s rated power drawn while busy with {phase}",
+        )
+        for kind, phase, default in (
+            ("gpu", "decode", 0.6),
+            ("gpu", "prefill", 0.9),
+            ("cpu", "decode", 0.75),
+            ("cpu", "prefill", 0.95),
+            ("unified", "decode", 0.6),
+            ("unified", "prefill", 0.9),
+        )
+    ),
+    *_per_engine(
+        "train_mfu",
+        {name: 0.35 for name in TRAINING_NAMES},
+        0.02,
+        0.9,
+        "share of peak FP16 throughput a fine-tuning step reaches with {engine} (model FLOPs "
+        "utilisation: 6 FLOPs per parameter per token, 4 with frozen base weights)",
+    ),
+    Parameter(
+        "train_activation_scale",
+        1.0,
+        0.3,
+        4.0,
+        "measured fine-tuning activation memory relative to the per-layer activation model",
+    ),
 )
 PARAMETER_BY_NAME = {p.name: p for p in PARAMETERS}
 
@@ -182,16 +325,10 @@ FIXED: dict[str, float] = {
     # weights, and of PCIe bandwidth reached when copying weights to a GPU.
     "storage_efficiency": 0.85,
     "pcie_efficiency": 0.8,
-    # Share of a device's rated power drawn while busy decoding (memory bound) and
-    # prefilling (compute bound), and when idle with a model loaded.
-    "power_fraction.gpu.decode": 0.6,
-    "power_fraction.gpu.prefill": 0.9,
+    # Share of a device's rated power drawn when idle with a model loaded (the busy
+    # shares are fitted to measured draw: see PARAMETERS).
     "power_fraction.gpu.idle": 0.12,
-    "power_fraction.cpu.decode": 0.75,
-    "power_fraction.cpu.prefill": 0.95,
     "power_fraction.cpu.idle": 0.3,
-    "power_fraction.unified.decode": 0.6,
-    "power_fraction.unified.prefill": 0.9,
     "power_fraction.unified.idle": 0.1,
     # Motherboard, fans, drives, plus DRAM per binary GB installed; PSU efficiency.
     "platform_power_w": 40.0,
@@ -199,6 +336,18 @@ FIXED: dict[str, float] = {
     "psu_efficiency": 0.9,
     # RAM the operating system and other programs keep, GB.
     "os_reserved_ram_gb": 3.0,
+}
+
+
+# 80 % bands (measured ÷ predicted) used until validation has measured its own.
+DEFAULT_BANDS: dict[str, tuple[float, float]] = {
+    "decode": (0.75, 1.3),
+    "prefill": (0.6, 1.6),
+    "batched_decode": (0.7, 1.3),
+    "power": (0.75, 1.3),
+    "train_tokens_per_s": (0.6, 1.6),
+    "train_peak_memory": (0.75, 1.3),
+    "spec_decode": (0.75, 1.3),
 }
 
 
@@ -214,15 +363,26 @@ class Constants:
 
     values: dict[str, float]
     fixed: dict[str, float] = field(default_factory=lambda: dict(FIXED))
-    error_bands: dict[str, tuple[float, float]] = field(
-        default_factory=lambda: {"decode": (0.75, 1.3), "prefill": (0.6, 1.6)}
-    )
+    error_bands: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_BANDS))
     fitted: tuple[str, ...] = ()
 
     def __getitem__(self, name: str) -> float:
         if name in self.values:
             return self.values[name]
-        return self.fixed[name]
+        if name in self.fixed:
+            return self.fixed[name]
+        return self._legacy(name)
+
+    def _legacy(self, name: str) -> float:
+        """Names of the earlier per-vendor bandwidth classes (still read by the build
+        search's optimistic bounds): the best memory class times the vendor's factor."""
+        prefix = "bandwidth_efficiency.gpu_"
+        if not name.startswith(prefix):
+            raise KeyError(name)
+        vendor = name[len(prefix) :].removesuffix("_hbm")
+        best = max(self.values[f"bandwidth_efficiency.{m}"] for m in MEMORY_CLASSES)
+        factor = self.values.get(f"vendor_bandwidth_factor.{vendor}", 1.0)
+        return min(best * max(factor, 1.0), 1.0)
 
     def replace(self, **values: float) -> Constants:
         """A copy with some values changed (names use dots, so pass a dict via **)."""
@@ -254,7 +414,7 @@ def constants_from_json(data: dict) -> Constants:
         if name in PARAMETER_BY_NAME:
             p = PARAMETER_BY_NAME[name]
             values[name] = min(max(float(value), p.low), p.high)
-    bands = {"decode": (0.75, 1.3), "prefill": (0.6, 1.6)}
+    bands = dict(DEFAULT_BANDS)
     for key, pair in (data.get("error_bands") or {}).items():
         bands[key] = (float(pair[0]), float(pair[1]))
     fitted = tuple(n for n in data.get("fitted", ()) if n in PARAMETER_BY_NAME)

@@ -14,11 +14,18 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from .. import power, training
+from .. import spec as speculation
+from ..spec import SpecDecode
 from ..throughput import decode_step, prefill
-from . import NOT_FITTED, PARAMETER_BY_NAME, PARAMETERS, Constants, Parameter
+from . import METRICS, NOT_FITTED, PARAMETER_BY_NAME, PARAMETERS, Constants, Parameter
 from .loader import Measurement
 
 HUBER_SCALE = 0.15
+# Weight of the pull of each constant towards its documented default (in the constant's
+# unit coordinate): a weak prior, so that a class carried by one or two sources does not
+# run to a bound when they disagree, and a held-out source meets physics, not a fluke.
+PRIOR_WEIGHT = 0.3
 GRID_POINTS = 13
 GOLDEN_STEPS = 14
 MAX_SWEEPS = 3
@@ -27,34 +34,126 @@ BAND_QUANTILES = (0.1, 0.9)
 
 
 def predict(row: Measurement, constants: Constants) -> float:
-    """The engine's tokens/s for a measurement's setup."""
+    """The engine's figure for a measurement's setup, in the row's unit (tokens/s, W,
+    GB)."""
+    return _PREDICTORS[row.metric](row, constants)
+
+
+def _decode_step(row: Measurement, constants: Constants, batch: int, tokens: int = 1):
     workload = row.workload
-    if row.metric == "decode":
-        depth = min(workload.prompt_tokens + workload.gen_tokens / 2, workload.context_tokens)
-        step = decode_step(
-            row.placement,
-            row.parts,
-            row.engine,
-            constants,
-            depth,
-            workload.kv_cache_bits,
-            row.quant.bits_per_weight,
-            workload.concurrent_sequences,
-        )
-        return workload.concurrent_sequences / step.seconds
+    depth = min(workload.prompt_tokens + workload.gen_tokens / 2, workload.context_tokens)
+    return decode_step(
+        row.placement,
+        row.parts,
+        row.engine,
+        constants,
+        depth,
+        workload.kv_cache_bits,
+        row.quant.bits_per_weight,
+        batch,
+        tokens,
+    )
+
+
+def _predict_decode(row: Measurement, constants: Constants) -> float:
+    return 1.0 / _decode_step(row, constants, 1).seconds
+
+
+def _predict_batched(row: Measurement, constants: Constants) -> float:
+    batch = row.workload.concurrent_sequences
+    return batch / _decode_step(row, constants, batch).seconds
+
+
+def _predict_prefill(row: Measurement, constants: Constants) -> float:
     time = prefill(
         row.placement,
         row.parts,
         row.engine,
         constants,
-        workload.prompt_tokens,
+        row.workload.prompt_tokens,
         row.quant.bits_per_weight,
+        row.depth,
     )
-    return workload.prompt_tokens / time.seconds
+    return row.workload.prompt_tokens / time.seconds
+
+
+def _predict_power(row: Measurement, constants: Constants) -> float:
+    phase = "prefill" if "prefill" in row.test.lower() or row.test.startswith("pp") else "decode"
+    if phase == "prefill":
+        step = prefill(
+            row.placement,
+            row.parts,
+            row.engine,
+            constants,
+            row.workload.prompt_tokens,
+            row.quant.bits_per_weight,
+        )
+    else:
+        step = _decode_step(row, constants, row.workload.concurrent_sequences)
+    if row.power_scope == "gpu":
+        return power.gpu_power_w(row.placement, step, phase, constants)
+    return power.wall_power_w(row.machine, row.placement, step, phase, constants)
+
+
+def _predict_train_speed(row: Measurement, constants: Constants) -> float:
+    need, found = training.training_memory(
+        row.machine, row.model, row.quant, row.workload, constants
+    )
+    peak = sum(d.peak_tflops for d in found)
+    return training.training_tokens_per_s(
+        row.model, row.workload, peak, need.gradient_checkpointing, constants, row.framework
+    )
+
+
+def _predict_train_memory(row: Measurement, constants: Constants) -> float:
+    need, _ = training.training_memory(row.machine, row.model, row.quant, row.workload, constants)
+    return need.per_gpu_bytes / 1e9
+
+
+def _predict_spec(row: Measurement, constants: Constants) -> float:
+    spec_data = row.spec or {}
+    spec = SpecDecode(
+        str(spec_data.get("method") or "draft"),
+        spec_data.get("draft_tokens"),
+        spec_data.get("acceptance_rate"),
+        str(spec_data.get("draft_model") or ""),
+    )
+    single = _decode_step(row, constants, 1)
+    verify = _decode_step(row, constants, 1, spec.k + 1)
+    draft_s = 0.0
+    draft_b = spec_data.get("draft_params_b")
+    if spec.method == "draft" and draft_b:
+        draft_s = single.seconds * min(float(draft_b) / row.model.active_params_b, 1.0)
+    total = sum(t.bytes_read for t in single.slots) or 1.0
+    step_s = speculation.drafter_step_s(
+        spec, single.seconds, row.parts.layers, row.parts.head_bytes / total, draft_s
+    )
+    return speculation.speculative_tokens_per_s(spec, verify.seconds, step_s)
+
+
+_PREDICTORS = {
+    "decode": _predict_decode,
+    "prefill": _predict_prefill,
+    "batched_decode": _predict_batched,
+    "power": _predict_power,
+    "train_tokens_per_s": _predict_train_speed,
+    "train_peak_memory": _predict_train_memory,
+    "spec_decode": _predict_spec,
+}
+
+
+def _prior(constants: Constants) -> float:
+    """Squared distance of the constants from their defaults, in unit coordinates."""
+    total = 0.0
+    for p in PARAMETERS:
+        value = constants.values.get(p.name, p.default)
+        if value != p.default:
+            total += (_to_unit(p, value) - _to_unit(p, p.default)) ** 2
+    return PRIOR_WEIGHT * total
 
 
 def _loss(rows: Sequence[Measurement], weights: Sequence[float], constants: Constants) -> float:
-    total = 0.0
+    total = _prior(constants)
     scale2 = HUBER_SCALE * HUBER_SCALE
     for row, weight in zip(rows, weights, strict=True):
         r = math.log(predict(row, constants) / row.tokens_per_s)
@@ -150,7 +249,15 @@ def _levenberg_marquardt(
             **{p.name: _from_unit(p, x) for p, x in zip(params, point, strict=True)}
         )
 
-    residuals = _residuals(rows, constants_at(u))
+    anchors = [_to_unit(p, p.default) for p in params]
+    prior_scale = math.sqrt(PRIOR_WEIGHT * 2)
+
+    def residuals_at(point: list[float]) -> list[float]:
+        prior = [(x - a) * prior_scale for x, a in zip(point, anchors, strict=True)]
+        return _residuals(rows, constants_at(point)) + prior
+
+    weights = list(weights) + [1.0] * len(params)
+    residuals = residuals_at(u)
     loss = _robust(residuals, weights)
     damping = 1e-2
     scale2 = HUBER_SCALE * HUBER_SCALE
@@ -163,7 +270,7 @@ def _levenberg_marquardt(
             step = 1e-4 if u[j] < 1.0 - 1e-4 else -1e-4
             moved = u[:]
             moved[j] += step
-            shifted = _residuals(rows, constants_at(moved))
+            shifted = residuals_at(moved)
             columns.append([(b - a) / step for a, b in zip(residuals, shifted, strict=True)])
         n = len(u)
         jtj = [
@@ -185,7 +292,7 @@ def _levenberg_marquardt(
             ]
             delta = _solve(system, [-g for g in jte])
             trial = [min(max(x + d, 0.0), 1.0) for x, d in zip(u, delta, strict=True)]
-            trial_residuals = _residuals(rows, constants_at(trial))
+            trial_residuals = residuals_at(trial)
             trial_loss = _robust(trial_residuals, weights)
             if trial_loss < loss:
                 converged = loss - trial_loss < 1e-7 * max(loss, 1e-12)
@@ -200,7 +307,10 @@ def _levenberg_marquardt(
 
 
 def fit(
-    rows: Sequence[Measurement], start: Constants, names: Iterable[str] | None = None
+    rows: Sequence[Measurement],
+    start: Constants,
+    names: Iterable[str] | None = None,
+    sweeps: int = MAX_SWEEPS,
 ) -> Constants:
     """Constants minimising the robust log error over ``rows``, from ``start``:
     Levenberg–Marquardt, then coordinate sweeps (a grid over each constant's range and
@@ -209,7 +319,7 @@ def fit(
     weights = _weights(rows)
     current = _levenberg_marquardt(rows, weights, start, names) if names else start
     best = _loss(rows, weights, current)
-    for _ in range(MAX_SWEEPS):
+    for _ in range(sweeps):
         before = best
         for name in names:
             p = PARAMETER_BY_NAME[name]
@@ -296,7 +406,7 @@ def quantile(values: Sequence[float], q: float) -> float:
 def error_bands(outcomes: Sequence[Outcome]) -> dict[str, tuple[float, float]]:
     """Per metric, the 10th and 90th percentiles of measured ÷ held-out prediction."""
     bands = {}
-    for metric in ("decode", "prefill"):
+    for metric in METRICS:
         ratios = [
             o.row.tokens_per_s / o.held_out
             for o in outcomes

@@ -1,4 +1,11 @@
-"""Turn the rows of ``measurements.json`` into engine inputs.
+"""Turn the calibration rows into engine inputs.
+
+Rows live in ``measurements.json`` (the first 178, schema v1 with v2 fields added) and in
+every ``measurements/*.json`` file (schema v2, one list of rows per file; see
+``measurements/README.md``). Metrics: ``decode`` and ``prefill`` (single stream, tokens/s),
+``batched_decode`` (aggregate tokens/s of ``concurrency`` streams), ``power`` (W at the wall
+or the GPU), ``train_tokens_per_s`` and ``train_peak_memory`` (GB) of fine-tuning runs, and
+``spec_decode`` (tokens/s with speculative decoding; its baseline alongside).
 
 Each row becomes a :class:`Measurement`: the machine, model, quant and workload it was
 measured with, the layout it ran with (``-ngl``, ``--n-cpu-moe``, split) and the measured
@@ -21,8 +28,10 @@ Conversions, applied to every row alike:
   a GPU present as 0 (llama.cpp's old default).
 - Rows that ran are known to fit, so system RAM and unified memory are taken as ample
   (the nominal bits per weight of some rows would otherwise overstate their size).
-- The rows name GPUs, not their memory type; A100/H100/H200/V100/P100/MI-series cards
-  are marked as HBM.
+- A GPU's vendor and memory type come from the row, else from its name
+  (:data:`..devices.GPU_NAME_FACTS`); a CPU's CCDs from the row, else
+  :data:`..devices.CPU_CCDS`.
+- ``threads`` below the core count limit the cores that pull memory and compute.
 """
 
 from __future__ import annotations
@@ -33,8 +42,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..engines import EngineProfile, engine_profile
-from ..hardware import CpuSystem, Gpu, GpuGroup, Machine, UnifiedMemorySystem
+from .. import devices
+from ..engines import EngineProfile, engine_profile, training_framework
+from ..hardware import CpuSystem, Gpu, GpuGroup, Machine, UnifiedMemorySystem, with_threads
 from ..memory import ModelParts, model_parts
 from ..model import ModelArch
 from ..placement import Placement, place
@@ -43,15 +53,22 @@ from ..workload import Workload
 from . import Constants, default_constants
 
 MEASUREMENTS_PATH = Path(__file__).with_name("measurements.json")
+MEASUREMENTS_DIR = Path(__file__).with_name("measurements")
+METRIC_UNITS = {
+    "decode": "tokens/s",
+    "prefill": "tokens/s",
+    "batched_decode": "tokens/s",
+    "power": "W",
+    "train_tokens_per_s": "tokens/s",
+    "train_peak_memory": "GB",
+    "spec_decode": "tokens/s",
+}
+TRAINING_ENGINES = ("unsloth", "peft", "torchtune", "axolotl")
 UNKNOWN_LENGTH_TOKENS = 128
 # A device whose compute the source does not state is taken as never compute-limited in
 # decode (prefill rows on such devices are skipped).
 UNKNOWN_COMPUTE_TFLOPS = 10_000.0
-_GEFORCE = re.compile(r"^(GeForce )?RTX \d{4}( ?(Ti|SUPER|D))*( \d+ ?GB)?$", re.I)
-# Cards with stacked high-bandwidth memory (the rows name the card, not its memory type).
-_HBM = re.compile(
-    r"\b(A100|A800|H100|H800|H200|GH200|B100|B200|GB200|V100|P100|MI\d{2,3}X?)\b", re.I
-)
+_GEFORCE = re.compile(r"^(NVIDIA )?(GeForce )?RTX \d{4}( ?(Ti|SUPER|D))*( \d+ ?GB)?$", re.I)
 _MEMORY_TYPES = {"DDR3", "DDR4", "DDR5", "LPDDR4X", "LPDDR5", "LPDDR5X", "MRDIMM"}
 
 
@@ -74,6 +91,30 @@ class Measurement:
     split: str | None
     placement: Placement
     parts: ModelParts
+    date: str = ""
+    source: str = ""
+    backend: str = ""
+    depth: int = 0
+    test: str = ""
+    framework: str = ""
+    power_scope: str = ""
+    spec: dict | None = None
+    baseline_tokens_per_s: float | None = None
+
+    @property
+    def value(self) -> float:
+        """The measured figure in its metric's unit (tokens/s, W or GB)."""
+        return self.tokens_per_s
+
+    @property
+    def unit(self) -> str:
+        """Unit of :attr:`value`."""
+        return METRIC_UNITS[self.metric]
+
+    @property
+    def year(self) -> int:
+        """Year the measurement was published."""
+        return int(self.date[:4]) if self.date[:4].isdigit() else 0
 
     def describe(self) -> str:
         """Short text naming model, quant and hardware."""
@@ -92,12 +133,32 @@ class SkipRow(Exception):
     """A row that cannot be turned into engine inputs; the message says why."""
 
 
+def measurement_files() -> list[Path]:
+    """``measurements.json`` and every ``measurements/*.json``, in a stable order."""
+    files = [MEASUREMENTS_PATH]
+    if MEASUREMENTS_DIR.is_dir():
+        files += sorted(MEASUREMENTS_DIR.glob("*.json"))
+    return files
+
+
+def load_raw_rows(paths: list[Path] | None = None) -> list[dict[str, Any]]:
+    """Every row of every measurement file, as stored."""
+    rows: list[dict[str, Any]] = []
+    for path in paths or measurement_files():
+        with path.open(encoding="utf-8") as handle:
+            data = json.load(handle)
+        if isinstance(data, dict):
+            data = data.get("rows", [])
+        rows.extend(data)
+    return rows
+
+
 def load_measurements(
-    path: Path = MEASUREMENTS_PATH, constants: Constants | None = None
+    path: Path | list[Path] | None = None, constants: Constants | None = None
 ) -> tuple[list[Measurement], list[tuple[str, str]]]:
     """All usable rows, and (id, reason) for the rows that are not."""
-    with path.open(encoding="utf-8") as handle:
-        raw = json.load(handle)
+    paths = [path] if isinstance(path, Path) else path
+    raw = load_raw_rows(paths)
     constants = constants or default_constants()
     rows: list[Measurement] = []
     skipped: list[tuple[str, str]] = []
@@ -113,50 +174,50 @@ def load_measurements(
 
 def _measurement(item: dict[str, Any], constants: Constants) -> Measurement:
     metric = item["metric"]
-    if metric not in ("decode", "prefill"):
-        raise SkipRow(f"metric {metric!r} is neither decode nor prefill")
+    if metric not in METRIC_UNITS:
+        raise SkipRow(f"metric {metric!r} is not one of {', '.join(METRIC_UNITS)}")
     model = _model(item["model"])
     quant = _quant(item["quant"], model)
-    needs_compute = metric == "prefill"
-    machine = _machine(item["hardware"], needs_compute)
-    prompt = item.get("prompt_tokens")
-    gen = item.get("gen_tokens")
-    if metric == "decode":
-        prompt_tokens = max(int(prompt or 0), 1)
-        gen_tokens = int(gen) if gen else UNKNOWN_LENGTH_TOKENS
+    needs_compute = metric in ("prefill", "train_tokens_per_s")
+    machine = _machine(item["hardware"], needs_compute, item.get("threads"))
+    workload = _workload(item, metric)
+    name = str(item["engine"])
+    framework = ""
+    if metric.startswith("train_") or name.strip().lower() in TRAINING_ENGINES:
+        framework = training_framework((item.get("training") or {}).get("framework") or name)
+        engine = engine_profile("transformers")
     else:
-        prompt_tokens = int(prompt) if prompt else UNKNOWN_LENGTH_TOKENS
-        gen_tokens = 1
-    batch = int(item.get("batch") or 1)
-    workload = Workload(
-        context_tokens=prompt_tokens + gen_tokens,
-        prompt_tokens=prompt_tokens,
-        gen_tokens=gen_tokens,
-        concurrent_sequences=batch,
-    )
-    engine = engine_profile(item["engine"])
+        engine = engine_profile(name)
     layout = item.get("placement") or {}
-    gpu_layers = layout.get("gpu_layers")
-    cpu_moe = layout.get("cpu_moe_layers")
-    split = layout.get("split") if machine.gpu_count > 1 else None
-    if machine.gpus:
-        gpu_layers = int(gpu_layers) if gpu_layers is not None else 0
-    else:
-        gpu_layers = None
-    cpu_moe = int(cpu_moe) if cpu_moe is not None else None
-    if split not in (None, "layer", "tensor"):
-        split = None
+    gpu_layers, cpu_moe, split = _layout(layout, machine, model)
+    backend = item.get("backend")
+    accelerator_backend = backend if backend in engine.backends and backend != "CPU" else None
     parts = model_parts(model, quant)
     placement = place(
-        machine, model, quant, workload, engine, constants, split, gpu_layers, cpu_moe, parts
+        machine,
+        model,
+        quant,
+        workload,
+        engine,
+        constants,
+        split,
+        gpu_layers,
+        cpu_moe,
+        parts,
+        backend=accelerator_backend if (machine.gpus or machine.unified) else None,
     )
+    value = item.get("value") if metric in ("power", "train_peak_memory") else None
+    value = value if value is not None else item.get("tokens_per_s")
+    if not value:
+        raise SkipRow("no measured value")
+    spec = item.get("spec") if metric == "spec_decode" else None
     return Measurement(
         id=str(item["id"]),
         source_key=str(item["source_key"]),
-        category=str(item["category"]),
+        category=str(item.get("category") or metric),
         engine=engine,
         metric=metric,
-        tokens_per_s=float(item["tokens_per_s"]),
+        tokens_per_s=float(value),
         machine=machine,
         model=model,
         quant=quant,
@@ -166,7 +227,82 @@ def _measurement(item: dict[str, Any], constants: Constants) -> Measurement:
         split=split,
         placement=placement,
         parts=parts,
+        date=str(item.get("date") or ""),
+        source=str(item.get("source") or ""),
+        backend=str(backend or ""),
+        depth=int(item.get("depth") or 0),
+        test=str(item.get("test") or ""),
+        framework=framework,
+        power_scope=str(item.get("power_scope") or ""),
+        spec=spec,
+        baseline_tokens_per_s=(
+            float(item["baseline_tokens_per_s"]) if item.get("baseline_tokens_per_s") else None
+        ),
     )
+
+
+def _workload(item: dict[str, Any], metric: str) -> Workload:
+    """The workload a row was measured with (unknown lengths 128 tokens)."""
+    prompt = item.get("prompt_tokens")
+    gen = item.get("gen_tokens")
+    depth = int(item.get("depth") or 0)
+    concurrency = int(item.get("concurrency") or item.get("batch") or 1)
+    if metric.startswith("train_"):
+        training = item.get("training") or {}
+        method = str(training.get("method") or "lora").lower()
+        seq_len = int(training.get("seq_len") or 2048)
+        return Workload(
+            context_tokens=seq_len,
+            prompt_tokens=seq_len,
+            gen_tokens=1,
+            concurrent_sequences=int(training.get("micro_batch") or 1),
+            mode=method if method in ("lora", "qlora", "full") else "lora",
+            lora_rank=int(training.get("lora_rank") or 16),
+            gradient_checkpointing=training.get("gradient_checkpointing"),
+        )
+    if metric == "prefill":
+        prompt_tokens = int(prompt) if prompt else UNKNOWN_LENGTH_TOKENS
+        return Workload(
+            context_tokens=depth + prompt_tokens + 1,
+            prompt_tokens=prompt_tokens,
+            gen_tokens=1,
+        )
+    prompt_tokens = max(int(prompt or 0) + depth, 1)
+    gen_tokens = int(gen) if gen else UNKNOWN_LENGTH_TOKENS
+    return Workload(
+        context_tokens=prompt_tokens + gen_tokens,
+        prompt_tokens=prompt_tokens,
+        gen_tokens=gen_tokens,
+        concurrent_sequences=concurrency if metric in ("batched_decode", "power") else 1,
+    )
+
+
+def _layout(
+    layout: dict[str, Any], machine: Machine, model: ModelArch
+) -> tuple[int | None, int | None, str | None]:
+    """(-ngl, --n-cpu-moe, split) as run: all experts in RAM for ``expert_offload: all``."""
+    gpu_layers = layout.get("gpu_layers")
+    cpu_moe = layout.get("cpu_moe_layers")
+    offload = layout.get("expert_offload")
+    if offload == "all":
+        cpu_moe = model.layers
+    elif isinstance(offload, int) and cpu_moe is None:
+        cpu_moe = offload
+    split = layout.get("split") if machine.gpu_count > 1 else None
+    if (layout.get("tensor_parallel") or 1) > 1 and machine.gpu_count > 1:
+        split = "tensor"
+    elif (layout.get("pipeline_parallel") or 1) > 1 and machine.gpu_count > 1:
+        split = "layer"
+    if split == "row":
+        split = "tensor"
+    if split not in (None, "layer", "tensor"):
+        split = None
+    if machine.gpus:
+        gpu_layers = int(gpu_layers) if gpu_layers is not None else 0
+    else:
+        gpu_layers = None
+    cpu_moe = min(int(cpu_moe), model.layers) if cpu_moe is not None else None
+    return gpu_layers, cpu_moe, split
 
 
 def _model(data: dict[str, Any]) -> ModelArch:
@@ -192,15 +328,6 @@ def _quant(data: dict[str, Any], model: ModelArch) -> Quant:
     return Quant(name=str(data.get("name") or "unknown"), bits_per_weight=float(bits))
 
 
-def _vendor(name: str) -> str:
-    lowered = name.lower()
-    if any(word in lowered for word in ("radeon", "instinct", "amd")):
-        return "amd"
-    if "arc" in lowered.split() or "intel" in lowered:
-        return "intel"
-    return "nvidia"
-
-
 def _gpu(data: dict[str, Any], needs_compute: bool) -> Gpu:
     name = str(data["name"])
     bandwidth = data.get("bandwidth_gbs")
@@ -208,7 +335,7 @@ def _gpu(data: dict[str, Any], needs_compute: bool) -> Gpu:
         raise SkipRow(f"GPU {name} has no memory bandwidth")
     fp16 = data.get("fp16_tflops")
     fp32 = data.get("fp32_tflops") or 0.0
-    if fp16 and _GEFORCE.match(name):
+    if fp16 and _GEFORCE.match(name) and not data.get("fp16_tflops_fp16_accumulate"):
         fp16 = 2 * fp16
     if not fp16:
         if needs_compute:
@@ -216,14 +343,17 @@ def _gpu(data: dict[str, Any], needs_compute: bool) -> Gpu:
         fp16 = fp32 or UNKNOWN_COMPUTE_TFLOPS
     if not fp32 and not data.get("fp16_tflops"):
         fp32 = UNKNOWN_COMPUTE_TFLOPS
+    vendor, memory_type = devices.gpu_facts_from_name(name)
     return Gpu(
         name=name,
         vram_gb=float(data.get("vram_gb") or 24),
         bandwidth_gbs=float(bandwidth),
         fp16_tflops=float(fp16),
         fp32_tflops=float(fp32),
-        vendor=_vendor(name),
-        memory_type="HBM" if _HBM.search(name) else "GDDR",
+        tdp_w=float(data.get("tdp_w") or 300),
+        vendor=str(data.get("vendor") or vendor).lower(),
+        memory_type=str(data.get("memory_type") or memory_type),
+        interconnect_bandwidth_gbs=float(data.get("interconnect_bandwidth_gbs") or 0),
     )
 
 
@@ -255,14 +385,15 @@ def _cpu(data: dict[str, Any], needs_compute: bool) -> CpuSystem:
         fp32_gflops_per_socket=float(gflops) / sockets,
         memory_type=memory_type if memory_type in _MEMORY_TYPES else "DDR5",
         rated_bandwidth_gbs=float(rated),
+        ccds_per_socket=data.get("ccds") or devices.ccds_for_cpu_name(name),
+        tdp_w_per_socket=float(data.get("tdp_w") or 200) / sockets,
     )
 
 
 def _system(data: dict[str, Any], needs_compute: bool) -> UnifiedMemorySystem:
     name = str(data["name"])
-    lowered = name.lower()
-    vendor = "apple" if "apple" in lowered else _vendor(name)
-    fp16 = data.get("gpu_fp16_tflops")
+    vendor = str(data.get("vendor") or devices.unified_vendor_from_name(name)).lower()
+    fp16 = data.get("gpu_fp16_tflops") or data.get("fp16_tflops")
     if not fp16:
         if needs_compute:
             raise SkipRow(f"system {name} has no GPU FP16 throughput")
@@ -276,14 +407,17 @@ def _system(data: dict[str, Any], needs_compute: bool) -> UnifiedMemorySystem:
         gpu_fp16_tflops=float(fp16),
         usable_memory_fraction=1.0,
         vendor=vendor,
+        tdp_w=float(data.get("tdp_w") or 150),
     )
 
 
-def _machine(data: dict[str, Any], needs_compute: bool) -> Machine:
+def _machine(data: dict[str, Any], needs_compute: bool, threads: int | None = None) -> Machine:
     groups = tuple(
         GpuGroup(_gpu(g, needs_compute), int(g.get("count") or 1)) for g in data.get("gpus") or ()
     )
     cpu = _cpu(data["cpu"], needs_compute and not groups) if data.get("cpu") else None
+    if cpu is not None and threads:
+        cpu = with_threads(cpu, int(threads))
     system = _system(data["system"], needs_compute) if data.get("system") else None
     if system is not None:
         return Machine(unified=system)

@@ -25,9 +25,13 @@ class Command(BaseCommand):
         "--model M --quant Q [--gpu NAME[:COUNT]]... [--cpu NAME[:SOCKETS]] [--ram-gb N] "
         "[--ram-mts N] [--ram-channels N] [--system NAME] "
         "[--custom-gpu vram_gb=V,bandwidth_gbs=B,fp16_tflops=F[,tdp_w=W][:COUNT]]... "
-        "[--engine llama.cpp|vllm|exllamav2|mlx] [--split layer|tensor] [--context N] "
+        "[--engine llama.cpp|ik_llama.cpp|vllm|sglang|exllamav2|exllamav3|mlx|transformers] "
+        "[--split layer|tensor] [--context N] "
         "[--prompt-tokens N] [--batch N] [--kv-quant F16|Q8_0|Q4_0] "
-        "[--mode inference|lora|qlora|full] [--json]"
+        "[--mode inference|lora|qlora|full] [--expert-offload N|all] [--backend B] "
+        "[--threads N] [--custom-cpu ...] [--custom-system vendor=...,...] "
+        "[--spec-decode draft:<model>|mtp|eagle|ngram] [--acceptance-rate A] "
+        "[--framework peft|unsloth|...] [--json]"
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -88,6 +92,15 @@ class Command(BaseCommand):
             "million tokens"
         )
         out(f"Bottleneck: {r['bottleneck']}")
+        if r.get("backend"):
+            out(f"Engine:   {r['engine']} ({r['backend']})")
+        spec = r.get("spec_decode")
+        if spec:
+            out(
+                f"Speculative ({spec['method']}, {spec['draft_tokens']} drafted, acceptance "
+                f"{spec['acceptance_rate']:.0%}): {spec['decode_tokens_per_s']:.2f} tokens/s, "
+                f"×{spec['speedup']:.2f}"
+            )
         out("")
         out(f"{'device':<34}{'weights':>9}{'KV':>8}{'other':>8}{'total':>9}{'capacity':>10}")
         for device in r["memory"]:
@@ -100,3 +113,11 @@ class Command(BaseCommand):
         out("Assumptions:")
         for line in r["assumptions"]:
             out(f"  - {line}")
+        if r.get("evidence"):
+            out("")
+            out("Evidence (nearest published measurements, measured / predicted):")
+            for item in r["evidence"]:
+                out(
+                    f"  - {item['setup']} {item['test']}: {item['measured']:g} / "
+                    f"{item['predicted']:g} {item['unit']} ({item['date']}) {item['source']}"
+                )

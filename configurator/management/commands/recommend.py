@@ -117,6 +117,14 @@ class Command(BaseCommand):
             for miss in rec.near_misses:
                 total = f"{miss.build.total:,.2f}" if miss.build.total is not None else "?"
                 out(f"  {total:>12} {miss.build.title}: {miss.reason}")
+        if rec.trade_offs:
+            out("")
+            out("Trade-offs outside your targets:")
+            for trade in rec.trade_offs:
+                build = trade.build
+                total = f"{build.total:,.2f}" if build.total is not None else "?"
+                out(f"  {trade.label}: {build.title}, {total}, {build.tokens_per_s:.1f} tokens/s")
+                out(f"    parts: {build.key}")
         if rec.relax:
             out("")
             out("To get a build, relax:")

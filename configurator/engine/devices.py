@@ -1,0 +1,183 @@
+"""Vendors and memory technologies, as data: which calibrated constants describe a
+device.
+
+Decode reads memory, so its efficiency follows the memory technology (GDDR6, GDDR6X,
+GDDR7, HBM, LPDDR in unified-memory machines, DDR on CPUs) times a vendor factor (the
+vendor's kernels and memory controller); prefill computes, so its efficiency follows
+the vendor and its class of part (datacenter HBM parts run llama.cpp's kernels at a
+smaller share of their much larger peak). Every lookup of a device's constants goes
+through this module; nothing else tests a vendor or a memory type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .hardware import CpuSystem, Gpu, UnifiedMemorySystem
+
+
+@dataclass(frozen=True)
+class Vendor:
+    """A hardware vendor: the calibration classes its devices use.
+
+    ``bandwidth_factor_key``: constant scaling its GPUs' memory efficiency (None: 1, the
+    reference vendor). ``prefill_class`` / ``prefill_class_hbm``: prefill-efficiency class
+    of its discrete GPUs without / with HBM. ``unified_class``: class of its
+    unified-memory machines (bandwidth and prefill).
+    """
+
+    name: str
+    bandwidth_factor_key: str | None
+    prefill_class: str
+    prefill_class_hbm: str
+    unified_class: str
+
+
+VENDORS: dict[str, Vendor] = {
+    "nvidia": Vendor("nvidia", None, "gpu_nvidia", "gpu_nvidia_hbm", "unified_nvidia"),
+    "amd": Vendor("amd", "vendor_bandwidth_factor.amd", "gpu_amd", "gpu_amd_hbm", "unified_amd"),
+    "intel": Vendor(
+        "intel", "vendor_bandwidth_factor.intel", "gpu_intel", "gpu_intel", "unified_other"
+    ),
+    "apple": Vendor("apple", None, "gpu_nvidia", "gpu_nvidia", "unified_apple"),
+    "qualcomm": Vendor("qualcomm", None, "gpu_intel", "gpu_intel", "unified_other"),
+}
+
+# Memory technology -> bandwidth-efficiency class. GDDR5/5X boards behave like GDDR6.
+MEMORY_CLASSES: dict[str, str] = {
+    "GDDR5": "gddr6",
+    "GDDR5X": "gddr6",
+    "GDDR6": "gddr6",
+    "GDDR6X": "gddr6x",
+    "GDDR7": "gddr7",
+    "HBM": "hbm",
+    "HBM2": "hbm",
+    "HBM2E": "hbm",
+    "HBM3": "hbm",
+    "HBM3E": "hbm",
+}
+GPU_MEMORY_CLASSES = ("gddr6", "gddr6x", "gddr7", "hbm")
+DEFAULT_GPU_MEMORY_CLASS = "gddr6"
+
+# Backends whose kernels differ enough from the vendor's own to carry their own factor.
+BACKEND_FACTOR_KEYS = {"Vulkan": "vulkan"}
+
+
+def gpu_memory_class(gpu: Gpu) -> str:
+    """Bandwidth-efficiency class of a GPU's memory (GDDR6 when unknown)."""
+    return MEMORY_CLASSES.get(gpu.memory_type.upper(), DEFAULT_GPU_MEMORY_CLASS)
+
+
+def gpu_prefill_class(gpu: Gpu) -> str:
+    """Prefill-efficiency class of a GPU: its vendor, and whether it has HBM."""
+    vendor = VENDORS[gpu.vendor]
+    return vendor.prefill_class_hbm if gpu.has_hbm else vendor.prefill_class
+
+
+def unified_class(system: UnifiedMemorySystem) -> str:
+    """Calibration class of a unified-memory system (bandwidth and prefill)."""
+    return VENDORS[system.vendor].unified_class
+
+
+def gpu_bandwidth_efficiency(gpu: Gpu, constants, backend: str = "") -> float:
+    """Share of a GPU's peak bandwidth single-stream decode reaches."""
+    value = constants[f"bandwidth_efficiency.{gpu_memory_class(gpu)}"]
+    key = VENDORS[gpu.vendor].bandwidth_factor_key
+    if key is not None:
+        value *= constants[key]
+    return min(value * backend_factor("bandwidth", backend, constants), 1.0)
+
+
+def unified_bandwidth_efficiency(
+    system: UnifiedMemorySystem, constants, backend: str = ""
+) -> float:
+    """Share of a unified-memory system's peak bandwidth decode reaches."""
+    value = constants[f"bandwidth_efficiency.{unified_class(system)}"]
+    return min(value * backend_factor("bandwidth", backend, constants), 1.0)
+
+
+def backend_factor(kind: str, backend: str, constants) -> float:
+    """``kind`` (bandwidth or prefill) factor of a backend relative to the vendor's own."""
+    key = BACKEND_FACTOR_KEYS.get(backend)
+    return constants[f"backend_{kind}_factor.{key}"] if key else 1.0
+
+
+def cpu_ccds(cpu: CpuSystem) -> int | None:
+    """Core complexes (CCDs) per socket, if the CPU states them."""
+    return cpu.ccds_per_socket
+
+
+# Core complexes per socket of chiplet CPUs the calibration rows and catalogue name.
+# Derived from the L3 cache on AMD's product pages (each Zen 3/4/5 CCD carries 32 MB of
+# L3: CCDs = L3 ÷ 32 MB), e.g. EPYC 9175F 512 MB -> 16 CCDs of one core each (so it
+# pulls memory through 16 links, as llama.cpp issue 11744's dual-9175F run shows);
+# EPYC 9355P: 8 CCDs over GMI-Wide links (chipsandcheese.com, "AMD's EPYC 9355P").
+CPU_CCDS: dict[str, int] = {
+    "EPYC 9175F": 16,
+    "EPYC 9355P": 8,
+    "EPYC 9355": 8,
+    "EPYC 9354": 8,
+    "EPYC 9374F": 8,
+    "EPYC 9554": 8,
+    "EPYC 9654": 12,
+    "Threadripper PRO 5995WX": 8,
+    "Ryzen 9 5900X": 2,
+    "Ryzen 9 5950X": 2,
+    "Ryzen 9 7950X": 2,
+    "Ryzen 9 9950X": 2,
+}
+
+
+def ccds_for_cpu_name(name: str) -> int | None:
+    """CCDs per socket of a CPU named ``name`` if :data:`CPU_CCDS` knows it."""
+    for model, ccds in CPU_CCDS.items():
+        if model.lower() in name.lower():
+            return ccds
+    return None
+
+
+# What a GPU's name says about its vendor and memory when a row or a custom card does
+# not state them (TechPowerUp GPU database; vendors' spec pages).
+GPU_NAME_FACTS: tuple[tuple[str, str, str], ...] = (
+    (r"\b(radeon|instinct|amd)\b|\bmi\d{2,3}", "amd", ""),
+    (r"\barc\b|\bintel\b", "intel", ""),
+    (r"\b(a100|a800|h100|h800|h200|gh200|b100|b200|gb200|v100|p100)\b", "nvidia", "HBM"),
+    (r"\bmi\d{2,3}x?\b", "amd", "HBM"),
+    (r"rtx 50\d0|rtx pro \d+ blackwell|rtx pro 6000", "nvidia", "GDDR7"),
+    (r"rtx (3090|3080|3070 ti|4090d?|4080|4070)", "nvidia", "GDDR6X"),
+    (
+        r"rtx (3070|3060|2080|2070|2060|4060)|rtx a\d000|rtx \d000 ada"
+        r"|l40|l4\b|a40|a10\b|t4\b|p40|rx \d{4}",
+        "",
+        "GDDR6",
+    ),
+)
+
+
+def gpu_facts_from_name(name: str) -> tuple[str, str]:
+    """(vendor, memory type) a GPU's name implies; '' where it says nothing."""
+    import re
+
+    lowered = name.lower()
+    vendor = memory = ""
+    for pattern, v, m in GPU_NAME_FACTS:
+        if re.search(pattern, lowered):
+            vendor = vendor or v
+            memory = memory or m
+    return vendor or "nvidia", memory
+
+
+def unified_vendor_from_name(name: str) -> str:
+    """Vendor of a unified-memory system from its name (Apple M-series, AMD Ryzen AI /
+    Strix Halo, NVIDIA GB10 / DGX Spark, Intel, Qualcomm Snapdragon)."""
+    lowered = name.lower()
+    for words, vendor in (
+        (("apple", "mac", " m1", " m2", " m3", " m4", " m5"), "apple"),
+        (("nvidia", "gb10", "dgx spark", "jetson", "thor"), "nvidia"),
+        (("amd", "ryzen", "strix", "radeon"), "amd"),
+        (("snapdragon", "qualcomm"), "qualcomm"),
+        (("intel", "lunar lake", "core ultra"), "intel"),
+    ):
+        if any(word in f" {lowered}" for word in words):
+            return vendor
+    return "apple"

@@ -1,0 +1,140 @@
+"""Contract: real API responses validate against the served OpenAPI document, whose
+response schemas are generated from the result types with additionalProperties: false
+and every key required — an undocumented key, a missing one or a wrong type fails here.
+
+A key added to a hand-written ``to_dict`` goes into its TypedDict in
+configurator/api_schema.py; a field added to an engine dataclass is documented as is."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from configurator.api_schema import SchemaBuilder, response_schemas
+
+pytestmark = pytest.mark.usefixtures("seeded")
+
+LLAMA_70B = "llama-3-1-70b-instruct"
+
+
+@pytest.fixture
+def document(client) -> dict[str, Any]:
+    response = client.get("/api/openapi.json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def check(document: dict[str, Any], path: str, response) -> dict[str, Any]:
+    """Validate a response against the document's schema for its path and status."""
+    status = str(response.status_code)
+    responses = document["paths"][path]["get"]["responses"]
+    assert status in responses, f"{path} answered {status}, which the document does not list"
+    assert response["Content-Type"].startswith("application/json")
+    body = json.loads(response.content)
+    schema = {**responses[status]["content"]["application/json"]["schema"]}
+    schema["components"] = document["components"]
+    errors = sorted(Draft202012Validator(schema).iter_errors(body), key=lambda e: e.path)
+    messages = [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors]
+    hint = (
+        "\n(Response keys come from the result types: add a key of a hand-written to_dict "
+        "to its TypedDict in configurator/api_schema.py.)"
+    )
+    assert not messages, (
+        f"{path} {status} does not match the document:\n" + "\n".join(messages[:15]) + hint
+    )
+    return body
+
+
+BUILDS_QUERIES = [
+    {"model": LLAMA_70B, "min_tps": "10"},
+    {"model": LLAMA_70B, "budget": "300"},  # nothing qualifies: relaxations
+    {"model": "8b", "mode": "lora", "min_tps": "0"},  # fine-tuning: training figures
+    {"model": "671b-a37b", "quant": "Q4_K_M", "objective": "pareto", "min_tps": "1"},
+    {"model": LLAMA_70B, "form": "small", "allow_used": "false", "objective": "value"},
+    {"model": LLAMA_70B, "stack": "metal", "min_tps": "1", "kv_quant": "Q8_0"},
+]
+
+
+@pytest.mark.parametrize("query", BUILDS_QUERIES)
+def test_builds_responses_match_the_document(client, document, query):
+    response = client.get("/api/builds", query)
+    assert response.status_code == 200, response.content[:300]
+    body = check(document, "/api/builds", response)
+    assert body["builds"] or body["relax"] or body["near_misses"]
+
+
+def test_build_responses_match_the_document(client, document):
+    ranked = client.get("/api/builds", {"model": LLAMA_70B, "min_tps": "5"}).json()["builds"]
+    keys = [b["key"] for b in ranked[:3]]
+    keys += [
+        "apple-mac-studio-m3-ultra-256gb-used:1",
+        "nvidia-geforce-rtx-4090:1",  # incomplete: violations
+    ]
+    for key in keys:
+        response = client.get("/api/build", {"parts": key, "model": LLAMA_70B})
+        assert response.status_code == 200, response.content[:300]
+        check(document, "/api/build", response)
+
+
+ESTIMATE_QUERIES = [
+    {"gpu": "4090:2"},
+    {"gpu": "4090", "model": "llama-3-1-405b-instruct"},  # does not fit
+    {"cpu": "amd-epyc-7763-used:2"},
+    {"system": "apple-mac-studio-m3-ultra-256gb-used"},
+    {"custom_gpu": "vram_gb=48,bandwidth_gbs=960,fp16_tflops=150:2", "split": "tensor"},
+    {"gpu": "4090:4", "mode": "qlora"},
+]
+
+
+@pytest.mark.parametrize("query", ESTIMATE_QUERIES)
+def test_estimate_responses_match_the_document(client, document, query):
+    response = client.get("/api/estimate", {"model": LLAMA_70B, **query})
+    assert response.status_code == 200, response.content[:300]
+    body = check(document, "/api/estimate", response)
+    assert (body["training"] is not None) == (query.get("mode") == "qlora")
+
+
+def test_error_responses_match_the_document(client, document, settings):
+    check(document, "/api/builds", client.get("/api/builds", {"budget": "-1"}))
+    check(document, "/api/build", client.get("/api/build", {"parts": "nothing:1"}))
+    check(document, "/api/estimate", client.get("/api/estimate", {"context": "x"}))
+    too_long = client.get("/api/builds", {"must_include": "x" * 5000})
+    assert too_long.status_code == 414
+    check(document, "/api/builds", too_long)
+    settings.API_RATE_PER_MINUTE = 1
+    client.get("/api/estimate", {"gpu": "4090"})
+    limited = client.get("/api/estimate", {"gpu": "4090"})
+    assert limited.status_code == 429
+    check(document, "/api/estimate", limited)
+
+
+def test_every_object_schema_is_closed_and_requires_its_keys():
+    for name, schema in response_schemas().items():
+        assert schema["additionalProperties"] is False, name
+        assert set(schema["required"]) == set(schema["properties"]), name
+
+
+def test_a_dataclass_field_is_documented_by_its_type():
+    @dataclass(frozen=True)
+    class Probe:
+        speed_tps: float
+        label: str
+        count: int
+        parts: tuple[str, ...]
+        note: str | None = None
+
+    builder = SchemaBuilder()
+    assert builder.of(Probe) == {"$ref": "#/components/schemas/Probe"}
+    schema = builder.components["Probe"]
+    assert schema["properties"] == {
+        "speed_tps": {"type": ["number", "null"]},
+        "label": {"type": "string"},
+        "count": {"type": "integer"},
+        "parts": {"type": "array", "items": {"type": "string"}},
+        "note": {"type": ["string", "null"]},
+    }
+    assert schema["required"] == ["count", "label", "note", "parts", "speed_tps"]
