@@ -527,7 +527,7 @@ def _custom_cpu(text: str) -> dict[str, Any]:
 def _rig_of_parts(text: str) -> Rig:
     """A whole catalogue build (``SLUG:QTY,...``) as the build generator sees it."""
     from configurator.engine.builds import parse_parts_param
-    from configurator.engine.builds.search import machine_for
+    from configurator.engine.builds.assembly import machine_for
 
     snapshot = adapters.catalogue()
     try:
