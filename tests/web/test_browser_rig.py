@@ -129,3 +129,18 @@ def test_the_compatibility_banner_turns_red_after_swapping_in_a_third_gpu(
     # The banner is the first thing on the page, above the title.
     assert red.bounding_box()["y"] < page.locator("h1").bounding_box()["y"]
     screenshot(page, "build-third-gpu-incompatible")
+
+
+def test_400b_at_q6_k_shows_a_sub_10k_trade_off_under_the_default_floor(seeded_live, new_context):
+    page = new_context().new_page()
+    page.goto(seeded_live.url + "/?model=llama-3-1-405b-instruct&quant=Q6_K")
+    page.locator("#trade-offs li").first.wait_for()
+    found = []
+    for text in page.locator("#trade-offs li").all_inner_texts():
+        price = re.search(r"— \$([\d,]+(?:\.\d+)?)", text)
+        speed = re.search(r", ([\d.]+) tokens/s", text)
+        if price and speed:
+            found.append((float(price.group(1).replace(",", "")), float(speed.group(1))))
+    # The default floor is 5 tokens/s; the two-socket DDR5 server the source material
+    # recommends runs it at about 1 token/s for well under $10k.
+    assert any(price < 10_000 and speed >= 1 for price, speed in found), found
