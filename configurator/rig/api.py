@@ -6,13 +6,14 @@ from __future__ import annotations
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-from configurator.api import _bad, _json
+from configurator.api import _bad, _json, rate_limited
 from configurator.forms import errors_by_field
 from configurator.rig.service import CanRunForm, UpgradeForm, canrun_payload, upgrade_payload
 from configurator.rig.suggest import suggest_parts
 
 
 @require_GET
+@rate_limited
 def canrun(request: HttpRequest) -> JsonResponse:
     """Every catalogue model on the described hardware, best format first."""
     form = CanRunForm(request.GET)
@@ -33,6 +34,7 @@ def parts(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
+@rate_limited
 def upgrade(request: HttpRequest) -> JsonResponse:
     """Cheapest additions to the owned parts (``have``) that run the model at the speed."""
     form = UpgradeForm(request.GET)

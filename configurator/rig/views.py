@@ -14,6 +14,7 @@ from catalog.models import MODEL_USES
 from configurator.rig.service import CanRunForm, canrun_payload
 from configurator.rig.suggest import suggest_parts
 from configurator.wizard import models_for_search
+from rigrank.ratelimit import limit_requests
 
 GPU_ROWS = 3
 
@@ -135,7 +136,13 @@ def _bench_context(request: HttpRequest, rig_form: CanRunForm) -> dict[str, Any]
     return context
 
 
+def _too_many_measurements(request: HttpRequest, retry_after_s: int) -> HttpResponse:
+    context = {"retry_after_min": max(1, round(retry_after_s / 60))}
+    return render(request, "rig/429_measurements.html", context, status=429)
+
+
 @require_POST
+@limit_requests("measurement", "MEASUREMENT_RATE_PER_HOUR", 3600, _too_many_measurements)
 def submit_measurement(request: HttpRequest) -> HttpResponse:
     """Store a compared benchmark as a pending measurement for an admin to review."""
     from configurator.rig.measure import compare, submit
