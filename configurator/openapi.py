@@ -120,6 +120,12 @@ def _ok(schema: str, description: str) -> dict[str, Any]:
     }
 
 
+def _rig_paths() -> dict[str, Any]:
+    from configurator.rig.openapi_paths import rig_paths
+
+    return rig_paths(ERRORS)
+
+
 def spec(server: str = "/") -> dict[str, Any]:
     """The OpenAPI document (``server``: the site's base URL)."""
     recommend_params = parameters(RecommendForm)
@@ -172,6 +178,7 @@ def spec(server: str = "/") -> dict[str, Any]:
                     "responses": {"200": _ok("EstimateResult", "The estimate."), **ERRORS},
                 }
             },
+            **_rig_paths(),
             "/api/openapi.json": {
                 "get": {
                     "operationId": "openapi",
