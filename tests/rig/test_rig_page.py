@@ -1,5 +1,6 @@
 """The /rig/ page with the Django test client (the browser tests cover the dynamic parts)."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,26 @@ def test_bad_input_is_a_400_with_the_message(seeded, client):
     page = client.get("/rig/", {"paste": "nothing useful"})
     assert page.status_code == 400
     assert b"no nvidia-smi" in page.content
+
+
+def test_a_posted_paste_answers_with_a_short_link_to_the_same_rig(seeded, client):
+    paste = "\n".join(
+        (FIXTURES / name).read_text()
+        for name in ("nvidia-smi-2x3090.txt", "lscpu-epyc-7543.txt", "dmidecode-xeon-partial.txt")
+    )
+    page = client.post("/rig/", {"paste": paste})
+    html = page.content.decode()
+    assert page.status_code == 200 and 'id="rig-models"' in html
+    link = html.split('id="rig-link" href="')[1].split('"')[0].replace("&amp;", "&")
+    assert "paste" not in link and len(link) < 300
+    again = client.get(link).content.decode()
+    # The short link describes the same machine: the same models at the same speeds.
+    rows = lambda h: re.findall(r'data-model="([^"]+)"', h)  # noqa: E731
+    assert rows(again) == rows(html)
+    fragment = client.post("/rig/", {"paste": paste}, HTTP_HX_REQUEST="true")
+    assert fragment["HX-Push-Url"].startswith("/rig/?gpu=nvidia-geforce-rtx-3090")
+
+
+def test_the_form_posts_with_a_csrf_token(seeded, client):
+    html = client.get("/rig/").content.decode()
+    assert 'method="post"' in html and 'name="csrfmiddlewaretoken"' in html

@@ -29,7 +29,8 @@ def test_a_rig_pasted_from_nvidia_smi_lists_runnable_models(seeded_live, new_con
     assert "status-runs" in row.get_attribute("class")
     decode = float(row.locator("td").nth(3).inner_text())
     assert 20 < decode < 936 / 16  # bandwidth bound: under 936 GB/s over 16 GB of BF16
-    assert "rig=" not in page.url and "paste=" in page.url  # the answer has a link
+    # The paste is posted; the address becomes the short link to the same rig.
+    assert "gpu=nvidia-geforce-rtx-3090" in page.url and "paste=" not in page.url
     screenshot(page, "rig-from-nvidia-smi")
 
 
