@@ -114,6 +114,14 @@ class Merged:
 BuildEstimate = Annotated[Estimate, Merged("BuildEstimate", BuildEstimateExtrasJSON)]
 
 
+class RuleJSON(TypedDict):
+    """One feasibility rule as it applies to a build: the worst status its findings give."""
+
+    name: str
+    status: Annotated[str, OneOf(("pass", "warn", "fail", "unknown"))]
+    detail: str
+
+
 class BuildJSON(TypedDict):
     key: Annotated[str, Doc("The parts as slug:qty,... (round-trips through ?parts=).")]
     parts_param: str
@@ -131,12 +139,25 @@ class BuildJSON(TypedDict):
     tokens_per_s_per_1000: float
     lines: list[LineJSON]
     estimate: BuildEstimate | None
+    rules: list[RuleJSON]
     compatibility: CompatibilityJSON
     shortfalls: list[Shortfall]
 
 
 class NearMissJSON(BuildJSON):
     reason: str
+
+
+class TradeOffReasonJSON(TypedDict):
+    kind: Annotated[str, OneOf(("cheapest", "fraction", "half_price", "twice_as_fast"))]
+    kinds: list[str]
+    label: str
+
+
+class TradeOffJSON(BuildJSON):
+    """A build outside the user's targets on the price/speed front, and why it is shown."""
+
+    trade_off: TradeOffReasonJSON
 
 
 class RelaxationJSON(TypedDict):
@@ -181,6 +202,7 @@ class RecommendationJSON(TypedDict):
     prices_as_of: Annotated[str | None, Fmt("date-time")]
     builds: list[BuildJSON]
     near_misses: list[NearMissJSON]
+    trade_offs: list[TradeOffJSON]
     relax: list[RelaxationJSON]
     pareto: Annotated[list[str], Doc("Keys of the builds on the price/speed front.")]
     notes: list[str]
@@ -217,6 +239,26 @@ class DecodeTimeJSON(TypedDict):
     ms: float
 
 
+class EvidenceJSON(TypedDict):
+    """One published measurement near the estimated setup, with RigRank's prediction."""
+
+    id: str
+    metric: str
+    setup: str
+    measured: float | None
+    predicted: float | None
+    held_out: Annotated[
+        float | None,
+        Doc("What the estimator predicts with this measurement's source left out of the fit."),
+    ]
+    unit: str
+    source: str
+    date: str | None
+    engine: str | None
+    test: str | None
+    distance: float
+
+
 class ErrorsJSON(TypedDict):
     errors: Annotated[
         dict[str, list[str]],
@@ -228,6 +270,11 @@ class ErrorsJSON(TypedDict):
 FIELD_OVERRIDES: dict[tuple[type, str], Any] = {
     (Estimate, "decode_time_ms"): list[DecodeTimeJSON],
     (Finding, "rule"): Annotated[str, OneOf(tuple(sorted(RULES)))],
+}
+
+# Keys that to_dict() adds beyond the dataclass fields (computed properties).
+EXTRA_PROPERTIES: dict[type, dict[str, Any]] = {
+    Estimate: {"evidence": list[EvidenceJSON]},
 }
 
 # The response of each endpoint, by the result type that produces it.
@@ -341,8 +388,12 @@ class SchemaBuilder:
         hints = get_type_hints(cls, include_extras=True)
         properties = {}
         for f in dataclasses.fields(cls):
+            if f.metadata.get("json", True) is False:
+                continue  # internal: to_dict() leaves it out
             hint = FIELD_OVERRIDES.get((cls, f.name), hints[f.name])
             properties[f.name] = self.of(hint)
+        for key, hint in EXTRA_PROPERTIES.get(cls, {}).items():
+            properties[key] = self.of(hint)
         return properties
 
     def _dataclass(self, cls: type) -> str:

@@ -103,7 +103,9 @@ class Estimate:
     decode_time_ms: tuple[tuple[str, float], ...] = ()
     backend: str = ""
     spec_decode: dict[str, Any] | None = None
-    evidence_query: tuple = field(default=(), repr=False, compare=False)
+    # What the evidence lookup needs; internal, not part of the JSON (``to_dict`` sends
+    # ``evidence`` instead).
+    evidence_query: tuple = field(default=(), repr=False, compare=False, metadata={"json": False})
 
     @property
     def evidence(self) -> tuple[dict[str, Any], ...]:
