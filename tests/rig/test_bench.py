@@ -135,6 +135,12 @@ def test_approved_rows_export_in_the_v2_calibration_schema(seeded, client, tmp_p
     )
     assert row["hardware"]["gpus"][0]["bandwidth_gbs"] == 1008
     assert row["quant"]["name"] == "Q4_K_M" and row["model"]["layers"] == 28
+    # The calibration loader reads them as it reads the published rows.
+    from configurator.engine.calibration.loader import load_measurements
+
+    loaded, skipped = load_measurements(out)
+    assert skipped == [] and [m.metric for m in loaded] == ["prefill", "decode"]
+    assert loaded[1].tokens_per_s == pytest.approx(118.881588)
 
 
 @pytest.mark.django_db

@@ -61,3 +61,33 @@ def test_a_posted_paste_answers_with_a_short_link_to_the_same_rig(seeded, client
 def test_the_form_posts_with_a_csrf_token(seeded, client):
     html = client.get("/rig/").content.decode()
     assert 'method="post"' in html and 'name="csrfmiddlewaretoken"' in html
+
+
+BAD_INPUTS = [
+    {"gpu": "nvidia-geforce-rtx-4090:abc"},
+    {"gpu_name": "nvidia-geforce-rtx-4090", "gpu_count": "-2"},
+    {"custom_gpu": "vram_gb=abc,bandwidth_gbs=1,fp16_tflops=1"},
+    {"custom_gpu": "vram_gb=99999,bandwidth_gbs=1,fp16_tflops=1"},
+    {"custom_cpu": "cores=8"},
+    {"cpu": "amd-ryzen-9-9950x:9", "ram_gb": "64"},
+    {
+        "gpu": "nvidia-geforce-rtx-4090:64",
+        "custom_gpu": "vram_gb=24,bandwidth_gbs=900,fp16_tflops=80:8",
+    },
+    {"gpu": "nvidia-geforce-rtx-4090", "min_tps": "fast"},
+    {"gpu": "nvidia-geforce-rtx-4090", "context": "0"},
+    {"gpu": "nvidia-geforce-rtx-4090", "engine": "warp-drive"},
+    {"parts": "no-such-part:1"},
+    {"parts": "nvidia-geforce-rtx-4090:x"},
+    {"system": "apple-mac-studio-m2-ultra-192gb-used", "gpu": "nvidia-geforce-rtx-4090"},
+]
+
+
+@pytest.mark.parametrize("params", BAD_INPUTS)
+def test_bad_input_is_a_400_naming_a_field_on_every_rig_endpoint(seeded, client, params):
+    api = client.get("/api/canrun", params)
+    assert api.status_code == 400, api.content
+    assert api.json()["errors"]
+    assert client.get("/rig/", params).status_code == 400
+    assert client.post("/rig/", params).status_code == 400
+    assert client.get("/rig/", params, HTTP_HX_REQUEST="true").status_code == 200
