@@ -91,3 +91,9 @@ def test_bad_input_is_a_400_naming_a_field_on_every_rig_endpoint(seeded, client,
     assert client.get("/rig/", params).status_code == 400
     assert client.post("/rig/", params).status_code == 400
     assert client.get("/rig/", params, HTTP_HX_REQUEST="true").status_code == 200
+
+
+def test_the_rig_page_explains_its_terms_on_hover(seeded, client):
+    html = client.get("/rig/", {"gpu": "nvidia-geforce-rtx-4090"}).content.decode()
+    for word in ("decode", "prefill", "offload", "headroom", "bandwidth"):
+        assert f'data-term="{word}"' in html
