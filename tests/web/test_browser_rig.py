@@ -145,3 +145,13 @@ def test_400b_at_q6_k_shows_a_sub_10k_trade_off_under_the_default_floor(seeded_l
     # The default floor is 5 tokens/s; the two-socket DDR5 server the source material
     # recommends runs it at about 1 token/s for well under $10k.
     assert any(price < 10_000 and speed >= 1 for price, speed in found), found
+
+
+def test_must_include_suggests_part_names_after_a_comma(seeded_live, new_context):
+    page = new_context().new_page()
+    page.goto(seeded_live.url + "/?model=" + LLAMA_70B)
+    page.locator("#wizard details.more-options").evaluate("details => { details.open = true; }")
+    page.fill("#id_must_include", "EPYC 9124:2, 3090 T")
+    page.locator('#part-options option[value^="EPYC 9124:2, "]').first.wait_for(state="attached")
+    options = page.locator("#part-options option").evaluate_all("els => els.map(e => e.value)")
+    assert any(o.startswith("EPYC 9124:2, ") and "3090 Ti" in o for o in options), options
