@@ -136,9 +136,9 @@ def _best(name: str, parts: list[Any], fits: Any = None) -> Any:
     """The part whose name holds every model token of ``name`` with the fewest other
     words; new before used; None when nothing holds them all."""
     wanted = _tokens(name)
-    needed = set(_model_tokens(wanted)) or set(wanted)
+    needed = set(_model_tokens(wanted))
     if not needed:
-        return None
+        return None  # "AMD EPYC" (a VM's name) names no model: it matches nothing
     scored = []
     for part in parts:
         have = set(_tokens(f"{part.brand} {part.name}"))

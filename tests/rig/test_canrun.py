@@ -200,3 +200,13 @@ def test_the_openapi_paths_describe_every_rig_parameter():
     assert upgrade["have"]["required"] is True and "model" in upgrade
     for path in paths.values():
         assert "400" in path["get"]["responses"]
+
+
+def test_a_cpu_name_without_a_model_number_matches_no_catalogue_cpu(seeded):
+    # A virtual machine's lscpu says just "AMD EPYC": not any particular EPYC.
+    form = CanRunForm(
+        {"paste": "rigrank-cpu: AMD EPYC | 1 | 2 | 3000 | avx2,fma\nrigrank-ram: 24 | | 2 | 4800 |"}
+    )
+    assert form.is_valid(), form.errors
+    assert form.rig.owned == []
+    assert form.rig.machine.cpu.fp32_gflops_per_socket == pytest.approx(2 * 3.0 * 32)
