@@ -45,8 +45,12 @@ def quality_tier(mean_kld: float) -> tuple[int, str]:
 def fit_grade(est: Estimate) -> tuple[str, float]:
     """("comfortable" | "tight" | "does not fit", headroom GB): headroom is the memory
     left over all devices that hold the model; tight is under 5 % of it."""
-    capacity = sum(d.capacity_gb for d in est.memory if d.kind != "storage")
-    used = sum(d.total_gb for d in est.memory if d.kind != "storage")
+    # Devices that hold part of the model (an idle host's free RAM is no headroom).
+    holding = [
+        d for d in est.memory if d.kind != "storage" and (d.weights_gb > 0 or d.kv_cache_gb > 0)
+    ]
+    capacity = sum(d.capacity_gb for d in holding)
+    used = sum(d.total_gb for d in holding)
     headroom = capacity - used
     if not est.fits:
         return "does not fit", min(headroom, -est.missing_gb)
