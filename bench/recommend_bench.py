@@ -13,7 +13,9 @@ lists are built on the first one, host choices and completions are not memoised 
 and of 5 warm calls per workload (the snapshot and those memoised choices, which depend
 only on the catalogue and the model's size, are reused; estimates never are); CPU time;
 and the work done (candidates, completed builds, estimator runs). Targets on a 2-core
-machine: p95 ≤ 100 ms on the seed catalogue, ≤ 500 ms at 10×.
+machine: warm p95 ≤ 60 ms on the seed catalogue and ≤ 200 ms at 10×, first call per
+workload ≤ 400 ms at 10×. Wall time on a machine shared with other work is longer than
+CPU time; both are printed.
 """
 
 from __future__ import annotations
@@ -199,10 +201,11 @@ def measure(label: str) -> dict[str, Any]:
     started = time.perf_counter()
     adapters.catalogue()
     snapshot_ms = (time.perf_counter() - started) * 1000
-    warm, cold, cpu = [], [], []
+    warm, cold, cpu, cold_cpu = [], [], [], []
     rows = []
     for name, params in WORKLOADS:
         times = []
+        first_cpu = 0.0
         for attempt in range(REPEATS + 1):
             wall0, cpu0 = time.perf_counter(), time.process_time()
             form = RecommendForm(params)
@@ -211,14 +214,16 @@ def measure(label: str) -> dict[str, Any]:
             rec = recommend(form.build_request())
             wall, used = time.perf_counter() - wall0, time.process_time() - cpu0
             (cold if attempt == 0 else warm).append(wall)
+            (cpu if attempt else cold_cpu).append(used)
+            first_cpu = first_cpu or used
             if attempt:
-                cpu.append(used)
                 times.append(wall)
         top = rec.builds[0] if rec.builds else None
         rows.append(
             (
                 name,
                 statistics.median(times) * 1000,
+                first_cpu * 1000,
                 rec.stats["candidates"],
                 rec.stats["completed"],
                 rec.stats["estimates"],
@@ -232,10 +237,10 @@ def measure(label: str) -> dict[str, Any]:
         f"-- {label}: {parts} parts; snapshot of parts and current prices read from the "
         f"database in {snapshot_ms:.0f} ms (then cached until a part or price changes)"
     )
-    for name, median_ms, cands, completed, estimates, top in rows:
+    for name, median_ms, first_ms, cands, completed, estimates, top in rows:
         print(
-            f"   {name:<38} {median_ms:7.1f} ms  {cands:5d} candidates {completed:4d} "
-            f"completed {estimates:4d} estimates  #1 {top}"
+            f"   {name:<38} {median_ms:7.1f} ms (first call {first_ms:4.0f} ms CPU) "
+            f"{cands:5d} candidates {completed:4d} completed {estimates:4d} estimates  #1 {top}"
         )
     result = {
         "warm_p50": percentile(warm, 0.5) * 1000,
@@ -244,7 +249,8 @@ def measure(label: str) -> dict[str, Any]:
         "cold_p95": percentile(cold, 0.95) * 1000,
         "cpu_p50": percentile(cpu, 0.5) * 1000,
         "cpu_p95": percentile(cpu, 0.95) * 1000,
-        "estimates": statistics.mean(r[4] for r in rows),
+        "cold_cpu_p95": percentile(cold_cpu, 0.95) * 1000,
+        "estimates": statistics.mean(r[5] for r in rows),
         "parts": parts,
     }
     print(
@@ -252,7 +258,7 @@ def measure(label: str) -> dict[str, Any]:
         f"p50 {result['warm_p50']:.0f} ms, p95 {result['warm_p95']:.0f} ms "
         f"(CPU time p50 {result['cpu_p50']:.0f} ms, p95 {result['cpu_p95']:.0f} ms); "
         f"first call per workload p50 {result['cold_p50']:.0f} ms, "
-        f"p95 {result['cold_p95']:.0f} ms"
+        f"p95 {result['cold_p95']:.0f} ms (CPU time p95 {result['cold_cpu_p95']:.0f} ms)"
     )
     return result
 
@@ -277,9 +283,11 @@ def main() -> None:
         scale = big["parts"] / seed["parts"]
         print(
             f"recommend p95: {seed['warm_p95']:.0f} ms wall / {seed['cpu_p95']:.0f} ms CPU on "
-            f"the seed catalogue (target 100 ms), {big['warm_p95']:.0f} ms wall / "
-            f"{big['cpu_p95']:.0f} ms CPU at 10x (target 500 ms); estimator runs per request "
-            f"{seed['estimates']:.0f} vs {big['estimates']:.0f} for {scale:.0f}x the parts"
+            f"the seed catalogue (target 60 ms), {big['warm_p95']:.0f} ms wall / "
+            f"{big['cpu_p95']:.0f} ms CPU at 10x (target 200 ms); first call per workload at "
+            f"10x p95 {big['cold_p95']:.0f} ms wall / {big['cold_cpu_p95']:.0f} ms CPU "
+            f"(target 400 ms); estimator runs per request {seed['estimates']:.0f} vs "
+            f"{big['estimates']:.0f} for {scale:.0f}x the parts"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -10,7 +10,9 @@ from typing import Any
 from django import forms
 
 from configurator.api_schema import response_schemas
+from configurator.engine.builds.parts import KINDS
 from configurator.forms import EstimateForm, RecommendForm, YesNoField
+from configurator.rig.service import CanRunForm, UpgradeForm
 
 VERSION = "1.1.0"
 
@@ -120,10 +122,15 @@ def _ok(schema: str, description: str) -> dict[str, Any]:
     }
 
 
-def _rig_paths() -> dict[str, Any]:
-    from configurator.rig.openapi_paths import rig_paths
-
-    return rig_paths(ERRORS)
+def _query(name: str, description: str) -> dict[str, Any]:
+    schema = {"type": "string"}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
 
 
 def spec(server: str = "/") -> dict[str, Any]:
@@ -178,7 +185,48 @@ def spec(server: str = "/") -> dict[str, Any]:
                     "responses": {"200": _ok("EstimateResult", "The estimate."), **ERRORS},
                 }
             },
-            **_rig_paths(),
+            "/api/canrun": {
+                "get": {
+                    "operationId": "canRun",
+                    "summary": "Every catalogue model on the described hardware, best format first",
+                    "parameters": parameters(CanRunForm),
+                    "responses": {
+                        "200": _ok(
+                            "CanRun",
+                            "The hardware as understood and, per model, the best "
+                            "format that runs at the target speed.",
+                        ),
+                        **ERRORS,
+                    },
+                }
+            },
+            "/api/upgrade": {
+                "get": {
+                    "operationId": "upgrade",
+                    "summary": "Cheapest additions to owned parts that run the model at the speed",
+                    "parameters": [*parameters(UpgradeForm), *recommend_params],
+                    "responses": {
+                        "200": _ok(
+                            "Upgrade", "The owned parts as they stand and the cheapest upgrades."
+                        ),
+                        **ERRORS,
+                    },
+                }
+            },
+            "/api/parts": {
+                "get": {
+                    "operationId": "parts",
+                    "summary": "Catalogue parts whose name or slug holds every word of q",
+                    "parameters": [
+                        _query("q", "Words to look for in the part's slug, brand or name."),
+                        _query("kind", "Only parts of this kind: " + ", ".join(KINDS) + "."),
+                    ],
+                    "responses": {
+                        "200": _ok("Parts", "Matching parts, new before used."),
+                        **ERRORS,
+                    },
+                }
+            },
             "/api/openapi.json": {
                 "get": {
                     "operationId": "openapi",

@@ -24,10 +24,10 @@ from pricing.current import current_prices
 
 GPU_SORTS = {
     "per_vram": ("Price per GB of VRAM", False),
-    "per_bandwidth": ("Price per GB/s of bandwidth", False),
+    "per_bandwidth": ("Price per GB/s of effective bandwidth", False),
     "price": ("Price", False),
     "vram": ("VRAM", True),
-    "bandwidth": ("Bandwidth", True),
+    "bandwidth": ("Effective bandwidth", True),
     "name": ("Name", False),
 }
 PLATFORM_SORTS = {
@@ -71,14 +71,30 @@ def _ratio(price: Any, amount: float | None) -> Decimal | None:
 
 @dataclass
 class GpuRow:
+    """A GPU with its price per GB of VRAM and per GB/s of the bandwidth decode gets
+    from it (the estimator's effective bandwidth; the peak is shown beside it)."""
+
     gpu: Gpu
     price: Any  # pricing's CurrentPrice, or None when the part has no price
     per_vram: Decimal | None = field(init=False)
     per_bandwidth: Decimal | None = field(init=False)
+    effective_gbs: float | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.per_vram = _ratio(self.price, self.gpu.vram_gb)
-        self.per_bandwidth = _ratio(self.price, self.gpu.bandwidth_gbs)
+        self.effective_gbs = effective_gpu_bandwidth_gbs(self.gpu)
+        self.per_bandwidth = _ratio(self.price, self.effective_gbs)
+
+
+def effective_gpu_bandwidth_gbs(gpu: Gpu) -> float | None:
+    """Memory bandwidth decode reaches on this GPU, GB/s (the estimator's rate for its
+    class of device); None when the catalogue row lacks a spec the engine needs."""
+    from configurator.adapters import part_of
+
+    part = part_of(gpu, None)
+    if part is None:
+        return None
+    return rates.gpu_bandwidth_gbs(part.engine_gpu, load_constants())
 
 
 def _sorted(rows: list, key: str, descending: bool, value) -> list:
@@ -103,7 +119,7 @@ def gpu_rows(sort: str = "per_vram", condition: str = "all") -> list[GpuRow]:
         "per_bandwidth": lambda r: r.per_bandwidth,
         "price": lambda r: r.price.amount if r.price else None,
         "vram": lambda r: r.gpu.vram_gb,
-        "bandwidth": lambda r: r.gpu.bandwidth_gbs,
+        "bandwidth": lambda r: r.effective_gbs,
         "name": lambda r: str(r.gpu).lower(),
     }
     return _sorted(rows, sort, descending, getters[sort])

@@ -41,6 +41,7 @@ VERSION_MEMO_S = 2.0
 BUMP_KEY = "results:bump"
 TOP_KEY = "results:top"
 WARM_PENDING_KEY = "results:warm-pending"
+WARM_DUE_KEY = "results:warm-due"
 TOP_KEEP = 50
 WARM_TOP = 8
 FLUSH_EVERY_S = 30.0
@@ -133,6 +134,7 @@ def cached_response(
     query = canonical_query(request)
     htmx = bool(getattr(request, "htmx", False))
     count(kind, query)
+    _warm_if_due()
     key = cache_key(kind, query, htmx)
     stored = cache.get(key)
     if stored is None:
@@ -203,22 +205,37 @@ def default_query() -> str:
 
 
 def schedule_warm() -> None:
-    """Warm the cache soon, once for a burst of changes (a scrape run saves many)."""
+    """Warm the cache soon, once for a burst of changes (a scrape run saves many).
+
+    With a broker, a Celery task does it. Without one (eager mode), the next results
+    request starts it in a background thread of the web process: a management command
+    that changed the catalogue (load_seed) does not render pages itself.
+    """
     from django.conf import settings
 
-    if not cache.add(WARM_PENDING_KEY, 1, 30):
-        return
     if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
-        if getattr(settings, "RESULTS_WARM_IN_THREAD", True):
-            threading.Thread(target=_warm_in_thread, name="results-warm", daemon=True).start()
+        cache.set(WARM_DUE_KEY, 1, None)
+        return
+    if not cache.add(WARM_PENDING_KEY, 1, 30):
         return
     try:
         from configurator.tasks import warm_results
 
         warm_results.apply_async(countdown=2)
     except Exception:  # the broker is down: the pages fill the cache as they are asked
+        # The pending mark stays for its 30 s, so a burst of changes during an outage
+        # waits on the broker once, not once per change.
         log.warning("results warm-up not scheduled: broker unreachable")
-        cache.delete(WARM_PENDING_KEY)
+
+
+def _warm_if_due() -> None:
+    """In eager mode: start the warm-up a change asked for (one process claims it)."""
+    from django.conf import settings
+
+    if not getattr(settings, "RESULTS_WARM_IN_THREAD", True) or not cache.get(WARM_DUE_KEY):
+        return
+    if cache.delete(WARM_DUE_KEY):
+        threading.Thread(target=_warm_in_thread, name="results-warm", daemon=True).start()
 
 
 def _warm_in_thread() -> None:

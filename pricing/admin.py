@@ -44,7 +44,7 @@ from pricing.models import (
     ScrapeAttempt,
     SuspectPrice,
 )
-from pricing.observations import observation_add, observations_review
+from pricing.observations import below_floor, observation_add, observations_review
 from pricing.runs import run_create, run_start
 from pricing.scrape import hints_for, scrape
 
@@ -505,11 +505,17 @@ class OfferAdmin(RefreshButtonMixin, admin.ModelAdmin):
             )
             created.append(observation)
             if observation.suspect:
+                floor = below_floor(form.instance, observation.amount, observation.currency)
+                why = (
+                    f"is below the floor for a {form.instance.part.get_kind_display()} "
+                    f"({floor} {observation.currency})"
+                    if floor is not None
+                    else f"is far from this offer's recent median ({observation.baseline_amount})"
+                )
                 self.message_user(
                     request,
-                    f"{observation.amount} {observation.currency} is far from this offer's "
-                    f"recent median ({observation.baseline_amount}): stored as suspect and not "
-                    "used until accepted under “Suspect prices to review”.",
+                    f"{observation.amount} {observation.currency} {why}: stored as suspect and "
+                    "not used until accepted under “Suspect prices to review”.",
                     messages.WARNING,
                 )
         formset.new_objects, formset.changed_objects, formset.deleted_objects = created, [], []

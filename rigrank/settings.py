@@ -270,7 +270,7 @@ RIGRANK_VERSION = __version__
 # are removed by the daily "Prune shared builds" task (manage.py prune_shared_builds).
 SHARE_RATE_PER_HOUR = env.int("SHARE_RATE_PER_HOUR", default=30)
 API_RATE_PER_MINUTE = env.int("API_RATE_PER_MINUTE", default=120)
-MEASUREMENT_RATE_PER_HOUR = env.int("MEASUREMENT_RATE_PER_HOUR", default=20)
+MEASURE_RATE_PER_HOUR = env.int("MEASURE_RATE_PER_HOUR", default=20)
 TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
 # The API reads query strings up to this many characters (414 beyond).
 MAX_QUERY_CHARS = env.int("MAX_QUERY_CHARS", default=4096)

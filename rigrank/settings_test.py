@@ -18,7 +18,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # switched on by the tests of the limits themselves.
 SHARE_RATE_PER_HOUR = 0
 API_RATE_PER_MINUTE = 0
-MEASUREMENT_RATE_PER_HOUR = 0
+MEASURE_RATE_PER_HOUR = 0
 # The test shops and hubs listen on 127.0.0.1; the SSRF tests switch this off.
 PRICE_FETCH_ALLOW_PRIVATE = True
 # Results warm-up after a change runs in a background thread when Celery is eager; tests

@@ -23,6 +23,7 @@ def canrun(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
+@rate_limited
 def parts(request: HttpRequest) -> JsonResponse:
     """Catalogue parts whose name or slug holds every word of ``q`` (``kind`` optional)."""
     kind = request.GET.get("kind", "")

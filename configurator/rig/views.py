@@ -150,13 +150,13 @@ def _bench_context(request: HttpRequest, rig_form: CanRunForm) -> dict[str, Any]
     return context
 
 
-def _too_many_measurements(request: HttpRequest, retry_after_s: int) -> HttpResponse:
-    context = {"retry_after_min": max(1, round(retry_after_s / 60))}
-    return render(request, "rig/429_measurements.html", context, status=429)
+def _too_many_submissions(request: HttpRequest, retry_after_s: int) -> HttpResponse:
+    errors = {"bench": [f"too many submissions from this address; try again in {retry_after_s} s."]}
+    return render(request, "rig/submitted.html", {"errors": errors}, status=429)
 
 
 @require_POST
-@limit_requests("measurement", "MEASUREMENT_RATE_PER_HOUR", 3600, _too_many_measurements)
+@limit_requests("measure", "MEASURE_RATE_PER_HOUR", 3600, _too_many_submissions)
 def submit_measurement(request: HttpRequest) -> HttpResponse:
     """Store a compared benchmark as a pending measurement for an admin to review."""
     from configurator.rig.measure import compare, submit

@@ -7,14 +7,17 @@ configurator/api_schema.py; a field added to an engine dataclass is documented a
 
 from __future__ import annotations
 
+import datetime
+import enum
 import json
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from typing import Any, Literal
 
 import pytest
 from jsonschema import Draft202012Validator
 
-from configurator.api_schema import SchemaBuilder, response_schemas
+from configurator.api_schema import UNDOCUMENTED, SchemaBuilder, response_schemas
 
 pytestmark = pytest.mark.usefixtures("seeded")
 
@@ -38,7 +41,7 @@ def check(document: dict[str, Any], path: str, response) -> dict[str, Any]:
     schema = {**responses[status]["content"]["application/json"]["schema"]}
     schema["components"] = document["components"]
     errors = sorted(Draft202012Validator(schema).iter_errors(body), key=lambda e: e.path)
-    messages = [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors]
+    messages = [_describe(e) for e in errors]
     hint = (
         "\n(Response keys come from the result types: add a key of a hand-written to_dict "
         "to its TypedDict in configurator/api_schema.py.)"
@@ -47,6 +50,16 @@ def check(document: dict[str, Any], path: str, response) -> dict[str, Any]:
         f"{path} {status} does not match the document:\n" + "\n".join(messages[:15]) + hint
     )
     return body
+
+
+def _describe(error) -> str:
+    """Where and why; for "none of these schemas" the reasons of the closest one."""
+    where = "/".join(map(str, error.absolute_path)) or "<root>"
+    inner = [e for e in error.context or () if e.validator != "type"]
+    if inner:
+        return "; ".join(_describe(e) for e in inner)
+    text = error.message
+    return f"{where}: {text if len(text) < 300 else text[:300] + '...'}"
 
 
 BUILDS_QUERIES = [
@@ -113,7 +126,9 @@ def test_error_responses_match_the_document(client, document, settings):
 
 
 def test_every_object_schema_is_closed_and_requires_its_keys():
-    for name, schema in response_schemas().items():
+    schemas = response_schemas()
+    assert UNDOCUMENTED not in json.dumps(schemas), "a result field has a type api_schema lacks"
+    for name, schema in schemas.items():
         assert schema["additionalProperties"] is False, name
         assert set(schema["required"]) == set(schema["properties"]), name
 
@@ -138,3 +153,75 @@ def test_a_dataclass_field_is_documented_by_its_type():
         "note": {"type": ["string", "null"]},
     }
     assert schema["required"] == ["count", "label", "note", "parts", "speed_tps"]
+
+
+class Grade(enum.Enum):
+    GOOD = "good"
+    BAD = "bad"
+
+
+def test_the_generator_knows_the_types_a_new_result_field_may_have():
+    @dataclass(frozen=True)
+    class Evidence:
+        source_url: str
+        measured_on: datetime.date
+        seen_at: datetime.datetime
+        price: Decimal
+        grade: Grade
+        backend: Literal["cuda", "rocm"]
+        tags: frozenset[str]
+        extra: dict[str, float]
+
+    builder = SchemaBuilder()
+    builder.of(tuple[Evidence, ...])
+    props = builder.components["Evidence"]["properties"]
+    assert props["measured_on"] == {"type": "string", "format": "date"}
+    assert props["seen_at"] == {"type": "string", "format": "date-time"}
+    assert props["price"] == {"type": "string", "format": "decimal"}
+    assert props["grade"] == {"enum": ["good", "bad"]}
+    assert props["backend"] == {"enum": ["cuda", "rocm"]}
+    assert props["tags"] == {"type": "array", "items": {"type": "string"}}
+    number = {"type": ["number", "null"]}
+    assert props["extra"] == {"type": "object", "additionalProperties": number}
+
+
+def test_every_api_endpoint_is_in_the_document(document):
+    from configurator.api_urls import urlpatterns
+
+    documented = set(document["paths"])
+    for pattern in urlpatterns:
+        assert f"/api/{pattern.pattern}" in documented, pattern.pattern
+
+
+RIGS = [
+    {"gpu": "4090:2"},
+    {"gpu": "nvidia-geforce-rtx-3090-used:1", "cpu": "amd-epyc-7763-used:2", "ram_gb": "512"},
+    {"system": "apple-mac-studio-m3-ultra-256gb-used", "use": "coding", "min_tps": "20"},
+]
+
+
+@pytest.mark.parametrize("rig", RIGS)
+def test_canrun_responses_match_the_document(client, document, rig):
+    response = client.get("/api/canrun", rig)
+    assert response.status_code == 200, response.content[:300]
+    assert check(document, "/api/canrun", response)["models"]
+
+
+def test_upgrade_responses_match_the_document(client, document):
+    have = "nvidia-geforce-rtx-3090-used:1,amd-ryzen-9-9950x:1"
+    bodies = []
+    for query in ({"min_tps": "10"}, {"min_tps": "1", "model": "8b"}):
+        response = client.get("/api/upgrade", {"have": have, "model": LLAMA_70B, **query})
+        assert response.status_code == 200, response.content[:300]
+        bodies.append(check(document, "/api/upgrade", response))
+    assert any(body["upgrades"] for body in bodies)
+    assert any(body["current"] for body in bodies)
+
+
+def test_part_suggestions_and_rig_errors_match_the_document(client, document):
+    found = client.get("/api/parts", {"q": "4090"})
+    assert found.status_code == 200
+    assert check(document, "/api/parts", found)["parts"]
+    check(document, "/api/parts", client.get("/api/parts", {"kind": "spaceship"}))
+    check(document, "/api/canrun", client.get("/api/canrun", {"batch": "0"}))
+    check(document, "/api/upgrade", client.get("/api/upgrade", {"model": "5T"}))

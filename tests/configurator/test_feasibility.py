@@ -275,3 +275,36 @@ def test_an_x8_x8_desktop_split_says_what_it_costs_tensor_parallel_speed(seed, a
     assert lanes["status"] == "warn" and "x8/x8" in lanes["detail"]
     faster = re.search(r"would decode ([\d.]+) tokens/s \((\d+)% faster\)", lanes["detail"])
     assert faster and float(faster.group(1)) > build.tokens_per_s
+
+
+def test_a_riser_cable_seats_the_card_that_does_not_fit_side_by_side(seed, ask):
+    """Three 3-slot RTX 3090s on a board with x16 slots at positions 2, 5 and 7: the third
+    card would cover slots the second one already covers, unless a riser moves it."""
+    from configurator.engine.builds import Catalogue
+
+    riser = AdapterPart(
+        slug="test-riser",
+        name="PCIe 4.0 x16 riser cable",
+        adapter_type="riser_cable",
+        pcie_lanes=16,
+        pcie_gen=4,
+        price=seed.get("samsung-990-pro-1tb").price,
+    )
+    catalogue = Catalogue((*seed.parts, riser), version="with-riser")
+    parts = [
+        ("nvidia-geforce-rtx-3090-used", 3),
+        ("amd-ryzen-5-5600", 1),
+        ("gigabyte-b550-aorus-pro-ac", 1),
+        ("crucial-ddr4-32gb-3200-ct32g4dfd832a", 2),
+        ("thermalright-peerless-assassin-120-se", 1),
+        ("super-flower-leadex-platinum-2000w", 1),
+        ("fractal-design-define-7-xl", 1),
+        ("samsung-990-pro-2tb", 1),
+    ]
+    without = evaluate(catalogue, ask(), parts)
+    assert rule(without, "gpu_slots")["status"] == "fail"
+    with_riser = evaluate(catalogue, ask(), [*parts, ("test-riser", 1)])
+    slots = rule(with_riser, "gpu_slots")
+    assert slots["status"] == "warn" and "riser" in slots["detail"]
+    assert any(line.slug == "test-riser" and line.line_total for line in with_riser.lines)
+    assert with_riser.total > without.total  # the riser is priced into the build

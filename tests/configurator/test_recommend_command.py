@@ -8,6 +8,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from configurator.engine.builds import RULES
+
 pytestmark = pytest.mark.django_db
 
 
@@ -23,6 +25,9 @@ def test_it_prints_ranked_builds_with_their_parts(seeded):
     assert "parts: " in text
     assert "Near misses:" in text and "GB more VRAM" in text
     assert "Prices in USD as of" in text
+    # Rules that do not simply pass are listed under each build: warn (!), unknown (?).
+    flagged = [ln for ln in text.splitlines() if ln.startswith(("    ? ", "    ! "))]
+    assert flagged and all(ln.split()[1].rstrip(":") in RULES for ln in flagged)
 
 
 def test_json_has_the_same_fields_as_the_api(seeded, client):

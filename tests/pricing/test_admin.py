@@ -219,3 +219,11 @@ def test_every_pricing_admin_page_renders(admin_client, offer, name):
 def test_adding_a_part_is_unchanged_offers_come_once_it_exists(admin_client):
     html = admin_client.get(reverse("admin:catalog_gpu_add")).content.decode()
     assert "offers-TOTAL_FORMS" not in html
+
+
+def test_a_manual_price_below_the_floor_says_why_it_waits(admin_client, offer):
+    url = reverse("admin:pricing_offer_change", args=[offer.pk])
+    response = admin_client.post(url, manual_price_post(offer, "9.99"), follow=True)
+    html = response.content.decode()
+    assert "is below the floor for a GPU / accelerator (40.00 USD)" in html
+    assert current_price(offer.part).amount == Decimal("1599.99")

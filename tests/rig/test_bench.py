@@ -159,11 +159,11 @@ def test_a_build_page_links_to_measurements_on_its_parts(seeded, client):
 
 @pytest.mark.django_db
 def test_measurement_submissions_are_rate_limited_per_client(seeded, client, settings):
-    settings.MEASUREMENT_RATE_PER_HOUR = 1
+    settings.MEASURE_RATE_PER_HOUR = 1
     params = {**RIG, "bench": read("llama-bench-depth.md"), "bench_model": "qwen2-5-7b-instruct"}
     assert client.post("/rig/measurements/", params).status_code == 201
     other = {**params, "bench": read("llama-bench-4080.json")}
     refused = client.post("/rig/measurements/", other)
     assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
-    assert b"Too many measurements" in refused.content
+    assert b"too many submissions" in refused.content
     assert UserMeasurement.objects.count() == 1

@@ -114,3 +114,22 @@ def test_admin_sign_in_is_throttled_per_address(client, django_user_model, setti
     assert login(client, "someone", "guess").status_code == 429
     assert login(client, "boss", "right-horse-42").status_code == 429
     assert login(client, "boss", "right-horse-42", address="203.0.113.9").status_code == 302
+
+
+def test_measurement_submissions_are_rate_limited_per_address(client, settings):
+    settings.MEASURE_RATE_PER_HOUR = 2
+    url = reverse("rig_submit_measurement")
+    codes = [client.post(url, {"bench": "nothing"}).status_code for _ in range(2)]
+    assert 429 not in codes
+    limited = client.post(url, {"bench": "nothing"})
+    assert limited.status_code == 429
+    assert "too many submissions" in limited.content.decode()
+    assert int(limited["Retry-After"]) <= 3601
+
+
+def test_the_rig_api_is_rate_limited_too(client, settings):
+    settings.API_RATE_PER_MINUTE = 1
+    assert client.get("/api/parts", {"q": "4090"}).status_code == 200
+    limited = client.get("/api/parts", {"q": "4090"})
+    assert limited.status_code == 429
+    assert limited.json()["errors"]["__all__"]

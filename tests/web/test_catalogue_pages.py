@@ -78,6 +78,30 @@ def test_platforms_rank_by_the_bandwidth_the_estimator_uses_with_the_peak_beside
     assert shown == sorted(shown, reverse=True)
 
 
+def test_gpus_show_the_bandwidth_the_estimator_uses_with_the_peak_beside(client):
+    """Each row shows the bandwidth the estimator gives decode on that card (its rate
+    for the card's class of GPU: an HBM A100 and a GDDR6X RTX 3090 reach different
+    shares of their peaks) and the peak beside it."""
+    from catalog.models import Gpu
+    from configurator.adapters import part_of
+    from configurator.engine import rates
+    from configurator.engine.calibration import load_constants
+
+    html = client.get(reverse("gpu_list"), {"sort": "bandwidth"}).content.decode()
+    shares = []
+    for slug, peak in (("nvidia-a100-80gb-pcie-used", 1935), ("nvidia-geforce-rtx-3090-used", 936)):
+        gpu = Gpu.objects.get(slug=slug)
+        expected = rates.gpu_bandwidth_gbs(part_of(gpu, None).engine_gpu, load_constants())
+        row = re.search(rf"{re.escape(gpu.name)}</strong>.*?</tr>", html, re.S).group(0)
+        assert f"peak {peak:,} GB/s" in row
+        shown = float(column(row, "Bandwidth")[0])
+        assert abs(shown - expected) <= 1 and shown < peak
+        shares.append(shown / peak)
+    assert shares[0] != shares[1]
+    shown = column(html, "Bandwidth")
+    assert shown == sorted(shown, reverse=True)
+
+
 def test_it_lists_models_with_links_to_their_pages(client):
     html = client.get(reverse("model_list")).content.decode()
     assert f'href="/models/{LLAMA_70B}/"' in html

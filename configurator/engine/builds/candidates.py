@@ -28,7 +28,6 @@ from .parts import GpuPart, Part, SystemPart
 from .platforms import Host, MemoryOption
 from .request import CPU_SERVER, GPU_SERVER, GPU_TOWER, HYBRID, UNIFIED
 from .result import Build, parts_param
-from .rules import plan_slots
 
 if TYPE_CHECKING:
     from .search import Search
@@ -121,6 +120,25 @@ class Candidate:
         if self._gpu_count < 0:
             self._gpu_count = sum(q for _, q in self.gpus)
         return self._gpu_count
+
+
+def stub_template(cand: Candidate) -> tuple:
+    """What makes a fresh stub again: its deciding parts and its bounds (in the order
+    of :class:`Candidate`'s first fields, then ``tps_ub``, ``prefill_ub``,
+    ``power_lb``)."""
+    return (
+        cand.arch,
+        cand.engine,
+        cand.cost_lb,
+        cand.gpus,
+        cand.host,
+        cand.memory,
+        cand.system,
+        cand.gpu_only,
+        cand.tps_ub,
+        cand.prefill_ub,
+        cand.power_lb,
+    )
 
 
 def all_stubs(search: Search) -> list[Candidate]:
@@ -314,7 +332,7 @@ def bandwidth_hosts(search: Search, gpu: GpuPart, n: int) -> list[tuple[Host, Me
     host_dense, host_experts = search.bounds.host_split(vram)
     options = []
     for host in search.shop.hosts:
-        if not plan_slots(host.board, gpu.slots, n).fits:
+        if not search.shop.slot_plan(host.board, gpu.slots, n).fits:
             continue
         for mem in host.memory_for(search.ram_gpu_gb):
             seconds = search.bounds.host_seconds(host, mem.mts, host_dense, host_experts)

@@ -37,6 +37,7 @@ from .rules import (
     PLATFORM_PEAK_W,
     PSU_HEADROOM,
     Assembly,
+    SlotPlan,
     adapter_leads,
     chipset_runs,
     effective_memory_mts,
@@ -103,7 +104,13 @@ class Host:
 
     def memory_for(self, ram_gb: float) -> list[MemoryOption]:
         """Options holding at least ``ram_gb`` (binary GB), each faster than every
-        cheaper one (the cost/speed Pareto front), cheapest first."""
+        cheaper one (the cost/speed Pareto front), cheapest first (memoised)."""
+        memo = self.__dict__.setdefault("_memory_memo", {})
+        if ram_gb not in memo:
+            memo[ram_gb] = self._memory_for(ram_gb)
+        return memo[ram_gb]
+
+    def _memory_for(self, ram_gb: float) -> list[MemoryOption]:
         result: list[MemoryOption] = []
         best_mts = 0
         for option in self.memory:
@@ -234,6 +241,8 @@ class Shop:
         self.boards = boards if "motherboard" in self.required else self._board_skyline(boards)
         self.modules = modules if "memory" in self.required else _module_skyline(modules)
         self.hosts: list[Host] = self._hosts()
+        # A case ships with its own supply (the cheapest build may need no ATX one).
+        self._powered_case = any(c.has_integrated_psu for c in self.cases)
         self._gpu_skylines: dict[str, list[GpuPart]] = {}
         self._psu_watts: list[int] | None = None
         self._psu_suffix: list[Decimal] = []
@@ -345,7 +354,27 @@ class Shop:
             for c in self.cases
         )
 
+    def slot_plan(self, board: BoardPart, width: int, count: int) -> SlotPlan:
+        """Where ``count`` cards ``width`` slots wide sit on ``board`` (memoised)."""
+        key = ("slots", board.slug, width, count)
+        plan = self._memo.get(key)
+        if plan is None:
+            plan = self._memo[key] = plan_slots(board, width, count)
+        return plan
+
     # Cheapest adequate rest of a build --------------------------------------------------
+
+    def coolers_for(self, cpu: CpuPart) -> list[CoolerPart]:
+        """Coolers made for the CPU's socket and rated for its power, cheapest first."""
+        key = ("coolers", cpu.socket, cpu.power_w)
+        if key not in self._memo:
+            self._memo[key] = [
+                c
+                for c in self.coolers
+                if cpu.socket in c.sockets
+                and (c.tdp_rating_w is None or c.tdp_rating_w >= cpu.power_w)
+            ]
+        return self._memo[key]
 
     def cooler_and_case(
         self, host: Host, gpu_length_mm: int, case_slots: int, rack: bool = False
@@ -365,11 +394,7 @@ class Shop:
         )
         if key in self._memo:
             return self._memo[key]
-        coolers = [
-            c
-            for c in self.coolers
-            if cpu.socket in c.sockets and (c.tdp_rating_w is None or c.tdp_rating_w >= cpu.power_w)
-        ]
+        coolers = self.coolers_for(cpu)
         best: tuple[CoolerPart, CasePart, Decimal] | None = None
         if coolers:
             cheapest_cooler = coolers[0].cost * host.sockets
@@ -504,7 +529,7 @@ class Shop:
         rack = any(g.passive for g, _ in gpus)
         if count:
             width = max(g.slots for g, _ in gpus)
-            plan = plan_slots(host.board, width, count)
+            plan = self.slot_plan(host.board, width, count)
             if not plan.fits:
                 return None
             slots = plan.case_slots

@@ -32,7 +32,7 @@ from ..engines import ENGINES, engine_profile, tensor_parallel_sizes
 from . import explanations, ranking
 from .assembly import build_from, fmt_money, has_rack
 from .bounds import Bounds
-from .candidates import MAX_GPUS, Candidate, CandidateState, all_stubs
+from .candidates import MAX_GPUS, Candidate, CandidateState, all_stubs, stub_template
 from .parts import Catalogue, GpuPart, Part
 from .platforms import GIB_TO_GB, Host, MemoryOption, Shop, shop_for
 from .request import GPU_SERVER, GPU_TOWER, STACK_NAMES, BuildRequest
@@ -137,10 +137,23 @@ class Search:
     # Candidates and bounds (stages 1 and 2) ---------------------------------------------
 
     def stubs(self) -> list[Candidate]:
-        """Every candidate of every architecture (built once)."""
+        """Every candidate of every architecture (built once per search; the stubs and
+        their bounds are memoised on the shop for requests with the same model, format,
+        workload, engine, stack and form)."""
         if self._stubs is None:
-            self._stubs = all_stubs(self)
+            req = self.request
+            key = ("stubs", req.model, req.quant, req.workload, req.engine, req.stack, req.form)
+            templates = self.shop._memo.get(key)
+            if templates is None:
+                self._stubs = all_stubs(self)
+                self.shop._memo[key] = [stub_template(c) for c in self._stubs]
+            else:
+                self._stubs = [self._from_template(t) for t in templates]
         return self._stubs
+
+    def _from_template(self, template: tuple) -> Candidate:
+        self._serial += 1
+        return Candidate(*template, serial=self._serial)
 
     def stub(self, **kwargs: Any) -> Candidate:
         self._serial += 1
@@ -229,9 +242,12 @@ class Search:
             return memo[key]
         best = None
         floor = self.shop.rest_floor(gpus, files_gb)
+        width, count = max(g.slots for g, _ in gpus), sum(q for _, q in gpus)
         for platform_cost, host, mem in self.hosts_by_cost(ram_gb):
             if best is not None and platform_cost + floor >= best[3]:
                 break
+            if not self.shop.slot_plan(host.board, width, count).fits:
+                continue  # the board cannot seat the GPUs: no need to price the rest
             done = self.shop.complete(host, mem, gpus, files_gb)
             if done is not None and (best is None or done[1] < best[3]):
                 best = (host, mem, done[0], done[1])

@@ -154,10 +154,10 @@ class Command(BaseCommand):
             price = f"{line.unit_price:,.2f}" if line.unit_price is not None else "no price"
             flag = " (stale)" if line.stale else ""
             out(f"    {line.qty:>2} × {line.name} @ {price} [{line.origin}{flag}]")
-        for finding in build.findings:
-            if detail or finding.ok is False:
-                mark = {False: "✗", None: "?", True: "·"}[finding.ok]
-                out(f"    {mark} {finding.rule}: {finding.message}")
+        marks = {"fail": "✗", "unknown": "?", "warn": "!", "pass": "·"}
+        for rule in build.rules:
+            if detail or rule["status"] != "pass":
+                out(f"    {marks[rule['status']]} {rule['name']}: {rule['detail']}")
         for shortfall in build.shortfalls:
             out(f"    ✗ {shortfall.constraint}: {shortfall.message}")
         out(f"    parts: {build.key}")
