@@ -221,12 +221,24 @@ class UpgradeForm(forms.Form):
             self.owned = parse_have(text)
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from None
+        from configurator.forms import resolve_parts
+
         catalogue = adapters.catalogue()
-        unknown = [slug for slug, _ in self.owned if catalogue.get(slug) is None]
-        if unknown:
-            raise forms.ValidationError(
-                "have: unknown part slug(s): " + ", ".join(unknown) + " (see /api/parts?q=...)."
-            )
+        resolved: dict[str, int] = {}
+        problems = []
+        for name, qty in self.owned:
+            slug = name
+            if catalogue.get(name) is None:
+                # A part name ("RTX 3090") as well as a slug.
+                try:
+                    slug = resolve_parts(name).slug
+                except forms.ValidationError as exc:
+                    problems.append(" ".join(exc.messages))
+                    continue
+            resolved[slug] = resolved.get(slug, 0) + qty
+        if problems:
+            raise forms.ValidationError("have: " + "; ".join(problems) + " (see /api/parts?q=...).")
+        self.owned = list(resolved.items())
         if not self.owned:
             raise forms.ValidationError("have: list the parts you own as SLUG[:QTY],...")
         return text
