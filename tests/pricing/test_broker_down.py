@@ -21,10 +21,14 @@ def broker(private_redis, settings):
     settings.REDIS_URL = private_redis.url
     settings.CELERY_TASK_ALWAYS_EAGER = False
     app.conf.update(broker_url=private_redis.url, task_always_eager=False)
+    # Connections and producers made earlier in the session (an eager task's memory://
+    # transport, say) would publish elsewhere: start both pools afresh.
     app._pool = None
+    app.amqp._producer_pool = None
     yield private_redis
     app.conf.update(before)
     app._pool = None
+    app.amqp._producer_pool = None
     settings.REDIS_URL, settings.CELERY_TASK_ALWAYS_EAGER = was
 
 
