@@ -185,3 +185,14 @@ def test_a_second_observation_draws_the_price_history_chart(seeded, client):
     )
     page = client.get("/build/", {"parts": build["parts_param"]}).content.decode()
     assert 'data-chart="chart-history-' in page
+
+
+def test_the_api_applies_must_include_counts_too(seeded, client):
+    data = client.get(
+        "/api/builds", {"model": LLAMA_70B, "must_include": "RTX 3090 Ti:2", "min_tps": 5}
+    ).json()
+    assert data["builds"]
+    for build in data["builds"]:
+        qty = {ln["slug"]: ln["qty"] for ln in build["lines"]}
+        assert qty.get("nvidia-geforce-rtx-3090-ti-used", 0) >= 2
+    assert data["request"]["must_include"] == ["nvidia-geforce-rtx-3090-ti-used"]
