@@ -12,7 +12,7 @@ PORT ?= 8000
 SECRET_KEY ?= $(shell cat .secret_key 2>/dev/null)
 export SECRET_KEY
 
-.PHONY: run setup test bench lint admin validate backup restore
+.PHONY: run setup test bench lint admin validate calibrate backup restore
 
 run: setup
 	HOST=$(HOST) PORT=$(PORT) ./scripts/serve.sh
@@ -31,6 +31,10 @@ bench: setup
 
 validate: $(VENV)/.installed
 	$(PY) -m configurator.engine.validate
+
+# Refit the estimator with the admin-approved user measurements; report what moved.
+calibrate: setup
+	$(PY) manage.py calibrate
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

@@ -14,6 +14,7 @@ from configurator.engine.builds import finite, parse_parts_param
 from configurator.estimates import estimate_payload
 from configurator.forms import EstimateForm, RecommendForm, errors_by_field
 from configurator.recommend import evaluate_build, recommend
+from configurator.rig.must import with_counts
 from rigrank.ratelimit import limit_requests
 
 JSON_OPTIONS = {"ensure_ascii": False}
@@ -52,7 +53,8 @@ def _builds(request: HttpRequest) -> JsonResponse:
     form = RecommendForm(request.GET)
     if not form.is_valid():
         return _bad(errors_by_field(form))
-    return _json(recommend(form.build_request()).to_dict())
+    data = recommend(form.build_request()).to_dict()
+    return _json(with_counts(data, form.cleaned_data.get("must_include") or ()))
 
 
 @require_GET

@@ -315,6 +315,8 @@ class CanRunModelJSON(TypedDict):
     quant: str
     bits_per_weight: float
     quality: str
+    mean_kld: float
+    quality_basis: str
     fits: bool
     fit: str
     headroom_gb: float

@@ -194,7 +194,12 @@ def wizard_form(
     fields["engine"].choices = [(e, "Auto" if e == "auto" else e) for e in ENGINE_CHOICES]
     fields["allow_used"].widget = YesNoCheckbox(default=True)
     fields["must_include"].widget = forms.TextInput(
-        attrs={"list": "part-options", "autocomplete": "off", "spellcheck": "false"}
+        attrs={
+            "list": "part-options",
+            "autocomplete": "off",
+            "spellcheck": "false",
+            "data-part-suggest": "true",
+        }
     )
     for name, (label, help_text) in LABELS.items():
         if name in fields:

@@ -72,9 +72,11 @@ def linux_cpu_and_ram() -> list[str]:
         (k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in lscpu.splitlines())
     )
     if fields.get("Model name"):
+        flags = [f for f in ("avx2", "fma", "avx512f") if f in fields.get("Flags", "").split()]
         lines.append(
             f"rigrank-cpu: {fields['Model name']} | {fields.get('Socket(s)', '1')} | "
-            f"{fields.get('Core(s) per socket', '')}"
+            f"{fields.get('Core(s) per socket', '')} | {fields.get('CPU max MHz', '')} | "
+            + ",".join(flags)
         )
     try:
         with open("/proc/meminfo") as handle:

@@ -1,9 +1,9 @@
 """What runs on a machine: every model with the best quantization that fits and meets the
 speed target. Pure Python on the engine's dataclasses (no Django).
 
-Quality order: until the catalogue carries measured quality loss per format, formats
-are ranked by effective bits per weight (more bits, less loss) — a stand-in to be
-replaced by the quality data when it lands (``quality_rank`` is the one place to change).
+Quality order: each format's measured quality loss (mean KL divergence from the 16-bit
+model, ``configurator.engine.quality``); formats nobody measured are placed by their
+bits on the curve of the measured ones.
 """
 
 from __future__ import annotations
@@ -14,10 +14,14 @@ from typing import Any
 
 from configurator.engine import Estimate, Machine, ModelArch, Quant, Workload, estimate
 from configurator.engine.engines import engine_profile
+from configurator.engine.quality import QuantChoice, rank_by_quality
 
 TIGHT_HEADROOM = 0.05  # under 5 % of the memory free: "tight"
 FAST_TPS = 20.0  # reading speed and above: the "fast" band
-QUALITY_BASIS = "bits per weight (stand-in until measured quality loss per format lands)"
+QUALITY_BASIS = (
+    "measured quality loss (mean KL divergence from the 16-bit model); formats without a "
+    "measurement placed by their bits"
+)
 
 RUNS = "runs"
 TOO_SLOW = "too_slow"
@@ -25,21 +29,15 @@ NO_FIT = "does_not_fit"
 
 
 MAX_USEFUL_BITS = 16.0  # 32-bit weights hold nothing a 16-bit model lacks
-# Quality tiers by bits per weight: ~6 bits is the usual "no visible loss" point, 4-bit
-# formats lose a little, 3-bit ones noticeably, below that a lot.
-QUALITY_TIERS = ((5.5, "near lossless"), (3.9, "small loss"), (2.9, "noticeable loss"))
+# Quality tiers by mean KL divergence from 16-bit (nats): Q8_0 and Q6_K sit under 0.01,
+# the 4- and 5-bit K-quants under 0.05, 3-bit formats under 0.2, 2-bit and below above.
+QUALITY_TIERS = ((0.01, "near lossless"), (0.05, "small loss"), (0.2, "noticeable loss"))
 
 
-def quality_rank(quant: Quant) -> float:
-    """Higher is better. Bits per weight for now (see the module docstring)."""
-    return min(quant.bits_per_weight, MAX_USEFUL_BITS)
-
-
-def quality_tier(quant: Quant) -> tuple[int, str]:
-    """(0 best .. 3 worst, words) for a format, from :func:`quality_rank`."""
-    rank = quality_rank(quant)
-    for i, (bits, words) in enumerate(QUALITY_TIERS):
-        if rank >= bits:
+def quality_tier(mean_kld: float) -> tuple[int, str]:
+    """(0 best .. 3 worst, words) for a format's quality loss."""
+    for i, (limit, words) in enumerate(QUALITY_TIERS):
+        if mean_kld < limit:
             return i, words
     return len(QUALITY_TIERS), "heavy loss"
 
@@ -47,8 +45,12 @@ def quality_tier(quant: Quant) -> tuple[int, str]:
 def fit_grade(est: Estimate) -> tuple[str, float]:
     """("comfortable" | "tight" | "does not fit", headroom GB): headroom is the memory
     left over all devices that hold the model; tight is under 5 % of it."""
-    capacity = sum(d.capacity_gb for d in est.memory if d.kind != "storage")
-    used = sum(d.total_gb for d in est.memory if d.kind != "storage")
+    # Devices that hold part of the model (an idle host's free RAM is no headroom).
+    holding = [
+        d for d in est.memory if d.kind != "storage" and (d.weights_gb > 0 or d.kv_cache_gb > 0)
+    ]
+    capacity = sum(d.capacity_gb for d in holding)
+    used = sum(d.total_gb for d in holding)
     headroom = capacity - used
     if not est.fits:
         return "does not fit", min(headroom, -est.missing_gb)
@@ -75,7 +77,7 @@ class Answer:
 
     model: CanRunModel
     status: str
-    quant: Quant
+    choice: QuantChoice
     estimate: Estimate
     tried: int = 0
     fit: str = ""
@@ -91,6 +93,10 @@ class Answer:
             return 2
         return 0 if self.estimate.decode_tokens_per_s >= FAST_TPS else 1
 
+    @property
+    def quant(self) -> Quant:
+        return self.choice.quant
+
     def to_dict(self) -> dict[str, Any]:
         est = self.estimate
         return {
@@ -103,7 +109,9 @@ class Answer:
             "status": self.status,
             "quant": self.quant.name,
             "bits_per_weight": self.quant.bits_per_weight,
-            "quality": quality_tier(self.quant)[1],
+            "quality": quality_tier(self.choice.mean_kld)[1],
+            "mean_kld": self.choice.mean_kld,
+            "quality_basis": self.choice.basis,
             "fits": est.fits,
             "fit": self.fit,
             "headroom_gb": self.headroom_gb,
@@ -121,35 +129,37 @@ class Answer:
 def sort_key(answer: Answer) -> tuple:
     """Speed band first (fast, meets the target, too slow, does not fit), then quality:
     the format's quality tier, then bigger models first (parameters as the rough quality
-    proxy across models), then the better format."""
+    proxy across models), then the smaller loss."""
     return (
         answer.speed_band,
-        quality_tier(answer.quant)[0],
+        quality_tier(answer.choice.mean_kld)[0],
         -answer.model.arch.total_params_b,
-        -quality_rank(answer.quant),
+        answer.choice.mean_kld,
         answer.model.slug,
     )
 
 
-def ladder(quants: Sequence[Quant], engine: str) -> list[Quant]:
-    """Formats the engine loads, best quality first, one per bits-per-weight value."""
+def ladder(reference: ModelArch, quants: Sequence[Quant], engine: str) -> list[QuantChoice]:
+    """Formats the engine loads, least quality loss first, keeping only those no better
+    format beats on size (bits per weight): down the list every format is smaller, so
+    "fits and fast enough" holds for a tail of it. Quality loss does not depend on the
+    model; ``reference`` only sizes the choices (compute the ladder once, reuse it)."""
     profile = engine_profile(engine)
-    seen: set[float] = set()
-    out = []
-    for quant in sorted(quants, key=lambda q: (quality_rank(q), q.name == "BF16"), reverse=True):
-        if quant.bits_per_weight > MAX_USEFUL_BITS:
-            continue
-        if not profile.accepts(quant.family) or quant.bits_per_weight in seen:
-            continue
-        seen.add(quant.bits_per_weight)
-        out.append(quant)
+    usable = [
+        q for q in quants if profile.accepts(q.family) and q.bits_per_weight <= MAX_USEFUL_BITS
+    ]
+    out: list[QuantChoice] = []
+    for choice in rank_by_quality(reference, usable):
+        if out and choice.quant.bits_per_weight >= out[-1].quant.bits_per_weight:
+            continue  # as big as a better format: never the answer
+        out.append(choice)
     return out
 
 
 def best_for(
     machine: Machine,
     model: CanRunModel,
-    formats: Sequence[Quant],
+    formats: Sequence[QuantChoice],
     workload: Workload,
     engine: str,
     min_tps: float,
@@ -164,7 +174,7 @@ def best_for(
     def run(i: int) -> Estimate | None:
         if i not in cache:
             try:
-                cache[i] = estimate(machine, model.arch, formats[i], workload, engine=engine)
+                cache[i] = estimate(machine, model.arch, formats[i].quant, workload, engine=engine)
             except ValueError:
                 cache[i] = None
         return cache[i]
@@ -173,7 +183,16 @@ def best_for(
         est = run(i)
         return est is not None and est.fits and est.decode_tokens_per_s >= min_tps
 
-    low, high = 0, len(formats)
+    # Formats the machine cannot hold, or cannot read fast enough even at its summed
+    # bandwidth, are skipped without an estimate (with a margin: the bounds use bits per
+    # weight, the estimate the real file layout). The first plausible format is tried
+    # first: most models either run at their best format or not near it.
+    low = _first_plausible(machine, model.arch, formats, min_tps)
+    high = len(formats)
+    if low < high and ok(low):
+        high = low
+    else:
+        low += 1
     while low < high:
         mid = (low + high) // 2
         if ok(mid):
@@ -192,21 +211,60 @@ def best_for(
     return _answer(model, NO_FIT, formats[last], est, len(cache))
 
 
-def _answer(model: CanRunModel, status: str, quant: Quant, est: Estimate, tried: int) -> Answer:
+BOUND_MARGIN = 1.25
+
+
+def machine_capacity_bytes(machine: Machine) -> float:
+    """All memory a model could use: VRAM, system RAM, unified memory."""
+    total = sum(g.gpu.capacity_bytes * g.count for g in machine.gpus)
+    if machine.cpu is not None:
+        total += machine.cpu.capacity_bytes
+    if machine.unified is not None:
+        total += machine.unified.capacity_bytes
+    return total
+
+
+def machine_bandwidth_gbs(machine: Machine) -> float:
+    """Every device's peak bandwidth added up: no placement reads faster."""
+    total = sum(g.gpu.bandwidth_gbs * g.count for g in machine.gpus)
+    if machine.cpu is not None:
+        total += machine.cpu.bandwidth_gbs
+    if machine.unified is not None:
+        total += machine.unified.bandwidth_gbs
+    return total
+
+
+def _first_plausible(
+    machine: Machine, arch: ModelArch, formats: Sequence[QuantChoice], min_tps: float
+) -> int:
+    capacity = machine_capacity_bytes(machine) * BOUND_MARGIN
+    bandwidth = machine_bandwidth_gbs(machine) * 1e9 * BOUND_MARGIN
+    for i, choice in enumerate(formats):
+        bytes_per_weight = choice.quant.bits_per_weight / 8
+        weights = arch.total_params_b * 1e9 * bytes_per_weight
+        per_token = max(arch.active_params_b, 1e-3) * 1e9 * bytes_per_weight
+        if weights <= capacity and bandwidth / per_token >= min_tps:
+            return i
+    return len(formats)
+
+
+def _answer(
+    model: CanRunModel, status: str, choice: QuantChoice, est: Estimate, tried: int
+) -> Answer:
     fit, headroom = fit_grade(est)
-    return Answer(model, status, quant, est, tried, fit, headroom)
+    return Answer(model, status, choice, est, tried, fit, headroom)
 
 
 def can_run(
     machine: Machine,
     models: Sequence[CanRunModel],
-    quants: Sequence[Quant],
+    formats: Sequence[QuantChoice],
     workload_for: Callable[[CanRunModel], Workload],
     engine: str = "llama.cpp",
     min_tps: float = 5.0,
 ) -> list[Answer]:
-    """Every model's :class:`Answer`, sorted by :func:`sort_key`."""
-    formats = ladder(quants, engine)
+    """Every model's :class:`Answer` over ``formats`` (a :func:`ladder`), sorted by
+    :func:`sort_key`."""
     answers = []
     for model in models:
         answer = best_for(machine, model, formats, workload_for(model), engine, min_tps)

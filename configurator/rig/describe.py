@@ -72,6 +72,53 @@ class Rig:
             for h in self.hardware
         )
 
+    @property
+    def params(self) -> list[tuple[str, str]]:
+        """The same machine as :class:`RigForm` parameters (catalogue slugs, custom specs,
+        RAM): a short link that says what a paste said."""
+        machine = self.machine
+        if any(h["kind"] not in ("gpu", "cpu", "system", "memory") for h in self.hardware):
+            return [("parts", ",".join(f"{s}:{n}" for s, n in self.owned))]
+        out: list[tuple[str, str]] = []
+        gpu_rows = [h for h in self.hardware if h["kind"] == "gpu"]
+        gpus, customs = [], []
+        for row, group in zip(gpu_rows, machine.gpus, strict=False):
+            if row["slug"]:
+                gpus.append(f"{row['slug']}:{group.count}")
+            else:
+                g = group.gpu
+                customs.append(
+                    f"vram_gb={g.vram_gb:g},bandwidth_gbs={g.bandwidth_gbs:g},"
+                    f"fp16_tflops={g.fp16_tflops:g},tdp_w={g.tdp_w:g}:{group.count}"
+                )
+        if gpus:
+            out.append(("gpu", ",".join(gpus)))
+        if customs:
+            out.append(("custom_gpu", ";".join(customs)))
+        system = next((h for h in self.hardware if h["kind"] == "system"), None)
+        if system is not None:
+            out.append(("system", system["slug"]))
+        cpu_row = next((h for h in self.hardware if h["kind"] == "cpu"), None)
+        cpu = machine.cpu
+        if cpu_row is not None and cpu is not None:
+            if cpu_row["slug"]:
+                out.append(("cpu", f"{cpu_row['slug']}:{cpu.sockets}"))
+            else:
+                out.append(
+                    (
+                        "custom_cpu",
+                        f"cores={cpu.cores_per_socket},channels={cpu.memory_channels},"
+                        f"mts={cpu.memory_mts:g},fp32_gflops={cpu.fp32_gflops_per_socket:g},"
+                        f"sockets={cpu.sockets},memory_type={cpu.memory_type}",
+                    )
+                )
+            out += [
+                ("ram_gb", f"{cpu.ram_gb:g}"),
+                ("ram_channels", str(cpu.memory_channels)),
+                ("ram_mts", f"{cpu.memory_mts:g}"),
+            ]
+        return out
+
 
 def _tokens(text: str) -> list[str]:
     text = re.sub(r"\d+-core\b", " ", text, flags=re.I)
@@ -89,9 +136,9 @@ def _best(name: str, parts: list[Any], fits: Any = None) -> Any:
     """The part whose name holds every model token of ``name`` with the fewest other
     words; new before used; None when nothing holds them all."""
     wanted = _tokens(name)
-    needed = set(_model_tokens(wanted)) or set(wanted)
+    needed = set(_model_tokens(wanted))
     if not needed:
-        return None
+        return None  # "AMD EPYC" (a VM's name) names no model: it matches nothing
     scored = []
     for part in parts:
         have = set(_tokens(f"{part.brand} {part.name}"))

@@ -71,3 +71,20 @@ def counts_of(must_include: tuple[str, ...]) -> dict[str, int]:
 def meets_counts(build: dict[str, Any], counts: dict[str, int]) -> bool:
     have = {line["slug"]: line["qty"] for line in build["lines"]}
     return all(have.get(slug, 0) >= n for slug, n in counts.items())
+
+
+def with_counts(data: dict[str, Any], must_include: tuple[str, ...]) -> dict[str, Any]:
+    """A recommendation's JSON without the builds that hold fewer of a part than asked
+    (the search only asks that the part be there), saying how many went."""
+    counts = counts_of(must_include)
+    if not counts:
+        return data
+    kept = [b for b in data.get("builds", []) if meets_counts(b, counts)]
+    gone = len(data.get("builds", [])) - len(kept)
+    data["builds"] = kept
+    if gone:
+        wanted = ", ".join(f"{n} × {slug}" for slug, n in counts.items())
+        data.setdefault("notes", []).append(
+            f"must_include: {gone} build(s) left out for holding fewer than {wanted}."
+        )
+    return data

@@ -345,7 +345,8 @@ _DESCRIBE = re.compile(r"^rigrank-(gpu|cpu|ram|mac):\s*(.+?)\s*$", re.M)
 
 
 def _describe_lines(text: str, out: Pasted) -> None:
-    """``rigrank-gpu: NAME | MEMORY_MIB``, ``rigrank-cpu: NAME | SOCKETS | CORES``,
+    """``rigrank-gpu: NAME | MEMORY_MIB``, ``rigrank-cpu: NAME | SOCKETS | CORES |
+    MAX_MHZ | FLAGS`` (FLAGS: avx2,fma,avx512f when present),
     ``rigrank-ram: TOTAL_GB | DIMMS | CHANNELS | MT/s | TYPE``, ``rigrank-mac: CHIP |
     MEMORY_GB | MODEL`` (empty fields allowed) — what the describe script prints."""
     found = False
@@ -356,7 +357,13 @@ def _describe_lines(text: str, out: Pasted) -> None:
         if kind == "gpu":
             out.gpus.append(SeenGpu(cells[0], _num(cells[1]), "describe_rig"))
         elif kind == "cpu":
-            out.cpu = SeenCpu(cells[0], int(_num(cells[1]) or 1), int(_num(cells[2]) or 0) or None)
+            out.cpu = SeenCpu(
+                cells[0],
+                int(_num(cells[1]) or 1),
+                int(_num(cells[2]) or 0) or None,
+                _num(cells[3]),
+                tuple(f for f in cells[4].split(",") if f),
+            )
         elif kind == "ram":
             out.ram = SeenRam(
                 total_gb=_num(cells[0]),

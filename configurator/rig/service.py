@@ -30,6 +30,7 @@ from configurator.rig.describe import RigForm
 
 _lock = threading.Lock()
 _models_cache: dict[str, tuple[list[CanRunModel], list[Quant]]] = {}
+_ladders: dict[tuple[str, str], list] = {}
 
 USE_HELP = "Only models for this use: " + ", ".join(MODEL_USES) + ". Default: every model."
 
@@ -92,6 +93,23 @@ def _version() -> str:
     state = LlmModel.objects.aggregate(n=Count("id"), newest=Max("updated_at"))
     formats = QuantFormat.objects.aggregate(n=Count("id"), newest=Max("id"))
     return f"{state['n']}:{state['newest']}:{formats['n']}:{formats['newest']}"
+
+
+def formats_for(engine: str) -> list:
+    """The quality ladder of weight formats for ``engine``, once per catalogue state."""
+    from configurator.rig.canrun import ladder
+
+    version = _version()
+    key = (version, engine)
+    cached = _ladders.get(key)
+    if cached is None:
+        models, quants = catalogue_models()
+        reference = min((m.arch for m in models), key=lambda a: a.total_params_b, default=None)
+        cached = ladder(reference, quants, engine) if reference is not None else []
+        with _lock:
+            _ladders.clear()
+            _ladders[key] = cached
+    return cached
 
 
 def catalogue_models() -> tuple[list[CanRunModel], list[Quant]]:
@@ -160,7 +178,7 @@ def canrun_payload(form: CanRunForm) -> dict[str, Any]:
     min_tps = data.get("min_tps")
     min_tps = DEFAULT_MIN_TPS if min_tps is None else float(min_tps)
     engine = data.get("engine") or "llama.cpp"
-    answers = can_run(rig.machine, chosen, quants, workload_for, engine, min_tps)
+    answers = can_run(rig.machine, chosen, formats_for(engine), workload_for, engine, min_tps)
     elapsed_ms = (time.perf_counter() - started) * 1000
     return {
         "hardware": rig.hardware,
@@ -203,12 +221,24 @@ class UpgradeForm(forms.Form):
             self.owned = parse_have(text)
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from None
+        from configurator.forms import resolve_parts
+
         catalogue = adapters.catalogue()
-        unknown = [slug for slug, _ in self.owned if catalogue.get(slug) is None]
-        if unknown:
-            raise forms.ValidationError(
-                "have: unknown part slug(s): " + ", ".join(unknown) + " (see /api/parts?q=...)."
-            )
+        resolved: dict[str, int] = {}
+        problems = []
+        for name, qty in self.owned:
+            slug = name
+            if catalogue.get(name) is None:
+                # A part name ("RTX 3090") as well as a slug.
+                try:
+                    slug = resolve_parts(name).slug
+                except forms.ValidationError as exc:
+                    problems.append(" ".join(exc.messages))
+                    continue
+            resolved[slug] = resolved.get(slug, 0) + qty
+        if problems:
+            raise forms.ValidationError("have: " + "; ".join(problems) + " (see /api/parts?q=...).")
+        self.owned = list(resolved.items())
         if not self.owned:
             raise forms.ValidationError("have: list the parts you own as SLUG[:QTY],...")
         return text

@@ -35,8 +35,8 @@ from configurator.engine.builds import (
     finite,
     recommend,
 )
+from configurator.engine.builds.assembly import fmt_money
 from configurator.engine.builds.parts import BoardPart, SystemPart
-from configurator.engine.builds.search import fmt_money
 
 MAX_EXTRA_GPUS = 3
 SEARCH_LIMIT = 12

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, QueryDict
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import push_url
 
 from catalog.models import MODEL_USES
 from configurator.rig.service import CanRunForm, canrun_payload
@@ -17,6 +19,7 @@ from configurator.wizard import models_for_search
 from rigrank.ratelimit import limit_requests
 
 GPU_ROWS = 3
+FILTERS = ("use", "max_params_b", "min_tps", "context", "prompt_tokens", "batch", "kv_quant")
 
 
 def _template(request: HttpRequest, page: str, partial: str) -> str:
@@ -59,24 +62,31 @@ def _gpu_rows(query: QueryDict) -> list[dict[str, str]]:
 
 @vary_on_headers("HX-Request")
 def rig(request: HttpRequest) -> HttpResponse:
-    """Describe your hardware; see every catalogue model that runs on it."""
-    params = rows_to_params(request.GET)
+    """Describe your hardware; see every catalogue model that runs on it.
+
+    The form posts (pasted tool output is too long for a URL); the answer's address is
+    the short GET form of the same rig (catalogue slugs, specs, RAM), so it can be shared.
+    """
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    source = request.POST if request.method == "POST" else request.GET
+    params = rows_to_params(source)
     asked = any(params.get(name) for name in CanRunForm.HARDWARE)
     form = CanRunForm(params if asked else None)
     context: dict[str, Any] = {
         "form": form,
         "asked": asked,
-        "gpu_rows": _gpu_rows(request.GET),
-        "cpu_name": request.GET.get("cpu_name", ""),
-        "cpu_sockets": request.GET.get("cpu_sockets", "1"),
+        "gpu_rows": _gpu_rows(source),
+        "cpu_name": source.get("cpu_name", ""),
+        "cpu_sockets": source.get("cpu_sockets", "1"),
         "uses": MODEL_USES,
         "gpu_options": suggest_parts("", "gpu", limit=500),
         "cpu_options": suggest_parts("", "cpu", limit=500),
         "system_options": suggest_parts("", "system", limit=500),
         "models": models_for_search(),
-        "bench_text": request.GET.get("bench", ""),
-        "bench_model": request.GET.get("bench_model", ""),
-        "bench_quant": request.GET.get("bench_quant", ""),
+        "bench_text": source.get("bench", ""),
+        "bench_model": source.get("bench_model", ""),
+        "bench_quant": source.get("bench_quant", ""),
     }
     status = 200
     if asked and form.is_valid():
@@ -88,12 +98,16 @@ def rig(request: HttpRequest) -> HttpResponse:
         )
         context["evidence"] = evidence_for(form.rig)
         context.update(_bench_context(request, form))
-        context["hidden_pairs"] = [
-            (k, v) for k in CanRunForm.HARDWARE for v in params.getlist(k) if v.strip()
-        ]
+        context["hidden_pairs"] = form.rig.params
+        filters = [(k, str(form.cleaned_data[k])) for k in FILTERS if form.cleaned_data.get(k)]
+        context["canonical_url"] = f"{reverse('rig')}?{urlencode(form.rig.params + filters)}"
     elif asked:
         status = 200 if request.htmx else 400
-    return render(request, _template(request, "rig/rig.html", "results"), context, status=status)
+    template = _template(request, "rig/rig.html", "results")
+    response = render(request, template, context, status=status)
+    if request.htmx and context.get("canonical_url"):
+        push_url(response, context["canonical_url"])
+    return response
 
 
 @vary_on_headers("HX-Request")
@@ -154,9 +168,7 @@ def submit_measurement(request: HttpRequest) -> HttpResponse:
     if not rig_form.is_valid() or not bench_form.is_valid():
         errors = {**rig_form.errors, **bench_form.errors}
         return render(request, "rig/submitted.html", {"errors": errors}, status=400)
-    hardware_query = urlencode(
-        [(k, v) for k in CanRunForm.HARDWARE for v in params.getlist(k) if v.strip()]
-    )
+    hardware_query = urlencode(rig_form.rig.params)
     compared = compare(rig_form.rig, bench_form.model_row, bench_form.quant_obj, bench_form.rows)
     measurement, created = submit(
         rig_form.rig,

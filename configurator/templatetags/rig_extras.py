@@ -50,7 +50,13 @@ def build_status(build: Any) -> dict[str, Any]:
     violations = list(_get(compatibility, "violations") or [])
     notes = list(_get(compatibility, "notes") or [])
     est = _get(build, "estimate") or {}
-    devices = [d for d in (_get(est, "memory") or []) if _get(d, "kind") != "storage"]
+    # Devices that hold part of the model (an idle host's free RAM is no headroom).
+    devices = [
+        d
+        for d in (_get(est, "memory") or [])
+        if _get(d, "kind") != "storage"
+        and ((_get(d, "weights_gb") or 0) > 0 or (_get(d, "kv_cache_gb") or 0) > 0)
+    ]
     capacity = sum(_get(d, "capacity_gb") or 0 for d in devices)
     used = sum(_get(d, "total_gb") or 0 for d in devices)
     headroom = capacity - used

@@ -135,6 +135,12 @@ def test_approved_rows_export_in_the_v2_calibration_schema(seeded, client, tmp_p
     )
     assert row["hardware"]["gpus"][0]["bandwidth_gbs"] == 1008
     assert row["quant"]["name"] == "Q4_K_M" and row["model"]["layers"] == 28
+    # The calibration loader reads them as it reads the published rows.
+    from configurator.engine.calibration.loader import load_measurements
+
+    loaded, skipped = load_measurements(out)
+    assert skipped == [] and [m.metric for m in loaded] == ["prefill", "decode"]
+    assert loaded[1].tokens_per_s == pytest.approx(118.881588)
 
 
 @pytest.mark.django_db
@@ -149,3 +155,15 @@ def test_a_build_page_links_to_measurements_on_its_parts(seeded, client):
     params.update(parse_qsl(urlsplit(link).query))
     answer = client.get(urlsplit(link).path, params).content.decode()
     assert 'id="bench-table"' in answer and 'id="rig-models"' in answer
+
+
+@pytest.mark.django_db
+def test_measurement_submissions_are_rate_limited_per_client(seeded, client, settings):
+    settings.MEASURE_RATE_PER_HOUR = 1
+    params = {**RIG, "bench": read("llama-bench-depth.md"), "bench_model": "qwen2-5-7b-instruct"}
+    assert client.post("/rig/measurements/", params).status_code == 201
+    other = {**params, "bench": read("llama-bench-4080.json")}
+    refused = client.post("/rig/measurements/", other)
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert b"too many submissions" in refused.content
+    assert UserMeasurement.objects.count() == 1

@@ -171,3 +171,29 @@ def test_the_describe_script_lines_resolve_to_catalogue_parts(seeded):
     assert form.is_valid(), form.errors
     assert [(s.split("-")[3], n) for s, n in form.rig.owned] == [("3090", 2), ("9950x", 1)]
     assert form.rig.machine.cpu.ram_gb == 64
+
+
+def test_formats_are_ranked_by_measured_quality_loss_and_dominated_ones_dropped(seeded):
+    from configurator.rig.service import formats_for
+
+    names = [c.quant.name for c in formats_for("llama.cpp")]
+    klds = [c.mean_kld for c in formats_for("llama.cpp")]
+    bits = [c.quant.bits_per_weight for c in formats_for("llama.cpp")]
+    assert klds == sorted(klds) and bits == sorted(bits, reverse=True)
+    assert names[:3] == ["BF16", "Q8_0", "Q6_K"]
+    # Q4_0 (4.5 bits) loses more than smaller 4-bit formats: never worth choosing.
+    assert "Q4_0" not in names, names
+    result = answer(gpu="nvidia-geforce-rtx-4090")
+    row = by_slug(result)["llama-3-1-8b-instruct"]
+    assert row["quality_basis"] in ("measured", "estimated from bits") and row["mean_kld"] >= 0
+    assert result["quality_order"].startswith("measured quality loss")
+
+
+def test_a_cpu_name_without_a_model_number_matches_no_catalogue_cpu(seeded):
+    # A virtual machine's lscpu says just "AMD EPYC": not any particular EPYC.
+    form = CanRunForm(
+        {"paste": "rigrank-cpu: AMD EPYC | 1 | 2 | 3000 | avx2,fma\nrigrank-ram: 24 | | 2 | 4800 |"}
+    )
+    assert form.is_valid(), form.errors
+    assert form.rig.owned == []
+    assert form.rig.machine.cpu.fp32_gflops_per_socket == pytest.approx(2 * 3.0 * 32)

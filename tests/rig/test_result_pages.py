@@ -45,13 +45,19 @@ def test_a_third_gpu_that_does_not_fit_the_board_turns_the_banner_red(seeded, cl
 
 def test_fit_grades_follow_the_headroom():
     def build(used, capacity, fits=True):
-        device = {"kind": "gpu", "total_gb": used, "capacity_gb": capacity}
+        device = {"kind": "gpu", "total_gb": used, "capacity_gb": capacity, "weights_gb": used}
         return {"fits": fits, "estimate": {"fits": fits, "memory": [device]}, "compatibility": {}}
 
     assert build_status(build(20, 25.8))["fit"] == "comfortable"
     tight = build_status(build(25, 25.8))
     assert tight["fit"] == "tight" and tight["headroom_gb"] == pytest.approx(0.8)
     assert build_status(build(30, 25.8, fits=False))["fit"] == "does not fit"
+    # A host that holds nothing of the model adds no headroom.
+    idle = build(25, 25.8)
+    idle["estimate"]["memory"].append(
+        {"kind": "cpu", "total_gb": 2, "capacity_gb": 64, "weights_gb": 0, "kv_cache_gb": 0}
+    )
+    assert build_status(idle)["fit"] == "tight"
 
 
 def test_a_fine_tuning_card_reads_as_fine_tuning(seeded, client):
@@ -179,3 +185,14 @@ def test_a_second_observation_draws_the_price_history_chart(seeded, client):
     )
     page = client.get("/build/", {"parts": build["parts_param"]}).content.decode()
     assert 'data-chart="chart-history-' in page
+
+
+def test_the_api_applies_must_include_counts_too(seeded, client):
+    data = client.get(
+        "/api/builds", {"model": LLAMA_70B, "must_include": "RTX 3090 Ti:2", "min_tps": 5}
+    ).json()
+    assert data["builds"]
+    for build in data["builds"]:
+        qty = {ln["slug"]: ln["qty"] for ln in build["lines"]}
+        assert qty.get("nvidia-geforce-rtx-3090-ti-used", 0) >= 2
+    assert data["request"]["must_include"] == ["nvidia-geforce-rtx-3090-ti-used"]

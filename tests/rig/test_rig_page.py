@@ -1,5 +1,6 @@
 """The /rig/ page with the Django test client (the browser tests cover the dynamic parts)."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,62 @@ def test_bad_input_is_a_400_with_the_message(seeded, client):
     page = client.get("/rig/", {"paste": "nothing useful"})
     assert page.status_code == 400
     assert b"no nvidia-smi" in page.content
+
+
+def test_a_posted_paste_answers_with_a_short_link_to_the_same_rig(seeded, client):
+    paste = "\n".join(
+        (FIXTURES / name).read_text()
+        for name in ("nvidia-smi-2x3090.txt", "lscpu-epyc-7543.txt", "dmidecode-xeon-partial.txt")
+    )
+    page = client.post("/rig/", {"paste": paste})
+    html = page.content.decode()
+    assert page.status_code == 200 and 'id="rig-models"' in html
+    link = html.split('id="rig-link" href="')[1].split('"')[0].replace("&amp;", "&")
+    assert "paste" not in link and len(link) < 300
+    again = client.get(link).content.decode()
+    # The short link describes the same machine: the same models at the same speeds.
+    rows = lambda h: re.findall(r'data-model="([^"]+)"', h)  # noqa: E731
+    assert rows(again) == rows(html)
+    fragment = client.post("/rig/", {"paste": paste}, HTTP_HX_REQUEST="true")
+    assert fragment["HX-Push-Url"].startswith("/rig/?gpu=nvidia-geforce-rtx-3090")
+
+
+def test_the_form_posts_with_a_csrf_token(seeded, client):
+    html = client.get("/rig/").content.decode()
+    assert 'method="post"' in html and 'name="csrfmiddlewaretoken"' in html
+
+
+BAD_INPUTS = [
+    {"gpu": "nvidia-geforce-rtx-4090:abc"},
+    {"gpu_name": "nvidia-geforce-rtx-4090", "gpu_count": "-2"},
+    {"custom_gpu": "vram_gb=abc,bandwidth_gbs=1,fp16_tflops=1"},
+    {"custom_gpu": "vram_gb=99999,bandwidth_gbs=1,fp16_tflops=1"},
+    {"custom_cpu": "cores=8"},
+    {"cpu": "amd-ryzen-9-9950x:9", "ram_gb": "64"},
+    {
+        "gpu": "nvidia-geforce-rtx-4090:64",
+        "custom_gpu": "vram_gb=24,bandwidth_gbs=900,fp16_tflops=80:8",
+    },
+    {"gpu": "nvidia-geforce-rtx-4090", "min_tps": "fast"},
+    {"gpu": "nvidia-geforce-rtx-4090", "context": "0"},
+    {"gpu": "nvidia-geforce-rtx-4090", "engine": "warp-drive"},
+    {"parts": "no-such-part:1"},
+    {"parts": "nvidia-geforce-rtx-4090:x"},
+    {"system": "apple-mac-studio-m2-ultra-192gb-used", "gpu": "nvidia-geforce-rtx-4090"},
+]
+
+
+@pytest.mark.parametrize("params", BAD_INPUTS)
+def test_bad_input_is_a_400_naming_a_field_on_every_rig_endpoint(seeded, client, params):
+    api = client.get("/api/canrun", params)
+    assert api.status_code == 400, api.content
+    assert api.json()["errors"]
+    assert client.get("/rig/", params).status_code == 400
+    assert client.post("/rig/", params).status_code == 400
+    assert client.get("/rig/", params, HTTP_HX_REQUEST="true").status_code == 200
+
+
+def test_the_rig_page_explains_its_terms_on_hover(seeded, client):
+    html = client.get("/rig/", {"gpu": "nvidia-geforce-rtx-4090"}).content.decode()
+    for word in ("decode", "prefill", "offload", "headroom", "bandwidth"):
+        assert f'data-term="{word}"' in html

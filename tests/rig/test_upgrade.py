@@ -92,3 +92,15 @@ def test_every_build_page_links_to_the_upgrade_from_its_parts(seeded, client):
     answer = client.get(link)
     assert answer.status_code == 200
     assert b"You own" in answer.content
+
+
+def test_owned_parts_may_be_named_rather_than_slugged(seeded, client):
+    data = client.get(
+        "/api/upgrade", {"have": "RTX 3090 Ti:1, Ryzen 9 9950X", "model": LLAMA_70B, "min_tps": 10}
+    ).json()
+    assert [h["slug"] for h in data["have"]] == [
+        "nvidia-geforce-rtx-3090-ti-used",
+        "amd-ryzen-9-9950x",
+    ]
+    bad = client.get("/api/upgrade", {"have": "flux capacitor:1", "model": LLAMA_70B})
+    assert bad.status_code == 400 and "flux capacitor" in bad.json()["errors"]["have"][0]
