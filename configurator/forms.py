@@ -585,6 +585,19 @@ class EstimateInput:
     framework: str | None = None
 
 
+def join_repeated(data: Any, repeatable: dict[str, str]) -> Any:
+    """``data`` with each parameter of ``repeatable`` given several times (``?gpu=a&gpu=b``)
+    joined into one value by its separator, as the form's field parses it."""
+    if not isinstance(data, QueryDict):
+        return data
+    merged = data.copy()
+    for name, joiner in repeatable.items():
+        values = [v for v in data.getlist(name) if v.strip()]
+        if len(values) > 1:
+            merged.setlist(name, [joiner.join(values)])
+    return merged
+
+
 class EstimateForm(forms.Form):
     """Parameters of ``/api/estimate``, as ``manage.py estimate``: ``gpu`` NAME[:COUNT]
     (repeat the parameter or separate with commas), ``cpu`` NAME[:SOCKETS], ``ram_gb``,
@@ -683,14 +696,7 @@ class EstimateForm(forms.Form):
     REPEATABLE = {"gpu": ",", "custom_gpu": ";"}
 
     def __init__(self, data: Any = None, *args: Any, **kwargs: Any) -> None:
-        if isinstance(data, QueryDict):
-            merged = data.copy()
-            for name, joiner in self.REPEATABLE.items():
-                values = [v for v in data.getlist(name) if v.strip()]
-                if len(values) > 1:
-                    merged.setlist(name, [joiner.join(values)])
-            data = merged
-        super().__init__(data, *args, **kwargs)
+        super().__init__(join_repeated(data, self.REPEATABLE), *args, **kwargs)
         self.resolved: EstimateInput | None = None
 
     def clean(self) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
-from django.http import QueryDict
 
 from configurator import adapters
 from configurator.engine import CpuSystem, Machine
@@ -23,6 +22,7 @@ from configurator.forms import (
     EstimateForm,
     _custom_gpu,
     _name_count,
+    join_repeated,
     resolve_parts,
 )
 from configurator.rig import paste as pasted
@@ -233,14 +233,7 @@ class RigForm(forms.Form):
     REPEATABLE = EstimateForm.REPEATABLE
 
     def __init__(self, data: Any = None, *args: Any, **kwargs: Any) -> None:
-        if isinstance(data, QueryDict):
-            merged = data.copy()
-            for name, joiner in self.REPEATABLE.items():
-                values = [v for v in data.getlist(name) if v.strip()]
-                if len(values) > 1:
-                    merged.setlist(name, [joiner.join(values)])
-            data = merged
-        super().__init__(data, *args, **kwargs)
+        super().__init__(join_repeated(data, self.REPEATABLE), *args, **kwargs)
         self.rig: Rig | None = None
 
     def clean(self) -> dict[str, Any]:
