@@ -17,7 +17,7 @@ from catalog.models import Cpu, Gpu, LlmModel, MemoryModule, Motherboard, QuantF
 from configurator import engine
 from configurator.adapters import quant_of
 from configurator.engine import memory as engine_memory
-from configurator.engine import rates
+from configurator.engine import devices, rates
 from configurator.engine.calibration import load_constants
 from configurator.engine.hardware import CpuSystem
 from pricing.current import current_prices
@@ -229,6 +229,7 @@ def effective_bandwidth_gbs(cpu: Cpu, sockets: int, channels: int, mts: int) -> 
         ram_gb=1.0,
         fp32_gflops_per_socket=float(cpu.fp32_gflops or cpu.cores * 3.0 * 32),
         memory_type=cpu.memory_type if cpu.memory_type in ("DDR4", "DDR5") else "DDR5",
+        ccds_per_socket=devices.ccds_for_cpu_name(cpu.name),
     )
     return rates.cpu_bandwidth_gbs(system, load_constants())
 

@@ -63,12 +63,26 @@ def test_it_ranks_platforms_by_memory_bandwidth_per_dollar(client):
 
 
 def test_platforms_rank_by_the_bandwidth_the_estimator_uses_with_the_peak_beside(client):
-    """An EPYC 9124 has up to 12 channels of DDR5-4800 (461 GB/s peak) but 16 cores,
-    which the estimator caps at 16 × cpu_core_bandwidth_gbs (~139 GB/s)."""
+    """An EPYC 9124 has up to 12 channels of DDR5-4800 (461 GB/s peak) but its 16 cores
+    sit on two core complexes (64 MB of L3, 32 MB per Zen 4 CCD), and the estimator caps
+    what they pull at two CCD links."""
+    from configurator.engine import rates
     from configurator.engine.calibration import load_constants
+    from configurator.engine.hardware import CpuSystem
 
     html = client.get(reverse("platform_list"), {"sort": "bandwidth"}).content.decode()
-    cap = 16 * load_constants()["cpu_core_bandwidth_gbs"]
+    epyc_9124 = CpuSystem(
+        name="EPYC 9124",
+        sockets=1,
+        cores_per_socket=16,
+        memory_channels=12,
+        memory_mts=4800.0,
+        ram_gb=1.0,
+        fp32_gflops_per_socket=1.0,
+        memory_type="DDR5",
+        ccds_per_socket=2,
+    )
+    cap = rates.cpu_bandwidth_gbs(epyc_9124, load_constants())
     row = re.search(r"<strong>AMD EPYC 9124</strong>.*?</tr>", html, re.S).group(0)
     effective = column(row, "Bandwidth")[0]
     assert abs(float(effective) - cap) < 1

@@ -43,7 +43,9 @@ def cpu_system(
     tdp_w: float,
     memory_type: str,
 ) -> CpuSystem:
-    """The engine's CPU system (memoised: the search asks for the same ones often)."""
+    """The engine's CPU system (memoised: the search asks for the same ones often), with
+    the core complexes per socket the device registry knows for this CPU (they cap the
+    bandwidth its cores can pull, as in every other estimate)."""
     return CpuSystem(
         name=name,
         sockets=sockets,
@@ -54,6 +56,7 @@ def cpu_system(
         fp32_gflops_per_socket=gflops,
         tdp_w_per_socket=tdp_w,
         memory_type=memory_type,
+        ccds_per_socket=devices.ccds_for_cpu_name(name),
     )
 
 
