@@ -16,8 +16,8 @@ from typing import Any
 from catalog.models import Cpu, Gpu, LlmModel, MemoryModule, Motherboard, QuantFormat
 from configurator import engine
 from configurator.adapters import quant_of
-from configurator.engine import memory as engine_memory
 from configurator.engine import devices, rates
+from configurator.engine import memory as engine_memory
 from configurator.engine.calibration import load_constants
 from configurator.engine.hardware import CpuSystem
 from pricing.current import current_prices
