@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from catalog.models import LlmModel, Part
@@ -24,6 +25,10 @@ HX = {"HTTP_HX_REQUEST": "true"}
 
 @pytest.fixture(autouse=True)
 def fresh_versions():
+    # An empty cache: the test process's cache holds at most 300 entries (LocMemCache's
+    # default) and culls a third of them when full, which after hundreds of other tests
+    # could drop a page these tests just rendered.
+    cache.clear()
     results_cache.forget_version()
     yield
     results_cache.forget_version()
