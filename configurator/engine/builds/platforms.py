@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import numpy as np
+
 from .parts import (
     BoardPart,
     CasePart,
@@ -132,11 +134,12 @@ def skyline(parts: Sequence[T], key: Callable[[T], tuple[float, ...]]) -> list[T
     """Parts not dominated by another part: ``key`` gives values where lower is better
     (price first); a part is dropped when another is no worse in every value (ties go
     to the earlier one in price, then slug, order)."""
-    ordered = sorted(parts, key=lambda p: (key(p), p.slug))
+    keyed = sorted(((key(p), p.slug, p) for p in parts), key=lambda r: (r[0], r[1]))
+    if len(keyed) > SKYLINE_VECTOR_FROM:
+        return _skyline_vector(keyed)
     kept: list[T] = []
     kept_keys: list[tuple[float, ...]] = []
-    for part in ordered:
-        values = key(part)
+    for values, _, part in keyed:
         dominated = False
         for other in kept_keys:
             if all(o <= v for o, v in zip(other, values, strict=True)):
@@ -145,6 +148,26 @@ def skyline(parts: Sequence[T], key: Callable[[T], tuple[float, ...]]) -> list[T
         if not dominated:
             kept.append(part)
             kept_keys.append(values)
+    return kept
+
+
+# From this many parts the dominance test runs over an array of the kept parts' values
+# (the same comparisons; quadratic in Python for a large catalogue).
+SKYLINE_VECTOR_FROM = 48
+
+
+def _skyline_vector(keyed: list[tuple[tuple[float, ...], str, T]]) -> list[T]:
+
+    values = np.array([row[0] for row in keyed], dtype=float)
+    kept_rows = np.empty_like(values)
+    kept: list[T] = []
+    for index, (_, _, part) in enumerate(keyed):
+        row = values[index]
+        count = len(kept)
+        if count and (kept_rows[:count] <= row).all(axis=1).any():
+            continue
+        kept_rows[count] = row
+        kept.append(part)
     return kept
 
 
@@ -581,6 +604,44 @@ class Shop:
             items.append((drive, qty))
             total += cost
         return tuple(items), total
+
+    def host_floor(
+        self,
+        host: Host,
+        memory: MemoryOption,
+        gpus: Sequence[tuple[GpuPart, int]],
+        files_gb: float,
+        gpu_cost: Decimal,
+    ) -> Decimal | None:
+        """A lower bound on :meth:`complete`'s total for this host (None: the board or
+        no case takes the GPUs): the exact platform, GPUs, cooler, case and drives, and
+        the cheapest supplies rated for the build's peak draw, whatever their leads. Two
+        memoised look-ups and a bisection, so a host that cannot beat the best build so
+        far is passed over without pricing its supply."""
+        count = 0
+        width = length = 0
+        rack = False
+        for gpu, qty in gpus:
+            count += qty
+            width = max(width, gpu.slots)
+            length = max(length, gpu.length_mm or 0)
+            rack = rack or gpu.passive
+        slots = 0
+        if count:
+            plan = self.slot_plan(host.board, width, count)
+            if not plan.fits:
+                return None
+            slots = plan.case_slots
+        cooler_case = self.cooler_and_case(host, length, slots, rack)
+        storage = self.storage_for(2 * files_gb)
+        if cooler_case is None or storage is None:
+            return None
+        (_, drives), drive_cost = storage
+        total = gpu_cost + host.base_cost + memory.cost + cooler_case[2] + drive_cost
+        if cooler_case[1].has_integrated_psu:
+            return total
+        peak = peak_draw(gpus, host.cpu, host.sockets, memory.count, drives)
+        return total + self._psu_floor(PSU_HEADROOM * peak)
 
     def _floor_parts(self, rack: bool, files_gb: float) -> Decimal:
         key = ("floor-parts", rack, math.ceil(files_gb))

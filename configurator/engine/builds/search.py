@@ -241,14 +241,18 @@ class Search:
         if key in memo:
             return memo[key]
         best = None
-        floor = self.shop.rest_floor(gpus, files_gb)
-        width, count = max(g.slots for g, _ in gpus), sum(q for _, q in gpus)
+        shop = self.shop
+        floor = shop.rest_floor(gpus, files_gb)
+        gpu_cost = sum((g.cost * q for g, q in gpus), Decimal(0))
         for platform_cost, host, mem in self.hosts_by_cost(ram_gb):
             if best is not None and platform_cost + floor >= best[3]:
                 break
-            if not self.shop.slot_plan(host.board, width, count).fits:
-                continue  # the board cannot seat the GPUs: no need to price the rest
-            done = self.shop.complete(host, mem, gpus, files_gb)
+            # The board cannot seat the GPUs, or even this host's exact case, cooler and
+            # cheapest adequate supply cannot beat the best: no need to price the rest.
+            lower = shop.host_floor(host, mem, gpus, files_gb, gpu_cost)
+            if lower is None or (best is not None and lower >= best[3]):
+                continue
+            done = shop.complete(host, mem, gpus, files_gb)
             if done is not None and (best is None or done[1] < best[3]):
                 best = (host, mem, done[0], done[1])
         memo[key] = best
