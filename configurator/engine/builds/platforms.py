@@ -89,6 +89,31 @@ class MemoryOption:
 
 
 @dataclass(frozen=True)
+class GpuFacts:
+    """What completing a build needs to know of its GPUs, worked out once per GPU set:
+    the cards, their count, the widest card's slots, the longest card, whether any is
+    passive (a rack case) and their cost."""
+
+    items: tuple[tuple[GpuPart, int], ...]
+    count: int
+    width: int
+    length_mm: int
+    rack: bool
+    cost: Decimal
+
+    @classmethod
+    def of(cls, gpus: Sequence[tuple[GpuPart, int]]) -> GpuFacts:
+        return cls(
+            tuple(gpus),
+            sum(q for _, q in gpus),
+            max((g.slots for g, _ in gpus), default=0),
+            max((g.length_mm or 0 for g, _ in gpus), default=0),
+            any(g.passive for g, _ in gpus),
+            sum((g.cost * q for g, q in gpus), Decimal(0)),
+        )
+
+
+@dataclass(frozen=True)
 class Host:
     """A CPU (one per socket) on a compatible motherboard, and the ways to fill its
     memory channels (cheapest first)."""
@@ -609,38 +634,25 @@ class Shop:
         self,
         host: Host,
         memory: MemoryOption,
-        gpus: Sequence[tuple[GpuPart, int]],
+        gpus: GpuFacts,
+        case_slots: int,
         files_gb: float,
-        gpu_cost: Decimal,
     ) -> Decimal | None:
-        """A lower bound on :meth:`complete`'s total for this host (None: the board or
-        no case takes the GPUs): the exact platform, GPUs, cooler, case and drives, and
-        the cheapest supplies rated for the build's peak draw, whatever their leads. Two
-        memoised look-ups and a bisection, so a host that cannot beat the best build so
-        far is passed over without pricing its supply."""
-        count = 0
-        width = length = 0
-        rack = False
-        for gpu, qty in gpus:
-            count += qty
-            width = max(width, gpu.slots)
-            length = max(length, gpu.length_mm or 0)
-            rack = rack or gpu.passive
-        slots = 0
-        if count:
-            plan = self.slot_plan(host.board, width, count)
-            if not plan.fits:
-                return None
-            slots = plan.case_slots
-        cooler_case = self.cooler_and_case(host, length, slots, rack)
+        """A lower bound on :meth:`complete`'s total for this host around GPUs that its
+        board seats in ``case_slots`` (None: no case takes them): the exact platform,
+        GPUs, cooler, case and drives, and the cheapest supplies rated for the build's
+        peak draw, whatever their leads. Memoised look-ups and a bisection, so a host
+        that cannot beat the best build so far is passed over without pricing its
+        supply."""
+        cooler_case = self.cooler_and_case(host, gpus.length_mm, case_slots, gpus.rack)
         storage = self.storage_for(2 * files_gb)
         if cooler_case is None or storage is None:
             return None
         (_, drives), drive_cost = storage
-        total = gpu_cost + host.base_cost + memory.cost + cooler_case[2] + drive_cost
+        total = gpus.cost + host.base_cost + memory.cost + cooler_case[2] + drive_cost
         if cooler_case[1].has_integrated_psu:
             return total
-        peak = peak_draw(gpus, host.cpu, host.sockets, memory.count, drives)
+        peak = peak_draw(gpus.items, host.cpu, host.sockets, memory.count, drives)
         return total + self._psu_floor(PSU_HEADROOM * peak)
 
     def _floor_parts(self, rack: bool, files_gb: float) -> Decimal:

@@ -34,7 +34,7 @@ from .assembly import build_from, fmt_money, has_rack
 from .bounds import Bounds
 from .candidates import MAX_GPUS, Candidate, CandidateState, all_stubs, stub_template
 from .parts import Catalogue, GpuPart, Part
-from .platforms import GIB_TO_GB, Host, MemoryOption, Shop, shop_for
+from .platforms import GIB_TO_GB, GpuFacts, Host, MemoryOption, Shop, shop_for
 from .request import GPU_SERVER, GPU_TOWER, STACK_NAMES, BuildRequest
 from .result import Build, Recommendation
 from .rules import OS_RESERVED_GB, Assembly, ModelNeeds, board_positions, check
@@ -243,13 +243,19 @@ class Search:
         best = None
         shop = self.shop
         floor = shop.rest_floor(gpus, files_gb)
-        gpu_cost = sum((g.cost * q for g, q in gpus), Decimal(0))
+        facts = GpuFacts.of(gpus)
         for platform_cost, host, mem in self.hosts_by_cost(ram_gb):
             if best is not None and platform_cost + floor >= best[3]:
                 break
-            # The board cannot seat the GPUs, or even this host's exact case, cooler and
-            # cheapest adequate supply cannot beat the best: no need to price the rest.
-            lower = shop.host_floor(host, mem, gpus, files_gb, gpu_cost)
+            case_slots = 0
+            if facts.count:
+                plan = shop.slot_plan(host.board, facts.width, facts.count)
+                if not plan.fits:
+                    continue  # the board cannot seat the GPUs: no need to price the rest
+                case_slots = plan.case_slots
+            # Nor when this host's own case, cooler and cheapest adequate supply cannot
+            # beat the best build so far.
+            lower = shop.host_floor(host, mem, facts, case_slots, files_gb)
             if lower is None or (best is not None and lower >= best[3]):
                 continue
             done = shop.complete(host, mem, gpus, files_gb)
