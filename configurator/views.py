@@ -180,13 +180,14 @@ def _results(form) -> dict:
     counts = counts_of(form.cleaned_data.get("must_include") or ())
     short = [b for b in builds if not meets_counts(b, counts)]
     builds = collapse([b for b in builds if meets_counts(b, counts)])
+    # Near misses and trade-offs are listed as links with a price, a speed and what
+    # they miss: their brief dicts, not the whole card's.
     misses = [
-        {"build": buildpage.build_dict(n.build), "reasons": [s.message for s in n.reasons]}
+        {"build": n.build.brief_dict(), "reasons": [s.message for s in n.reasons]}
         for n in rec.near_misses
     ]
     trade_offs = [
-        {"build": buildpage.build_dict(t.build), "label": t.label, "kind": t.kind}
-        for t in rec.trade_offs
+        {"build": t.build.brief_dict(), "label": t.label, "kind": t.kind} for t in rec.trade_offs
     ]
     summary = buildpage.request_summary(build_request)
     query = form.query_string()
