@@ -24,7 +24,6 @@ from configurator.models import SharedBuild
 from configurator.recommend import evaluate_build, recommend
 from configurator.rig.collapse import collapse
 from configurator.rig.must import counts_of, meets_counts
-from configurator.rig.suggest import suggest_parts
 from rigrank.ratelimit import limit_requests
 
 
@@ -127,16 +126,16 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def _home(request: HttpRequest, cached: bool = False) -> HttpResponse:
-    formats = wizard.quant_formats()
+    formats, models, part_options = wizard.page_lists()
     form = wizard.wizard_form(request.GET, formats)
     shown = wizard.display_form(form, formats)
     context = {
         "form": form,
         "shown": shown,
-        "models": wizard.models_for_search(),
+        "models": models,
         "advanced_fields": [shown[name] for name in wizard.ADVANCED],
         "advanced_open": wizard.advanced_open(form),
-        "part_options": suggest_parts("", limit=1000),
+        "part_options": part_options,
         "quant_note": wizard.quant_note(form, formats),
         "oob": bool(request.htmx),
     }

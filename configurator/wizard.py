@@ -7,6 +7,7 @@ line; this module only dresses it for the page.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -152,6 +153,28 @@ def quant_label(fmt: QuantFormat) -> str:
 
 def quant_formats() -> list[QuantFormat]:
     return list(QuantFormat.objects.filter(applies_to=QuantFormat.AppliesTo.WEIGHTS))
+
+
+_lists: dict[str, Any] = {"version": None, "lists": None}
+_lists_lock = threading.Lock()
+
+
+def page_lists() -> tuple[list[QuantFormat], list[LlmModel], list[dict[str, Any]]]:
+    """The weight formats, the models to search and every part (the wizard's choices
+    and suggestions): read once per ``results_version()`` — the version the cached
+    results pages are keyed by, which any part, model, format or price change moves —
+    not three queries on every page."""
+    from configurator.results_cache import results_version
+    from configurator.rig.suggest import suggest_parts
+
+    version = results_version()
+    with _lists_lock:
+        if _lists["version"] == version:
+            return _lists["lists"]
+    lists = (quant_formats(), models_for_search(), suggest_parts("", limit=1000))
+    with _lists_lock:
+        _lists.update(version=version, lists=lists)
+    return lists
 
 
 def display_form(form: RecommendForm, formats: list[QuantFormat]) -> RecommendForm:
