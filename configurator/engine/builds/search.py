@@ -146,14 +146,19 @@ class Search:
             templates = self.shop._memo.get(key)
             if templates is None:
                 self._stubs = all_stubs(self)
-                self.shop._memo[key] = [stub_template(c) for c in self._stubs]
+                # A fresh stub's fields (made from its template as a constructor call
+                # would), copied into each new stub: a dict copy, not a 21-field init.
+                self.shop._memo[key] = [vars(Candidate(*stub_template(c))) for c in self._stubs]
             else:
                 self._stubs = [self._from_template(t) for t in templates]
         return self._stubs
 
-    def _from_template(self, template: tuple) -> Candidate:
+    def _from_template(self, fields: dict[str, Any]) -> Candidate:
         self._serial += 1
-        return Candidate(*template, serial=self._serial)
+        cand = Candidate.__new__(Candidate)
+        vars(cand).update(fields)
+        cand.serial = self._serial
+        return cand
 
     def stub(self, **kwargs: Any) -> Candidate:
         self._serial += 1
