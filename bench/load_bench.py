@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 FIRST_QUERIES = int(os.environ.get("BENCH_FIRST_QUERIES", "20"))
+# BENCH_PORT: serve on this port (default: any free one).
 QUERY = {"model": "llama-3-1-70b-instruct", "quant": "Q4_K_M", "min_tps": "10"}
 
 
@@ -119,7 +120,7 @@ def main() -> None:
     if not Part.objects.exists():
         print("no seed catalogue: run `make setup` first")
         return
-    port = _free_port()
+    port = int(os.environ.get("BENCH_PORT") or 0) or _free_port()
     server = _start_server(port)
     try:
         deadline = time.monotonic() + 60

@@ -208,24 +208,24 @@ def resolve_model(text: str) -> LlmModel:
     """A catalogue model by slug, name, Hugging Face repo id or unique partial name, or
     an approximate model from a size; ``ValidationError`` listing candidates otherwise."""
     query = " ".join(str(text).split())
-    models = list(LlmModel.objects.all())
+    # The exact matches need only the names: the whole rows are read for the one found,
+    # or for the partial match below (every request resolves a model).
+    names = list(LlmModel.objects.values_list("pk", "slug", "name", "hf_repo"))
     if not query:
         query = DEFAULT_MODEL
-        if not models:
+        if not names:
             raise forms.ValidationError(
                 "model: the catalogue has no models yet (run make setup); give a size such as 70b."
             )
     lowered = query.lower()
-    for model in models:
-        if model.slug == lowered or model.name.lower() == lowered:
-            return model
-    for model in models:
-        if model.hf_repo and model.hf_repo.lower() == lowered:
-            return model
     slug = slugify(lowered.rsplit("/", 1)[-1].replace(".", "-"))
-    for model in models:
-        if model.slug == slug:
-            return model
+    found = (
+        next((pk for pk, s, name, _ in names if s == lowered or name.lower() == lowered), None)
+        or next((pk for pk, _, _, repo in names if repo and repo.lower() == lowered), None)
+        or next((pk for pk, s, _, _ in names if s == slug), None)
+    )
+    if found is not None:
+        return LlmModel.objects.get(pk=found)
     try:
         parse_size(query)
         return LlmModel.from_size(query)
@@ -236,6 +236,7 @@ def resolve_model(text: str) -> LlmModel:
     if importers.REPO_ID.match(query):
         return _model_from_hub(query)
     words = _tokens(query)
+    models = list(LlmModel.objects.all())
     matches = [
         m
         for m in models

@@ -24,7 +24,6 @@ from configurator.models import SharedBuild
 from configurator.recommend import evaluate_build, recommend
 from configurator.rig.collapse import collapse
 from configurator.rig.must import counts_of, meets_counts
-from configurator.rig.suggest import suggest_parts
 from rigrank.ratelimit import limit_requests
 
 
@@ -127,16 +126,16 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def _home(request: HttpRequest, cached: bool = False) -> HttpResponse:
-    formats = wizard.quant_formats()
+    formats, models, part_options = wizard.page_lists()
     form = wizard.wizard_form(request.GET, formats)
     shown = wizard.display_form(form, formats)
     context = {
         "form": form,
         "shown": shown,
-        "models": wizard.models_for_search(),
+        "models": models,
         "advanced_fields": [shown[name] for name in wizard.ADVANCED],
         "advanced_open": wizard.advanced_open(form),
-        "part_options": suggest_parts("", limit=1000),
+        "part_options": part_options,
         "quant_note": wizard.quant_note(form, formats),
         "oob": bool(request.htmx),
     }
@@ -180,13 +179,14 @@ def _results(form) -> dict:
     counts = counts_of(form.cleaned_data.get("must_include") or ())
     short = [b for b in builds if not meets_counts(b, counts)]
     builds = collapse([b for b in builds if meets_counts(b, counts)])
+    # Near misses and trade-offs are listed as links with a price, a speed and what
+    # they miss: their brief dicts, not the whole card's.
     misses = [
-        {"build": buildpage.build_dict(n.build), "reasons": [s.message for s in n.reasons]}
+        {"build": n.build.brief_dict(), "reasons": [s.message for s in n.reasons]}
         for n in rec.near_misses
     ]
     trade_offs = [
-        {"build": buildpage.build_dict(t.build), "label": t.label, "kind": t.kind}
-        for t in rec.trade_offs
+        {"build": t.build.brief_dict(), "label": t.label, "kind": t.kind} for t in rec.trade_offs
     ]
     summary = buildpage.request_summary(build_request)
     query = form.query_string()

@@ -95,3 +95,15 @@ def test_the_api_the_command_and_the_page_show_the_trade_offs(seeded, client):
     html = client.get("/", params).content.decode()
     assert 'id="trade-offs"' in html
     assert api["trade_offs"][0]["title"] in html.replace("&amp;", "&")
+
+
+def test_listed_builds_brief_dicts_match_their_full_dicts(four_hundred_b_at_the_default_floor):
+    """The results page lists trade-offs and near misses from brief dicts: every key
+    they carry reads as the full dict (the API's) has it."""
+    rec = four_hundred_b_at_the_default_floor
+    listed = [t.build for t in rec.trade_offs] + [n.build for n in rec.near_misses]
+    assert listed
+    for build in listed:
+        brief, full = build.brief_dict(), build.to_dict()
+        assert brief == {key: full[key] for key in brief}
+        assert {"key", "title", "total", "currency", "tokens_per_s", "shortfalls"} <= set(brief)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import numpy as np
+
 from .parts import (
     BoardPart,
     CasePart,
@@ -87,6 +89,31 @@ class MemoryOption:
 
 
 @dataclass(frozen=True)
+class GpuFacts:
+    """What completing a build needs to know of its GPUs, worked out once per GPU set:
+    the cards, their count, the widest card's slots, the longest card, whether any is
+    passive (a rack case) and their cost."""
+
+    items: tuple[tuple[GpuPart, int], ...]
+    count: int
+    width: int
+    length_mm: int
+    rack: bool
+    cost: Decimal
+
+    @classmethod
+    def of(cls, gpus: Sequence[tuple[GpuPart, int]]) -> GpuFacts:
+        return cls(
+            tuple(gpus),
+            sum(q for _, q in gpus),
+            max((g.slots for g, _ in gpus), default=0),
+            max((g.length_mm or 0 for g, _ in gpus), default=0),
+            any(g.passive for g, _ in gpus),
+            sum((g.cost * q for g, q in gpus), Decimal(0)),
+        )
+
+
+@dataclass(frozen=True)
 class Host:
     """A CPU (one per socket) on a compatible motherboard, and the ways to fill its
     memory channels (cheapest first)."""
@@ -132,11 +159,12 @@ def skyline(parts: Sequence[T], key: Callable[[T], tuple[float, ...]]) -> list[T
     """Parts not dominated by another part: ``key`` gives values where lower is better
     (price first); a part is dropped when another is no worse in every value (ties go
     to the earlier one in price, then slug, order)."""
-    ordered = sorted(parts, key=lambda p: (key(p), p.slug))
+    keyed = sorted(((key(p), p.slug, p) for p in parts), key=lambda r: (r[0], r[1]))
+    if len(keyed) > SKYLINE_VECTOR_FROM:
+        return _skyline_vector(keyed)
     kept: list[T] = []
     kept_keys: list[tuple[float, ...]] = []
-    for part in ordered:
-        values = key(part)
+    for values, _, part in keyed:
         dominated = False
         for other in kept_keys:
             if all(o <= v for o, v in zip(other, values, strict=True)):
@@ -145,6 +173,26 @@ def skyline(parts: Sequence[T], key: Callable[[T], tuple[float, ...]]) -> list[T
         if not dominated:
             kept.append(part)
             kept_keys.append(values)
+    return kept
+
+
+# From this many parts the dominance test runs over an array of the kept parts' values
+# (the same comparisons; quadratic in Python for a large catalogue).
+SKYLINE_VECTOR_FROM = 48
+
+
+def _skyline_vector(keyed: list[tuple[tuple[float, ...], str, T]]) -> list[T]:
+
+    values = np.array([row[0] for row in keyed], dtype=float)
+    kept_rows = np.empty_like(values)
+    kept: list[T] = []
+    for index, (_, _, part) in enumerate(keyed):
+        row = values[index]
+        count = len(kept)
+        if count and (kept_rows[:count] <= row).all(axis=1).any():
+            continue
+        kept_rows[count] = row
+        kept.append(part)
     return kept
 
 
@@ -581,6 +629,31 @@ class Shop:
             items.append((drive, qty))
             total += cost
         return tuple(items), total
+
+    def host_floor(
+        self,
+        host: Host,
+        memory: MemoryOption,
+        gpus: GpuFacts,
+        case_slots: int,
+        files_gb: float,
+    ) -> Decimal | None:
+        """A lower bound on :meth:`complete`'s total for this host around GPUs that its
+        board seats in ``case_slots`` (None: no case takes them): the exact platform,
+        GPUs, cooler, case and drives, and the cheapest supplies rated for the build's
+        peak draw, whatever their leads. Memoised look-ups and a bisection, so a host
+        that cannot beat the best build so far is passed over without pricing its
+        supply."""
+        cooler_case = self.cooler_and_case(host, gpus.length_mm, case_slots, gpus.rack)
+        storage = self.storage_for(2 * files_gb)
+        if cooler_case is None or storage is None:
+            return None
+        (_, drives), drive_cost = storage
+        total = gpus.cost + host.base_cost + memory.cost + cooler_case[2] + drive_cost
+        if cooler_case[1].has_integrated_psu:
+            return total
+        peak = peak_draw(gpus.items, host.cpu, host.sockets, memory.count, drives)
+        return total + self._psu_floor(PSU_HEADROOM * peak)
 
     def _floor_parts(self, rack: bool, files_gb: float) -> Decimal:
         key = ("floor-parts", rack, math.ceil(files_gb))

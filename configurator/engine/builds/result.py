@@ -282,6 +282,26 @@ class Build:
             return 0.0
         return self.tokens_per_s / float(self.total) * 1000
 
+    def brief_dict(self) -> dict[str, Any]:
+        """What a list of builds shows of one (a link, its price and speed, what it
+        misses): those keys of :meth:`to_dict`, as it gives them, without the parts
+        lines, the estimate and the rules."""
+        return finite(
+            {
+                "key": self.key,
+                "parts_param": self.parts_param,
+                "title": self.title,
+                "summary": self.summary,
+                "architecture": self.architecture,
+                "engine": self.engine,
+                "meets_targets": self.meets_targets,
+                "total": money(self.total),
+                "currency": self.currency,
+                "tokens_per_s": _num(self.tokens_per_s),
+                "shortfalls": [s.to_dict() for s in self.shortfalls],
+            }
+        )
+
     def to_dict(self) -> dict[str, Any]:
         est = self.estimate
         estimate: dict[str, Any] | None = None

@@ -34,7 +34,7 @@ from .assembly import build_from, fmt_money, has_rack
 from .bounds import Bounds
 from .candidates import MAX_GPUS, Candidate, CandidateState, all_stubs, stub_template
 from .parts import Catalogue, GpuPart, Part
-from .platforms import GIB_TO_GB, Host, MemoryOption, Shop, shop_for
+from .platforms import GIB_TO_GB, GpuFacts, Host, MemoryOption, Shop, shop_for
 from .request import GPU_SERVER, GPU_TOWER, STACK_NAMES, BuildRequest
 from .result import Build, Recommendation
 from .rules import OS_RESERVED_GB, Assembly, ModelNeeds, board_positions, check
@@ -146,14 +146,19 @@ class Search:
             templates = self.shop._memo.get(key)
             if templates is None:
                 self._stubs = all_stubs(self)
-                self.shop._memo[key] = [stub_template(c) for c in self._stubs]
+                # A fresh stub's fields (made from its template as a constructor call
+                # would), copied into each new stub: a dict copy, not a 21-field init.
+                self.shop._memo[key] = [vars(Candidate(*stub_template(c))) for c in self._stubs]
             else:
                 self._stubs = [self._from_template(t) for t in templates]
         return self._stubs
 
-    def _from_template(self, template: tuple) -> Candidate:
+    def _from_template(self, fields: dict[str, Any]) -> Candidate:
         self._serial += 1
-        return Candidate(*template, serial=self._serial)
+        cand = Candidate.__new__(Candidate)
+        vars(cand).update(fields)
+        cand.serial = self._serial
+        return cand
 
     def stub(self, **kwargs: Any) -> Candidate:
         self._serial += 1
@@ -241,14 +246,24 @@ class Search:
         if key in memo:
             return memo[key]
         best = None
-        floor = self.shop.rest_floor(gpus, files_gb)
-        width, count = max(g.slots for g, _ in gpus), sum(q for _, q in gpus)
+        shop = self.shop
+        floor = shop.rest_floor(gpus, files_gb)
+        facts = GpuFacts.of(gpus)
         for platform_cost, host, mem in self.hosts_by_cost(ram_gb):
             if best is not None and platform_cost + floor >= best[3]:
                 break
-            if not self.shop.slot_plan(host.board, width, count).fits:
-                continue  # the board cannot seat the GPUs: no need to price the rest
-            done = self.shop.complete(host, mem, gpus, files_gb)
+            case_slots = 0
+            if facts.count:
+                plan = shop.slot_plan(host.board, facts.width, facts.count)
+                if not plan.fits:
+                    continue  # the board cannot seat the GPUs: no need to price the rest
+                case_slots = plan.case_slots
+            # Nor when this host's own case, cooler and cheapest adequate supply cannot
+            # beat the best build so far.
+            lower = shop.host_floor(host, mem, facts, case_slots, files_gb)
+            if lower is None or (best is not None and lower >= best[3]):
+                continue
+            done = shop.complete(host, mem, gpus, files_gb)
             if done is not None and (best is None or done[1] < best[3]):
                 best = (host, mem, done[0], done[1])
         memo[key] = best
