@@ -236,3 +236,17 @@ def test_recommend_exits_2_naming_a_bad_flag_and_the_allowed_values():
     message = str(caught.value)
     assert "--backend: backend must be one of CUDA, ROCm, Vulkan" in message
     assert "--custom-system: custom_system: a build search picks the hardware" in message
+
+
+def test_a_builds_page_from_the_results_keeps_the_options(client):
+    html = client.get(reverse("home"), {**OPTIONS, "spec_decode": "mtp"}).content.decode()
+    links = re.findall(r'class="build-link" href="([^"]+)"', html) or re.findall(
+        r'href="(/build/\?parts=[^"]+)"', html
+    )
+    assert links
+    url = links[0].replace("&amp;", "&")
+    assert "spec_decode=mtp" in url and "backend=Vulkan" in url
+    page = client.get(url)
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "Vulkan" in text and "tokens/s" in text
