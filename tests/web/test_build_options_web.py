@@ -250,3 +250,24 @@ def test_a_builds_page_from_the_results_keeps_the_options(client):
     text = page.content.decode()
     assert page.status_code == 200
     assert "Vulkan" in text and "tokens/s" in text
+
+
+def test_a_draft_model_speeds_up_memory_bound_builds_of_its_family(client):
+    params = {"model": LLAMA_8B, "min_tps": "5", "limit": "20"}
+    _, plain = api(client, **params)
+    _, draft = api(client, **params, spec_decode="draft:llama-3-2-1b-instruct")
+    assert draft["request"]["spec_decode"]["draft_model"] == "llama-3-2-1b-instruct"
+    before = {b["key"]: b["tokens_per_s"] for b in plain["builds"]}
+    both = [b for b in draft["builds"] if b["key"] in before]
+    assert both
+    for build in both:
+        spec = build["estimate"]["spec_decode"]
+        assert spec["method"] == "draft" and spec["draft_step_ms"] > 0
+        # The same build's plain speed times the estimator's speed-up, never above the
+        # tokens a cycle commits (4 drafted at 65 %).
+        plain_tps = before[build["key"]]
+        assert build["tokens_per_s"] == pytest.approx(plain_tps * spec["speedup"], rel=1e-2)
+        assert build["tokens_per_s"] <= plain_tps * (1 - 0.65**5) / (1 - 0.65)
+    # The 1B draft costs a fraction of the 8B step: most builds gain.
+    gained = [b for b in both if b["tokens_per_s"] > before[b["key"]]]
+    assert len(gained) > len(both) / 2
