@@ -46,6 +46,7 @@ from configurator.engine.builds.request import ARCHITECTURES, FORMS, OBJECTIVES,
 from configurator.engine.builds.result import Shortfall
 from configurator.engine.builds.rules import RULES, Finding
 from configurator.engine.results import DeviceMemory, Estimate, TrainingReport
+from configurator.engine.spec import METHODS as SPEC_METHODS
 from configurator.engine.workload import MODES
 
 
@@ -181,6 +182,15 @@ class RelaxationJSON(TypedDict):
     example_key: str | None
 
 
+class RequestSpecJSON(TypedDict):
+    """The speculative decoding a build search asked for."""
+
+    method: Annotated[str, OneOf(SPEC_METHODS)]
+    draft_model: str | None
+    draft_tokens: int
+    acceptance_rate: float
+
+
 class RequestJSON(TypedDict):
     model: str
     model_name: str
@@ -207,6 +217,12 @@ class RequestJSON(TypedDict):
     kwh_price: DecimalText
     cloud_price_per_mtok: DecimalText
     hours_per_day: float
+    backend: Annotated[str | None, Doc("Engine backend every build runs on (null: default)")]
+    threads: Annotated[int | None, Doc("CPU threads of builds with a host CPU")]
+    expert_offload: Annotated[
+        int | str | None, Doc("MoE routed experts of N layers, or 'all', in system RAM")
+    ]
+    spec_decode: RequestSpecJSON | None
 
 
 class RecommendationJSON(TypedDict):

@@ -93,6 +93,26 @@ HELP = {
 
 HELP.update(options.HELP)
 
+# The same options for a build search (``/api/builds``, the wizard, ``manage.py
+# recommend``): the search picks the hardware, so they apply per build.
+BUILD_HELP = {
+    "expert_offload": "MoE only: on builds with GPUs and a host CPU, keep the routed experts "
+    "of N layers, or 'all', in system RAM (llama.cpp -ot exps=CPU / --n-cpu-moe N). CPU "
+    "servers and unified-memory systems hold the whole model in one memory anyway.",
+    "backend": "Engine backend every build runs on: " + ", ".join(options.BACKEND_CHOICES) + ". "
+    "Builds whose hardware the backend cannot drive are left out. Default: the engine's own "
+    "for the hardware (CUDA on NVIDIA, ROCm on AMD, Metal on Apple, SYCL on Intel).",
+    "threads": "CPU threads (-t) on builds with a host CPU, 1–4096. Default: every core.",
+    "spec_decode": "Speculative decoding: draft:<model>, mtp, eagle or ngram (mtp/eagle/ngram "
+    "take :N drafted tokens, e.g. eagle:5); builds' decode speed is then the speculative one "
+    "and engines without the method are not used. One sequence at a time (batch 1).",
+    "acceptance_rate": options.HELP["acceptance_rate"],
+    "custom_cpu": "Not taken by a build search, which picks the hardware itself: estimate a "
+    "custom CPU system with /api/estimate or manage.py estimate --custom-cpu.",
+    "custom_system": "Not taken by a build search, which picks the hardware itself: estimate "
+    "a custom unified-memory system with /api/estimate or manage.py estimate --custom-system.",
+}
+
 
 def _num_messages(name: str, low: Any, high: Any, unit: str = "", whole: bool = False) -> dict:
     kind = "a whole number" if whole else "a number"
@@ -148,6 +168,15 @@ def _choice(name: str, choices: tuple[str, ...], label: str = "") -> forms.Choic
         help_text=HELP[name],
         error_messages={"invalid_choice": f"{name} must be one of {allowed} (got %(value)s)."},
     )
+
+
+class AnyCaseChoiceField(forms.ChoiceField):
+    """A choice matched whatever its case (``vulkan`` is ``Vulkan``)."""
+
+    def to_python(self, value: Any) -> str:
+        text = super().to_python(value)
+        names = {str(key).lower(): str(key) for key, _ in self.choices}
+        return names.get(text.strip().lower(), text)
 
 
 def parse_bool(name: str, value: object, default: bool) -> bool:
@@ -390,6 +419,29 @@ class RecommendForm(forms.Form):
     engine = _choice("engine", ENGINE_CHOICES)
     hours_per_day = _float("hours_per_day", 0.1, 24, " hours")
     kv_quant = _choice("kv_quant", KV_QUANTS)
+    # How every build runs the model (the estimate's "more options").
+    backend = AnyCaseChoiceField(
+        required=False,
+        choices=[(b, b) for b in options.BACKEND_CHOICES],
+        help_text=BUILD_HELP["backend"],
+        error_messages={
+            "invalid_choice": f"backend must be one of {', '.join(options.BACKEND_CHOICES)} "
+            "(got %(value)s)."
+        },
+    )
+    threads = _int("threads", 1, 4096)
+    expert_offload = forms.CharField(
+        required=False, max_length=10, help_text=BUILD_HELP["expert_offload"]
+    )
+    spec_decode = forms.CharField(
+        required=False, max_length=300, help_text=BUILD_HELP["spec_decode"]
+    )
+    acceptance_rate = _float("acceptance_rate", 0.0, 0.99)
+    # Refused with a reason rather than silently ignored (the search picks hardware).
+    custom_cpu = forms.CharField(required=False, max_length=300, help_text=BUILD_HELP["custom_cpu"])
+    custom_system = forms.CharField(
+        required=False, max_length=300, help_text=BUILD_HELP["custom_system"]
+    )
 
     DEFAULTS: dict[str, Any] = {
         "mode": "inference",
@@ -412,6 +464,50 @@ class RecommendForm(forms.Form):
         super().__init__(data, *args, **kwargs)
         self.model_row: LlmModel | None = None
         self.quant_obj: Quant | None = None
+        self.spec: Any = None
+        self.draft: tuple[ModelArch, Quant] | None = None
+
+    def clean_expert_offload(self) -> str:
+        try:
+            value = options.expert_offload(self.cleaned_data.get("expert_offload"))
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return "" if value is None else str(value)
+
+    def clean_custom_cpu(self) -> str:
+        return self._no_hardware("custom_cpu", "a custom CPU system", "--custom-cpu")
+
+    def clean_custom_system(self) -> str:
+        return self._no_hardware(
+            "custom_system", "a custom unified-memory system", "--custom-system"
+        )
+
+    def _no_hardware(self, name: str, what: str, flag: str) -> str:
+        if str(self.cleaned_data.get(name) or "").strip():
+            raise forms.ValidationError(
+                f"{name}: a build search picks the hardware itself and cannot take {what}; "
+                f"estimate it with /api/estimate or manage.py estimate {flag}. Allowed here: "
+                "expert_offload, backend, threads, spec_decode, acceptance_rate."
+            )
+        return ""
+
+    def _clean_spec(self, data: dict[str, Any]) -> None:
+        """Parse ``spec_decode`` and ``acceptance_rate`` (and resolve a draft model)."""
+        if "spec_decode" in self.errors or "acceptance_rate" in self.errors:
+            return
+        try:
+            self.spec = options.spec_decode(data.get("spec_decode"), data.get("acceptance_rate"))
+        except ValueError as exc:
+            field = "acceptance_rate" if str(exc).startswith("acceptance_rate") else "spec_decode"
+            self.add_error(field, str(exc))
+            return
+        if self.spec is not None and self.spec.method == "draft" and self.quant_obj is not None:
+            try:
+                draft_row = resolve_model(self.spec.draft_model)
+            except forms.ValidationError as exc:
+                self.add_error("spec_decode", f"spec_decode: draft model: {exc.messages[0]}")
+                return
+            self.draft = (adapters.model_arch(draft_row), self.quant_obj)
 
     def clean_model(self) -> str:
         typed = " ".join(str(self.cleaned_data.get("model") or "").split())
@@ -450,6 +546,7 @@ class RecommendForm(forms.Form):
                 "prompt_tokens",
                 f"prompt_tokens must be from 1 to {context:,} (the context) (got {prompt:,}).",
             )
+        self._clean_spec(data)
         engine = data.get("engine")
         quant = self.quant_obj
         if quant is not None and engine and engine != "auto":
@@ -505,6 +602,11 @@ class RecommendForm(forms.Form):
             hours_per_day=float(data["hours_per_day"]),
             model_slug=self.model_row.slug,
             model_name=self.model_row.name,
+            backend=data.get("backend") or None,
+            threads=data.get("threads"),
+            expert_offload=options.expert_offload(data.get("expert_offload")),
+            spec_decode=self.spec,
+            draft=self.draft,
         )
 
     def query_string(self) -> str:

@@ -55,6 +55,11 @@ ADVANCED = (
     "cloud_price_per_mtok",
     "hours_per_day",
     "limit",
+    "backend",
+    "threads",
+    "expert_offload",
+    "spec_decode",
+    "acceptance_rate",
 )
 LABELS = {
     "model": (
@@ -91,6 +96,26 @@ LABELS = {
     ),
     "hours_per_day": ("Hours of use per day", "For the break-even against the cloud."),
     "limit": ("Builds to show", ""),
+    "backend": (
+        "Engine backend",
+        "Run every build on this backend (e.g. Vulkan on an NVIDIA card); builds it cannot "
+        "drive are left out. Empty: the engine's own for the hardware.",
+    ),
+    "threads": ("CPU threads", "Threads the engine uses on the CPU. Empty: every core."),
+    "expert_offload": (
+        "Keep MoE experts in system RAM",
+        "Mixture-of-experts models only: “all”, or a number of layers whose experts stay in "
+        "RAM while the rest runs on the GPUs (llama.cpp --n-cpu-moe).",
+    ),
+    "spec_decode": (
+        "Speculative decoding",
+        "“mtp” (models with multi-token prediction), “eagle”, “ngram”, or “draft:” and a "
+        "small model of the same family, e.g. “draft:llama-3-2-1b-instruct”. Empty: off.",
+    ),
+    "acceptance_rate": (
+        "Draft acceptance rate",
+        "Share of drafted tokens the model accepts, 0–0.99. Empty: the method's published figure.",
+    ),
 }
 MODE_LABELS = {
     "inference": "Inference (chat, generation)",
@@ -252,6 +277,7 @@ def wizard_form(
     fields["form"].choices = [(f, FORM_LABELS.get(f, f)) for f in FORMS]
     fields["stack"].choices = [(s, STACK_LABELS.get(s, s)) for s in STACKS]
     fields["engine"].choices = [(e, "Auto" if e == "auto" else e) for e in ENGINE_CHOICES]
+    fields["backend"].choices = [("", "Engine default"), *fields["backend"].choices]
     fields["allow_used"].widget = YesNoCheckbox(default=True)
     fields["must_include"].widget = forms.TextInput(
         attrs={
@@ -265,7 +291,10 @@ def wizard_form(
         if name in fields:
             fields[name].label = label
             fields[name].help_text = help_text
-    for name in ("context", "prompt_tokens", "batch", "limit"):
+    fields["spec_decode"].widget.attrs.update({"placeholder": "Off", "spellcheck": "false"})
+    fields["expert_offload"].widget.attrs.update({"placeholder": "None"})
+    fields["acceptance_rate"].widget.attrs.update({"step": "0.01"})
+    for name in ("context", "prompt_tokens", "batch", "limit", "threads"):
         fields[name].widget.attrs.update({"inputmode": "numeric"})
     fields["context"].widget.attrs["placeholder"] = "4096, or the model's maximum"
     fields["budget"].widget.attrs.update({"step": "any", "placeholder": "No limit"})
@@ -313,6 +342,17 @@ def workload_label(summary: dict[str, Any]) -> str:
         parts.append(MODE_LABELS.get(summary["mode"], summary["mode"]).lower())
     if summary.get("budget"):
         parts.append(f"budget ${float(summary['budget']):,.0f}")
+    if summary.get("backend"):
+        parts.append(f"{summary['backend']} backend")
+    if summary.get("threads"):
+        parts.append(f"{summary['threads']} CPU threads")
+    if summary.get("expert_offload") is not None:
+        offload = summary["expert_offload"]
+        parts.append(f"experts of {'all' if offload == 'all' else offload} layers in RAM")
+    spec = summary.get("spec_decode")
+    if spec:
+        method = f"draft {spec['draft_model']}" if spec["draft_model"] else spec["method"]
+        parts.append(f"speculative decoding ({method})")
     parts.append(f"at least {summary['min_tps']:g} tokens/s")
     parts.append(summary["objective_label"])
     return ", ".join(parts)

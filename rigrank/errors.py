@@ -37,6 +37,11 @@ ENGINE_FIELDS = {
     "quant": "quant",
     "prompt_tokens": "prompt_tokens",
     "mode": "mode",
+    "backend": "backend",
+    "threads": "threads",
+    "expert_offload": "expert_offload",
+    "spec_decode": "spec_decode",
+    "acceptance_rate": "acceptance_rate",
 }
 
 

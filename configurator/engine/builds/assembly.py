@@ -166,11 +166,14 @@ def price_of(lines: Sequence[Line]) -> Decimal | None:
 
 
 def tokens_per_s(est: Estimate | None) -> float:
-    """Decode tokens/s each sequence sees (training tokens/s for fine-tuning)."""
+    """Decode tokens/s each sequence sees (training tokens/s for fine-tuning; with
+    speculative decoding, the speculative speed)."""
     if est is None:
         return 0.0
     if est.training is not None:
         return est.training.tokens_per_s
+    if est.spec_decode and est.concurrent_sequences == 1:
+        return float(est.spec_decode["decode_tokens_per_s"])
     return est.aggregate_tokens_per_s / max(est.concurrent_sequences, 1)
 
 
@@ -194,7 +197,13 @@ def run_engine(
         return None, [Shortfall("engine", text)]
     try:
         est = estimate(
-            machine, req.model, req.quant, req.workload, engine=engine, split=parallel.split
+            machine,
+            req.model,
+            req.quant,
+            req.workload,
+            engine=engine,
+            split=parallel.split,
+            **req.estimate_options(machine),
         )
     except ValueError as exc:
         return None, [Shortfall("engine", str(exc))]
@@ -212,7 +221,13 @@ def lane_cost(search: Search, assembly: Assembly, build: Build) -> list[Finding]
     parallel = check_parallel(assembly, build.engine, req.model)
     machine = machine_for(assembly, link=parallel.link, full_lanes=True)
     wide = estimate(
-        machine, req.model, req.quant, req.workload, engine=build.engine, split=parallel.split
+        machine,
+        req.model,
+        req.quant,
+        req.workload,
+        engine=build.engine,
+        split=parallel.split,
+        **req.estimate_options(machine),
     )
     x16 = tokens_per_s(wide)
     if x16 <= build.tokens_per_s:
@@ -272,14 +287,18 @@ def memory_shortfalls(
         what = "VRAM"
     if not est.fits:
         return [Shortfall("memory", f"needs {est.missing_gb:.1f} GB more {what}", est.missing_gb)]
-    if gpu_only and est.training is None and host_layers(est) > 0:
+    # With expert offload asked for, the host holds experts by the user's choice.
+    offload = req.expert_offload is not None
+    if gpu_only and not offload and est.training is None and host_layers(est) > 0:
         vendor = assembly.gpus[0][0].vendor
+        gpus_alone = machine_for(assembly, with_host=False)
         gpu_est = estimate(
-            machine_for(assembly, with_host=False),
+            gpus_alone,
             req.model,
             req.quant,
             req.workload,
             engine=search.engine_for("gpu", vendor) or "llama.cpp",
+            **req.estimate_options(gpus_alone),
         )
         missing = max(gpu_est.missing_gb, 0.1)
         return [Shortfall("memory", f"needs {missing:.1f} GB more VRAM", missing)]

@@ -5,6 +5,8 @@ Every bound comes from the estimator's own rate functions and calibrated constan
 a unified-memory system at their efficiency; the compute a CPU reaches; the idle power
 of every device. A missing constant is an error, never a silent 1.0. Decode and prefill
 bounds get a 10 % slack (``BOUND_SLACK``), power a floor at every device's idle draw.
+Run options that can speed a build up (speculative decoding, a backend calibrated
+faster than the vendor's own) scale the bounds up by the most they can gain.
 A bound is only ever optimistic, so a candidate whose bound misses a target is never
 estimated.
 """
@@ -115,6 +117,14 @@ class Bounds:
         self.bytes_per_token = max(dense + touched + kv, 1.0)
         self._memo: dict[tuple, object] = {}
         self._gpus: dict[int, tuple] = {}
+        # Run options that may make a build faster than its default run: a backend
+        # whose calibrated factor is above 1, speculative decoding (at most the tokens a
+        # cycle commits per ordinary step). Bounds are scaled up by them, never down.
+        backend = request.backend or ""
+        self.decode_scale = request.spec_speedup_bound * max(
+            1.0, devices.backend_factor("bandwidth", backend, constants)
+        )
+        self.prefill_scale = max(1.0, devices.backend_factor("prefill", backend, constants))
         c = constants
         # Idle power: per W of GPU and CPU rating, per GB of RAM, and the platform's.
         self._idle = (
@@ -198,7 +208,9 @@ class Bounds:
         return seconds + self.host_seconds(host, mts, host_dense, host_experts)
 
     def decode_ub(self, seconds_per_token: float) -> float:
-        return BOUND_SLACK / seconds_per_token if seconds_per_token > 0 else math.inf
+        if seconds_per_token <= 0:
+            return math.inf
+        return BOUND_SLACK * self.decode_scale / seconds_per_token
 
     def decode_ub_at(self, bandwidth_gbs: float) -> float:
         """Decode bound when everything a step reads comes at ``bandwidth_gbs``."""
@@ -212,7 +224,7 @@ class Bounds:
 
     def prefill_ub(self, peak_tflops: float) -> float:
         flops = 2.0 * self.request.model.active_params_b * 1e9
-        return BOUND_SLACK * peak_tflops * 1e12 / flops
+        return BOUND_SLACK * self.prefill_scale * peak_tflops * 1e12 / flops
 
     def power_lb(
         self,
@@ -261,12 +273,14 @@ class Bounds:
     def _gpu_figures(
         self, gpus: tuple[tuple[GpuPart, int], ...]
     ) -> tuple[float, float, float, float]:
-        """(fastest decode bandwidth GB/s, summed FP16 TFLOP/s, VRAM bytes, rated W) of
+        """(fastest decode bandwidth GB/s, summed matrix TFLOP/s, VRAM bytes, rated W) of
         a GPU set (memoised: many candidates share one)."""
         entry = self._gpus.get(id(gpus))
         if entry is None or entry[0] is not gpus:
             fastest = max(self.gpu_bandwidth(g) for g, _ in gpus)
-            peak = sum(g.fp16_tflops * q for g, q in gpus)
+            # The estimator's matrix rate is the larger of FP16 and FP32 (Pascal's P40
+            # and P4 run FP16 at 1/64 of FP32).
+            peak = sum(max(g.fp16_tflops, g.fp32_tflops) * q for g, q in gpus)
             vram = sum(g.vram_gb * q for g, q in gpus) * 2**30
             watts = sum(g.board_power_w * q for g, q in gpus)
             entry = self._gpus[id(gpus)] = (gpus, fastest, peak, vram, watts)

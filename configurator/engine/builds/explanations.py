@@ -240,6 +240,7 @@ def notes(search: Search, max_estimates: int) -> list[str]:
         out.append(f"{req.engine} cannot run on the CPU: no CPU-only or offload builds.")
     if req.training:
         out.append("Fine-tuning: CPU-only and offload builds are not proposed.")
+    out += run_option_notes(search)
     missing = [slug for slug, part in search.shop.must.items() if part is None or not part.priced]
     for slug in missing:
         out.append(f"must_include: {slug} is unknown or has no current price.")
@@ -248,4 +249,43 @@ def notes(search: Search, max_estimates: int) -> list[str]:
     unpriced = sum(1 for p in search.catalogue.parts if not p.priced)
     if unpriced:
         out.append(f"{unpriced} catalogue part(s) have no current price and were left out.")
+    return out
+
+
+def run_option_notes(search: Search) -> list[str]:
+    """How the request's run options shape the builds, and the hardware they leave out."""
+    req = search.request
+    out: list[str] = []
+    if req.backend:
+        out.append(
+            f"backend {req.backend}: every build runs on it; hardware {req.backend} does not "
+            "drive, or engines without it, are left out."
+        )
+    if req.threads is not None:
+        out.append(f"threads {req.threads}: builds with a host CPU run with {req.threads} threads.")
+    if req.expert_offload is not None:
+        layers = "all layers" if req.expert_offload == "all" else f"{req.expert_offload} layers"
+        out.append(
+            f"expert_offload {req.expert_offload}: GPU builds keep the routed experts of "
+            f"{layers} in system RAM; CPU servers and unified-memory systems hold the whole "
+            "model in one memory anyway."
+        )
+    spec = req.spec_decode
+    if spec is not None:
+        what = f"draft:{spec.draft_model}" if spec.method == "draft" else spec.method
+        out.append(
+            f"spec_decode {what} ({spec.k} drafted tokens, acceptance {spec.alpha:.0%}): "
+            "decode speeds are the speculative ones; engines without it are left out."
+        )
+    kinds = ("cpu", "gpu", "unified")
+    if (req.backend or spec is not None) and not any(
+        search.engine_for(kind, vendor)
+        for kind in kinds
+        for vendor in ("", "nvidia", "amd", "intel", "apple")
+    ):
+        out.append(
+            f"No engine runs {req.quant.name} with these options"
+            + (f" (engine {req.engine})" if req.engine != "auto" else "")
+            + ": no builds."
+        )
     return out

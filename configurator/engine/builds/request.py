@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from .. import checks
-from ..engines import ENGINES
+from ..engines import BACKENDS, ENGINES
+from ..hardware import Machine
 from ..model import ModelArch
 from ..quant import Quant
+from ..spec import SpecDecode, tokens_per_cycle
 from ..workload import Workload
 
 OBJECTIVES = ("cheapest", "fastest", "value", "power", "pareto")
@@ -61,6 +63,15 @@ class BuildRequest:
     runs ``quant``. ``kwh_price``: electricity per kWh; ``cloud_price_per_mtok``: what
     the cloud charges per million tokens (None: :func:`default_cloud_price`);
     ``hours_per_day``: hours a day the machine generates, for the break-even.
+
+    How every build runs the model (passed to each estimate the search makes):
+    ``backend`` (None: the engine's own for each device; builds the backend cannot drive
+    are left out), ``threads`` (CPU threads, ``-t``, on builds with a host CPU),
+    ``expert_offload`` (MoE only: the routed experts of N layers, or ``"all"``, in
+    system RAM on builds with GPUs and a host; CPU servers and unified-memory systems
+    hold everything in one memory already), ``spec_decode`` (speculative decoding;
+    a build's decode speed is then the speculative one) with ``draft`` (the draft
+    model and its quant, for ``draft:<model>``).
     """
 
     model: ModelArch
@@ -82,6 +93,11 @@ class BuildRequest:
     hours_per_day: float = DEFAULT_HOURS_PER_DAY
     model_slug: str = ""
     model_name: str = ""
+    backend: str | None = None
+    threads: int | None = None
+    expert_offload: int | str | None = None
+    spec_decode: SpecDecode | None = None
+    draft: tuple[ModelArch, Quant] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, ModelArch):
@@ -112,6 +128,78 @@ class BuildRequest:
             )
         checks.number("hours_per_day", self.hours_per_day, 0.1, 24)
         object.__setattr__(self, "must_include", tuple(self.must_include))
+        self._check_run_options()
+
+    def _check_run_options(self) -> None:
+        if self.backend is not None:
+            names = {b.lower(): b for b in BACKENDS}
+            chosen = names.get(str(self.backend).strip().lower())
+            if chosen is None:
+                raise ValueError(
+                    f"backend must be one of {', '.join(BACKENDS)} (got {self.backend!r})"
+                )
+            object.__setattr__(self, "backend", chosen)
+        if self.threads is not None:
+            checks.integer("threads", self.threads, 1, 4096)
+        if self.expert_offload is not None:
+            offload = self.expert_offload
+            if isinstance(offload, str) and offload.strip().lower() == "all":
+                object.__setattr__(self, "expert_offload", "all")
+            else:
+                if isinstance(offload, bool) or not isinstance(offload, int):
+                    raise ValueError(
+                        f"expert_offload must be a number of layers or 'all' (got {offload!r})"
+                    )
+                checks.integer("expert_offload", offload, 0, self.model.layers)
+            if not self.model.is_moe:
+                raise ValueError(
+                    "expert_offload: this model has no routed experts to keep in RAM "
+                    "(only MoE models have)"
+                )
+        spec = self.spec_decode
+        if spec is not None:
+            if not isinstance(spec, SpecDecode):
+                raise ValueError("spec_decode must be a SpecDecode")
+            if self.workload.is_training:
+                raise ValueError("spec_decode: speculative decoding applies to inference only")
+            if self.workload.concurrent_sequences > 1:
+                raise ValueError(
+                    "spec_decode: speculative decoding is estimated for one sequence at a "
+                    f"time (batch 1; got batch {self.workload.concurrent_sequences})"
+                )
+            if spec.method == "draft" and self.draft is None:
+                raise ValueError("spec_decode: draft:<model> needs a known draft model")
+
+    @property
+    def spec_speedup_bound(self) -> float:
+        """The most speculative decoding can multiply decode speed by: the tokens a
+        cycle commits (a cycle costs at least one ordinary decode step, the verification
+        of ``k + 1`` tokens reading every weight once); 1 without it."""
+        if self.spec_decode is None:
+            return 1.0
+        return tokens_per_cycle(self.spec_decode.alpha, self.spec_decode.k)
+
+    @property
+    def run_options(self) -> tuple:
+        """The options that change how a build runs the model (for memo keys)."""
+        draft = (self.draft[0], self.draft[1]) if self.draft else None
+        return (self.backend, self.threads, self.expert_offload, self.spec_decode, draft)
+
+    def estimate_options(self, machine: Machine) -> dict[str, object]:
+        """Keyword arguments of :func:`~configurator.engine.estimate.estimate` for
+        ``machine``: the request's run options that apply to it (threads need a host CPU,
+        expert offload GPUs and a host)."""
+        out: dict[str, object] = {}
+        if self.backend:
+            out["backend"] = self.backend
+        if self.threads is not None and machine.cpu is not None:
+            out["threads"] = self.threads
+        if self.expert_offload is not None and machine.gpus and machine.cpu is not None:
+            out["expert_offload"] = self.expert_offload
+        if self.spec_decode is not None:
+            out["spec_decode"] = self.spec_decode
+            out["draft"] = self.draft
+        return out
 
     @property
     def cloud_price(self) -> Decimal:

@@ -260,6 +260,8 @@ class Build:
         if self.estimate is None:
             return 0.0
         rate = self.estimate.aggregate_tokens_per_s
+        if self.estimate.spec_decode and self.estimate.concurrent_sequences == 1:
+            rate = float(self.estimate.spec_decode["decode_tokens_per_s"])
         return rate * 3600 * self.request.hours_per_day * DAYS_PER_MONTH / 1e6
 
     @property
@@ -443,6 +445,10 @@ class Recommendation:
                 "kwh_price": str(req.kwh_price),
                 "cloud_price_per_mtok": str(req.cloud_price),
                 "hours_per_day": req.hours_per_day,
+                "backend": req.backend,
+                "threads": req.threads,
+                "expert_offload": req.expert_offload,
+                "spec_decode": spec_dict(req),
             },
             "currency": self.currency,
             "prices_as_of": self.prices_as_of or None,
@@ -455,3 +461,16 @@ class Recommendation:
             "rules": dict(RULES),
             "stats": dict(self.stats),
         }
+
+
+def spec_dict(req: BuildRequest) -> dict[str, Any] | None:
+    """The request's speculative decoding as JSON (None without it)."""
+    spec = req.spec_decode
+    if spec is None:
+        return None
+    return {
+        "method": spec.method,
+        "draft_model": spec.draft_model or None,
+        "draft_tokens": spec.k,
+        "acceptance_rate": spec.alpha,
+    }

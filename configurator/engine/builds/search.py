@@ -28,7 +28,7 @@ from typing import Any
 
 from .. import memory
 from ..calibration import load_constants
-from ..engines import ENGINES, engine_profile, tensor_parallel_sizes
+from ..engines import ENGINES, EngineProfile, engine_profile, tensor_parallel_sizes
 from . import explanations, ranking
 from .assembly import build_from, fmt_money, has_rack
 from .bounds import Bounds
@@ -109,7 +109,7 @@ class Search:
         names = [self.request.engine] if self.request.engine != "auto" else AUTO_ORDER
         for name in names:
             profile = ENGINES[name]
-            if not profile.accepts(family):
+            if not profile.accepts(family) or not self._runs_options(profile, kind, vendor):
                 continue
             if kind == "cpu" and profile.runs_on_cpu:
                 return name
@@ -119,6 +119,24 @@ class Search:
             if kind == "unified" and vendor in profile.unified_vendors:
                 return name
         return None
+
+    def _runs_options(self, profile: EngineProfile, kind: str, vendor: str) -> bool:
+        """``profile`` can run the request's backend, speculative decoding and expert
+        offload on ``kind`` hardware from ``vendor``."""
+        req = self.request
+        if req.spec_decode is not None and req.spec_decode.method not in profile.spec_methods:
+            return False
+        if req.expert_offload is not None and kind in ("gpu", "hybrid"):
+            if not profile.expert_offload:
+                return False
+        if req.backend:
+            try:
+                profile.check_backend(
+                    req.backend, None if kind == "cpu" else vendor, unified=kind == "unified"
+                )
+            except ValueError:
+                return False
+        return True
 
     def tensor_sizes(self, engine: str) -> tuple[int, ...]:
         """GPU counts over which ``engine`` shards the request's model."""
@@ -139,10 +157,13 @@ class Search:
     def stubs(self) -> list[Candidate]:
         """Every candidate of every architecture (built once per search; the stubs and
         their bounds are memoised on the shop for requests with the same model, format,
-        workload, engine, stack and form)."""
+        workload, engine, stack, form and run options)."""
         if self._stubs is None:
             req = self.request
-            key = ("stubs", req.model, req.quant, req.workload, req.engine, req.stack, req.form)
+            key = (
+                "stubs", req.model, req.quant, req.workload, req.engine, req.stack, req.form,
+                req.run_options,
+            )  # fmt: skip
             templates = self.shop._memo.get(key)
             if templates is None:
                 self._stubs = all_stubs(self)

@@ -33,12 +33,15 @@ class Command(BaseCommand):
         "--model M --quant Q [--context N] [--batch N] [--mode inference|lora|qlora|full] "
         "[--budget USD] [--min-tps N] [--min-prefill-tps N] [--max-watts N] "
         "[--allow-used/--new-only] [--form tower|rack|small|laptop] "
-        "[--objective cheapest|fastest|value|power|pareto] [--limit K] [--json]."
+        "[--objective cheapest|fastest|value|power|pareto] [--limit K] "
+        "[--expert-offload N|all] [--backend B] [--threads N] "
+        "[--spec-decode draft:<model>|mtp|eagle|ngram] [--acceptance-rate A] [--json]."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         for name in FLAGS:
-            parser.add_argument(f"--{name.replace('_', '-')}", dest=name, help=HELP[name])
+            help_text = RecommendForm.base_fields[name].help_text or HELP[name]
+            parser.add_argument(f"--{name.replace('_', '-')}", dest=name, help=help_text)
         used = parser.add_mutually_exclusive_group()
         used.add_argument(
             "--allow-used",
@@ -141,6 +144,10 @@ class Command(BaseCommand):
         out(f"{rank}{build.title} — {total}")
         if est is not None:
             low, high = est.decode_range
+            spec = est.spec_decode
+            if spec and est.decode_tokens_per_s > 0:
+                scale = build.tokens_per_s / est.decode_tokens_per_s
+                low, high = low * scale, high * scale
             out(
                 f"    decode {_tps(build.tokens_per_s)} tokens/s ({_tps(low)}–{_tps(high)}), "
                 f"prefill {_tps(est.prefill_tokens_per_s)} tokens/s, "
@@ -148,6 +155,13 @@ class Command(BaseCommand):
                 f"{build.electricity_cost_per_mtok or 0:.2f} {build.currency}/M tokens electricity"
             )
             out(f"    {est.bottleneck}")
+            out(f"    engine {build.engine} ({est.backend or 'default backend'})")
+            if spec:
+                out(
+                    f"    speculative decoding ({spec['method']}, {spec['draft_tokens']} drafted, "
+                    f"acceptance {spec['acceptance_rate']:.0%}): ×{spec['speedup']:.2f} over "
+                    f"{_tps(est.decode_tokens_per_s)} tokens/s without"
+                )
         if build.rank_reason:
             out(f"    {build.rank_reason}")
         for line in build.lines:
