@@ -27,7 +27,13 @@ Conversions, applied to every row alike:
 - Unknown prompt or generation lengths are taken as 128 tokens; an unknown ``-ngl`` with
   a GPU present as 0 (llama.cpp's old default).
 - Rows that ran are known to fit, so system RAM and unified memory are taken as ample
-  (the nominal bits per weight of some rows would otherwise overstate their size).
+  (the nominal bits per weight of some rows would otherwise overstate their size),
+  unless the row states the host's RAM (``hardware.cpu.ram_gb``): then what does not fit
+  beside the OS is streamed from the drive, as llama.cpp's mmap does.
+- A GPU's PCIe link (``pcie_gen``, ``pcie_lanes``) from the row, else 4.0 x16; it bounds
+  prefill of host-held layers that llama.cpp multiplies on the GPU.
+- A row with ``"exclude": "<reason>"`` is not used and is listed as skipped with that
+  reason (setups that cannot be reconstructed from their source; SOURCES notes each).
 - A GPU's vendor and memory type come from the row, else from its name
   (:data:`..devices.GPU_NAME_FACTS`); a CPU's CCDs from the row, else
   :data:`..devices.CPU_CCDS`.
@@ -163,6 +169,11 @@ def load_measurements(
     rows: list[Measurement] = []
     skipped: list[tuple[str, str]] = []
     for item in raw:
+        if item.get("exclude"):
+            # An explicit, reported exclusion: a row whose setup cannot be reconstructed
+            # from its source (the reason is written in the row and listed as skipped).
+            skipped.append((str(item.get("id")), f"excluded: {item['exclude']}"))
+            continue
         try:
             rows.append(_measurement(item, constants))
         except SkipRow as reason:
@@ -354,6 +365,8 @@ def _gpu(data: dict[str, Any], needs_compute: bool) -> Gpu:
         vendor=str(data.get("vendor") or vendor).lower(),
         memory_type=str(data.get("memory_type") or memory_type),
         interconnect_bandwidth_gbs=float(data.get("interconnect_bandwidth_gbs") or 0),
+        pcie_gen=int(data.get("pcie_gen") or 4),
+        pcie_lanes=int(data.get("pcie_lanes") or 16),
     )
 
 
@@ -381,7 +394,7 @@ def _cpu(data: dict[str, Any], needs_compute: bool) -> CpuSystem:
         cores_per_socket=max(cores // sockets, 1),
         memory_channels=int(channels or 2),
         memory_mts=float(mts or 4800),
-        ram_gb=4096.0,
+        ram_gb=float(data.get("ram_gb") or 4096.0),
         fp32_gflops_per_socket=float(gflops) / sockets,
         memory_type=memory_type if memory_type in _MEMORY_TYPES else "DDR5",
         rated_bandwidth_gbs=float(rated),
