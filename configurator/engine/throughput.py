@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from . import memory, rates
 from .calibration import Constants
 from .engines import EngineProfile
+from .hardware import PCIE_LANE_GBS
 from .memory import ModelParts
 from .placement import UNPLACED, Placement, Slot
 
@@ -259,11 +260,16 @@ def offload_seconds(
 ) -> tuple[float, float]:
     """(PCIe seconds, GPU seconds) to multiply ``weight_bytes`` of host-held weights
     (``flops`` FLOPs over the pass) on ``gpu``: the bytes cross the GPU's PCIe link
-    (GB/s × ``pcie_efficiency``; a drive-spilled share is read from the drive first) and
+    (lanes × GB/s per lane at the lower of the card's and the host's PCIe generation,
+    × ``pcie_efficiency``; a drive-spilled share is read from the drive first) and
     the GPU multiplies at its prefill rate. Per-token prefill of such layers is thus
     bounded by link bandwidth × pass tokens ÷ weight bytes, not by the CPU's FLOP/s."""
     assert gpu.gpu is not None
-    link = gpu.gpu.pcie_bandwidth_gbs * constants["pcie_efficiency"] * 1e9
+    link_gbs = gpu.gpu.pcie_bandwidth_gbs
+    if host.cpu is not None and host.cpu.pcie_gen is not None:
+        # The link trains at the lower of the card's and the host's PCIe generation.
+        link_gbs = PCIE_LANE_GBS[min(gpu.gpu.pcie_gen, host.cpu.pcie_gen)] * gpu.gpu.pcie_lanes
+    link = link_gbs * constants["pcie_efficiency"] * 1e9
     streamed = 0.0
     if host.spill_fraction > 0:
         drive = host.spill_bandwidth_gbs * constants["storage_efficiency"] * 1e9

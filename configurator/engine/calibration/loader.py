@@ -38,13 +38,19 @@ Conversions, applied to every row alike:
   (:data:`..devices.GPU_NAME_FACTS`); a CPU's CCDs from the row, else
   :data:`..devices.CPU_CCDS`.
 - ``threads`` below the core count limit the cores that pull memory and compute.
+- ik_llama.cpp's ``-ser K,1`` (smart expert reduction) runs K routed experts per generated
+  token.
+- Two or more sockets count as interleaved (weights spread over every node) only when the
+  row says so (``numactl --interleave``, ``--numa distribute``, or
+  ``hardware.cpu.numa_interleave``); otherwise one node's channels serve all threads.
+- A host's PCIe generation (``hardware.cpu.pcie_gen``) when the row states it.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -188,9 +194,13 @@ def _measurement(item: dict[str, Any], constants: Constants) -> Measurement:
     if metric not in METRIC_UNITS:
         raise SkipRow(f"metric {metric!r} is not one of {', '.join(METRIC_UNITS)}")
     model = _model(item["model"])
+    if metric != "prefill":
+        # A prompt pass reads every expert anyway, and ik_llama.cpp's offload decision
+        # uses the model's own expert count, so only token generation sees ``-ser``.
+        model = _with_expert_reduction(model, (item.get("placement") or {}).get("flags"))
     quant = _quant(item["quant"], model)
     needs_compute = metric in ("prefill", "train_tokens_per_s")
-    machine = _machine(item["hardware"], needs_compute, item.get("threads"))
+    machine = _machine(item["hardware"], needs_compute, item.get("threads"), _interleaved(item))
     workload = _workload(item, metric)
     name = str(item["engine"])
     framework = ""
@@ -329,6 +339,26 @@ def _model(data: dict[str, Any]) -> ModelArch:
     return ModelArch.from_dict(fields)
 
 
+_SER = re.compile(r"(?:-ser|--smart-expert-reduction)[ =](\d+)")
+
+
+def _with_expert_reduction(model: ModelArch, flags: object) -> ModelArch:
+    """``model`` as run with ik_llama.cpp's smart expert reduction (``-ser K,1``): each
+    token uses at most K routed experts, so K replaces experts_per_token and the active
+    parameters drop by the dropped experts' share, (total − active) ÷ (E − k) per expert
+    (billions)."""
+    found = _SER.search(str(flags or ""))
+    if not found or not model.is_moe:
+        return model
+    keep = int(found.group(1))
+    k, total_experts = model.experts_per_token, model.experts_total
+    if not 1 <= keep < k or total_experts <= k:
+        return model
+    per_expert = (model.total_params_b - model.active_params_b) / (total_experts - k)
+    active = model.active_params_b - (k - keep) * per_expert
+    return replace(model, experts_per_token=keep, active_params_b=active)
+
+
 def _quant(data: dict[str, Any], model: ModelArch) -> Quant:
     bits = data.get("bits_per_weight")
     size_gib = data.get("model_size_gib")
@@ -400,6 +430,7 @@ def _cpu(data: dict[str, Any], needs_compute: bool) -> CpuSystem:
         rated_bandwidth_gbs=float(rated),
         ccds_per_socket=data.get("ccds") or devices.ccds_for_cpu_name(name),
         tdp_w_per_socket=float(data.get("tdp_w") or 200) / sockets,
+        pcie_gen=int(data["pcie_gen"]) if data.get("pcie_gen") else None,
     )
 
 
@@ -424,11 +455,36 @@ def _system(data: dict[str, Any], needs_compute: bool) -> UnifiedMemorySystem:
     )
 
 
-def _machine(data: dict[str, Any], needs_compute: bool, threads: int | None = None) -> Machine:
+_INTERLEAVE = re.compile(r"interleave|--numa[ =]distribute", re.IGNORECASE)
+
+
+def _interleaved(item: dict[str, Any]) -> bool:
+    """Whether a multi-socket run spread its weights over every node: the row's
+    ``hardware.cpu.numa_interleave`` if given, else whether its flags, test or notes
+    name ``numactl --interleave`` or ``--numa distribute`` (without either, llama.cpp
+    leaves the pages where they were first touched, on one node)."""
+    cpu = (item.get("hardware") or {}).get("cpu") or {}
+    if cpu.get("numa_interleave") is not None:
+        return bool(cpu["numa_interleave"])
+    layout = item.get("placement") or {}
+    text = " ".join(
+        str(x or "") for x in (layout.get("flags"), item.get("test"), item.get("notes"))
+    )
+    return bool(_INTERLEAVE.search(text))
+
+
+def _machine(
+    data: dict[str, Any],
+    needs_compute: bool,
+    threads: int | None = None,
+    interleaved: bool = True,
+) -> Machine:
     groups = tuple(
         GpuGroup(_gpu(g, needs_compute), int(g.get("count") or 1)) for g in data.get("gpus") or ()
     )
     cpu = _cpu(data["cpu"], needs_compute and not groups) if data.get("cpu") else None
+    if cpu is not None and cpu.sockets > 1 and not interleaved:
+        cpu = replace(cpu, numa_interleave=False)
     if cpu is not None and threads:
         cpu = with_threads(cpu, int(threads))
     system = _system(data["system"], needs_compute) if data.get("system") else None
