@@ -93,3 +93,10 @@ def test_the_loader_applies_ser_to_generation_only_and_reads_stated_ram_and_link
     assert prefill.machine.cpu.pcie_gen == 3
     assert not prefill.machine.cpu.numa_interleave  # two sockets, no numactl stated
     assert rows["ik-llama-discussion-399-4"].machine.cpu.ram_gb == 16
+
+
+def test_repacked_or_no_op_offload_runs_keep_host_matmuls_on_the_cpu(loaded):
+    rows, _ = loaded
+    assert not rows["ik-llama-discussion-548-1"].engine.prefill_on_gpu_for_host_layers  # -rtr
+    assert rows["ik-llama-discussion-548-17"].engine.prefill_on_gpu_for_host_layers
+    assert rows["ik-llama-discussion-548-1"].engine.cost_key == "ik_llama.cpp"

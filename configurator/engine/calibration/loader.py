@@ -38,6 +38,8 @@ Conversions, applied to every row alike:
   (:data:`..devices.GPU_NAME_FACTS`); a CPU's CCDs from the row, else
   :data:`..devices.CPU_CCDS`.
 - ``threads`` below the core count limit the cores that pull memory and compute.
+- ``-rtr`` (ik_llama.cpp run-time repacking) and ``--no-op-offload`` keep the matmuls of
+  host-held layers on the CPU during prefill.
 - ik_llama.cpp's ``-ser K,1`` (smart expert reduction) runs K routed experts per generated
   token.
 - Two or more sockets count as interleaved (weights spread over every node) only when the
@@ -208,7 +210,7 @@ def _measurement(item: dict[str, Any], constants: Constants) -> Measurement:
         framework = training_framework((item.get("training") or {}).get("framework") or name)
         engine = engine_profile("transformers")
     else:
-        engine = engine_profile(name)
+        engine = _as_run(engine_profile(name), (item.get("placement") or {}).get("flags"))
     layout = item.get("placement") or {}
     gpu_layers, cpu_moe, split = _layout(layout, machine, model)
     backend = item.get("backend")
@@ -337,6 +339,20 @@ def _model(data: dict[str, Any]) -> ModelArch:
         fields["kv_lora_rank"] = int(rank.group(1))
         fields["qk_rope_head_dim"] = int(rope.group(1)) if rope else 0
     return ModelArch.from_dict(fields)
+
+
+_HOST_MATMULS_STAY = re.compile(r"(?:^|\s)(?:-rtr|--run-time-repack|--no-op-offload|-nopo)\b")
+
+
+def _as_run(engine: EngineProfile, flags: object) -> EngineProfile:
+    """``engine`` as the row ran it. ik_llama.cpp's ``-rtr`` repacks host-held tensors
+    into CPU-only interleaved layouts, which the GPU cannot take (ik_llama.cpp PR 147;
+    llama.cpp PR 12498 turns repacking off when a GPU is present for that reason), and
+    llama.cpp's ``--no-op-offload`` forbids the copy: either way the CPU multiplies the
+    layers it holds during prefill."""
+    if engine.prefill_on_gpu_for_host_layers and _HOST_MATMULS_STAY.search(str(flags or "")):
+        return replace(engine, prefill_on_gpu_for_host_layers=False)
+    return engine
 
 
 _SER = re.compile(r"(?:-ser|--smart-expert-reduction)[ =](\d+)")
