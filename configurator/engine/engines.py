@@ -16,7 +16,11 @@ ik_llama.cpp README (fork of llama.cpp with its own CPU and CUDA kernels), vLLM 
 divide the attention heads; speculative decoding with draft models, EAGLE, MTP, n-gram),
 SGLang docs (CUDA incl. DGX Spark, ROCm; EAGLE/MTP speculative decoding), ExLlamaV2/V3
 READMEs (CUDA and ROCm; EXL2/EXL3; tensor parallel in V3), MLX-LM (Apple silicon only),
-Hugging Face Transformers/PEFT (``device_map="auto"`` layer split).
+Hugging Face Transformers/PEFT (``device_map="auto"`` layer split). Hybrid prefill:
+ggml's CUDA backend offloads a matrix multiply on host-resident weights from a batch of
+32 (``ggml_backend_cuda_device_offload_op``, ``min_batch_size = 32``; llama.cpp PR 13386
+adds ``--no-op-offload``); ik_llama.cpp PR 520 (https://github.com/ikawrakow/ik_llama.cpp/pull/520)
+offloads MoE matrix multiplies only from ``experts_total ÷ experts_per_token × 32`` tokens.
 """
 
 from __future__ import annotations
@@ -71,7 +75,12 @@ class EngineProfile:
     ``cost_key``: the name under which its calibrated fixed costs (per layer, per step),
     prefill kernel factor and expert-kernel constant are stored.
     ``prefill_on_gpu_for_host_layers``: during prefill, weights held in system RAM are
-    copied to the GPU and computed there (llama.cpp from 32-token batches).
+    copied to the GPU and computed there when a forward pass has at least
+    ``host_offload_min_tokens`` tokens (ggml's CUDA backend: 32). With
+    ``host_expert_offload_per_expert`` the routed-expert matmuls of host layers are copied
+    only when each expert gets that many tokens on average, i.e. from
+    ``host_offload_min_tokens × experts_total ÷ experts_per_token`` tokens per pass
+    (ik_llama.cpp PR 520); below it the CPU computes them.
     ``expert_offload``: can keep routed experts in system RAM (``-ot exps=CPU``,
     ``--n-cpu-moe``). ``spec_methods``: speculative decoding it supports.
     ``streams_from_storage``: weights are memory-mapped, so what does not fit in RAM is
@@ -94,6 +103,8 @@ class EngineProfile:
     tensor_sync: str = "allreduce"
     tp_must_divide_heads: bool = False
     prefill_on_gpu_for_host_layers: bool = False
+    host_offload_min_tokens: int = 32
+    host_expert_offload_per_expert: bool = False
     expert_offload: bool = False
     spec_methods: frozenset[str] = frozenset()
     input_embedding_on_host: bool = False
@@ -104,6 +115,7 @@ class EngineProfile:
         checks.number("engine.gpu_memory_utilization", self.gpu_memory_utilization, 0.1, 1.0)
         checks.number("engine.gpu_runtime_overhead_gb", self.gpu_runtime_overhead_gb, 0, 64)
         checks.integer("engine.activation_tokens", self.activation_tokens, 1, 1_000_000)
+        checks.integer("engine.host_offload_min_tokens", self.host_offload_min_tokens, 1, 1_000_000)
         checks.choice("engine.tensor_sync", self.tensor_sync, ("allreduce", "gather"))
         for split in self.splits:
             checks.choice("engine.splits", split, ("layer", "tensor"))
@@ -216,6 +228,7 @@ ENGINES: dict[str, EngineProfile] = {
         activation_tokens=512,
         tensor_sync="gather",
         prefill_on_gpu_for_host_layers=True,
+        host_expert_offload_per_expert=True,
         expert_offload=True,
         spec_methods=frozenset({"draft"}),
         input_embedding_on_host=True,

@@ -394,7 +394,9 @@ def _bottleneck(layout: Placement, step: StepTime, constants: Constants) -> str:
         return f"Decode is compute bound on {slot.label} ({share} of each token's time)."
     if slot.kind == "cpu" and slot.cpu is not None:
         cpu = slot.cpu
-        numa = constants["numa_efficiency"] if cpu.sockets > 1 else 1.0
+        numa = 1.0
+        if cpu.sockets > 1:
+            numa = constants["numa_efficiency"] if cpu.numa_interleave else 1 / cpu.sockets
         core_bound = (
             bandwidth < slot.bandwidth_gbs * constants["bandwidth_efficiency.cpu"] * numa - 1e-9
         )
@@ -474,10 +476,18 @@ def _assumptions(
             "throughput (fitted to published measurements)."
         )
         if slot.kind == "cpu" and slot.cpu is not None and slot.cpu.sockets > 1:
-            notes.append(
-                f"Two or more sockets: weights interleaved over all sockets reach "
-                f"{constants['numa_efficiency']:.0%} of the summed bandwidth (NUMA)."
-            )
+            if slot.cpu.numa_interleave:
+                notes.append(
+                    f"Two or more sockets: weights interleaved over all sockets (numactl "
+                    f"--interleave=all) reach {constants['numa_efficiency']:.0%} of the summed "
+                    "bandwidth (NUMA)."
+                )
+            else:
+                notes.append(
+                    "Two or more sockets without interleaving: the weights sit on one node, "
+                    "so decode reads one socket's memory channels (run under numactl "
+                    "--interleave=all to use them all)."
+                )
     if workload.concurrent_sequences > 1 and not engine.continuous_batching:
         notes.append(
             f"{engine.name} has no continuous batching: the aggregate rate assumes all "

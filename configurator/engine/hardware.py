@@ -106,6 +106,12 @@ class CpuSystem:
     (for LPDDR systems whose channels are not 64 bits wide). ``ccds_per_socket``: core
     complexes per socket on chiplet CPUs (AMD CCDs), None if not stated; each reaches
     memory through its own link, which caps parts with many cores on few CCDs.
+    ``numa_interleave``: on two or more sockets, whether the weights' pages are spread
+    over every socket's memory (``numactl --interleave=all``, llama.cpp ``--numa
+    distribute``; the default, as the documented advice). Without it the pages sit on the
+    node that first touched them and every socket's cores read that one node's channels.
+    ``pcie_gen``: the host's PCIe generation (None: not limiting); a GPU's link runs at the
+    lower of its own and the host's generation.
     """
 
     name: str
@@ -119,9 +125,17 @@ class CpuSystem:
     memory_type: str = "DDR5"
     rated_bandwidth_gbs: float | None = None
     ccds_per_socket: int | None = None
+    numa_interleave: bool = True
+    pcie_gen: int | None = None
 
     def __post_init__(self) -> None:
         checks.text("cpu.name", self.name)
+        if self.pcie_gen is not None:
+            checks.integer("cpu.pcie_gen", self.pcie_gen, 1, 6)
+        if not isinstance(self.numa_interleave, bool):
+            raise ValueError(
+                f"cpu.numa_interleave must be true or false (got {self.numa_interleave!r})"
+            )
         if self.ccds_per_socket is not None:
             checks.integer("cpu.ccds_per_socket", self.ccds_per_socket, 1, 64)
         if self.rated_bandwidth_gbs is not None:
@@ -141,6 +155,12 @@ class CpuSystem:
         if self.rated_bandwidth_gbs is not None:
             return self.rated_bandwidth_gbs
         return self.memory_channels * self.memory_mts * 8 / 1000
+
+    @property
+    def memory_sockets(self) -> int:
+        """Sockets whose memory channels hold the weights: all of them when interleaved,
+        else the one node that first touched the pages."""
+        return self.sockets if self.numa_interleave else 1
 
     @property
     def cores(self) -> int:

@@ -45,10 +45,16 @@ def cpu_pull_gbs(cpu: CpuSystem, constants: Constants) -> float:
 
 def cpu_bandwidth_gbs(cpu: CpuSystem, constants: Constants) -> float:
     """Bandwidth a CPU system delivers to decode, GB/s: a share of the channels' peak,
-    less across sockets (NUMA), and no more than its cores and CCDs can pull."""
+    and no more than its cores and CCDs can pull. Two or more sockets: with the weights
+    interleaved over all nodes, the summed channels × ``numa_efficiency``; without
+    (llama.cpp's default first-touch placement), the channels of one socket, which every
+    socket's threads read (remote ones over the inter-socket link)."""
     bandwidth = cpu.bandwidth_gbs * constants["bandwidth_efficiency.cpu"]
     if cpu.sockets > 1:
-        bandwidth *= constants["numa_efficiency"]
+        if cpu.numa_interleave:
+            bandwidth *= constants["numa_efficiency"]
+        else:
+            bandwidth /= cpu.sockets
     return min(bandwidth, cpu_pull_gbs(cpu, constants))
 
 

@@ -22,11 +22,9 @@ from dataclasses import dataclass
 from . import memory, rates
 from .calibration import Constants
 from .engines import EngineProfile
+from .hardware import PCIE_LANE_GBS
 from .memory import ModelParts
 from .placement import UNPLACED, Placement, Slot
-
-# llama.cpp moves work on CPU-resident weights to the GPU from this batch size up.
-OFFLOAD_MIN_BATCH_TOKENS = 32
 
 
 @dataclass(frozen=True)
@@ -234,6 +232,67 @@ def _prefill_rate(
     return rate
 
 
+def host_offload(
+    gpu_slots: list[Slot], engine: EngineProfile, parts: ModelParts, pass_tokens: int
+) -> tuple[bool, bool]:
+    """Whether a prefill pass of ``pass_tokens`` tokens copies host-held dense weights
+    and host-held routed experts to the GPU to multiply them there (ggml's scheduler:
+    from ``engine.host_offload_min_tokens`` tokens, 32 with CUDA; an engine with
+    ``host_expert_offload_per_expert`` copies experts only when each expert gets that
+    many tokens on average, i.e. pass tokens × experts_per_token ÷ experts_total ≥ 32)."""
+    if not gpu_slots or not engine.prefill_on_gpu_for_host_layers:
+        return False, False
+    dense = pass_tokens >= engine.host_offload_min_tokens
+    experts = dense
+    if engine.host_expert_offload_per_expert and parts.expert_fraction_per_token < 1:
+        experts = pass_tokens * parts.expert_fraction_per_token >= engine.host_offload_min_tokens
+    return dense, experts
+
+
+def offload_seconds(
+    host: Slot,
+    gpu: Slot,
+    weight_bytes: float,
+    flops: float,
+    engine: EngineProfile,
+    constants: Constants,
+    quantized: bool,
+) -> tuple[float, float]:
+    """(PCIe seconds, GPU seconds) to multiply ``weight_bytes`` of host-held weights
+    (``flops`` FLOPs over the pass) on ``gpu``: the bytes cross the GPU's PCIe link
+    (lanes × GB/s per lane at the lower of the card's and the host's PCIe generation,
+    × ``pcie_efficiency``; a drive-spilled share is read from the drive first) and
+    the GPU multiplies at its prefill rate. Per-token prefill of such layers is thus
+    bounded by link bandwidth × pass tokens ÷ weight bytes, not by the CPU's FLOP/s."""
+    assert gpu.gpu is not None
+    link_gbs = gpu.gpu.pcie_bandwidth_gbs
+    if host.cpu is not None and host.cpu.pcie_gen is not None:
+        # The link trains at the lower of the card's and the host's PCIe generation.
+        link_gbs = PCIE_LANE_GBS[min(gpu.gpu.pcie_gen, host.cpu.pcie_gen)] * gpu.gpu.pcie_lanes
+    link = link_gbs * constants["pcie_efficiency"] * 1e9
+    streamed = 0.0
+    if host.spill_fraction > 0:
+        drive = host.spill_bandwidth_gbs * constants["storage_efficiency"] * 1e9
+        streamed = weight_bytes * host.spill_fraction / drive
+    return weight_bytes / link + streamed, flops / _prefill_rate(gpu, engine, constants, quantized)
+
+
+def _host_part(
+    slot: Slot,
+    weight_bytes: float,
+    flops: float,
+    engine: EngineProfile,
+    constants: Constants,
+    quantized: bool,
+) -> tuple[float, float]:
+    """(seconds, of which streamed from a drive) for the CPU to multiply ``weight_bytes``
+    of its own weights (``flops`` FLOPs): the slower of reading them and its prefill rate."""
+    if weight_bytes <= 0 and flops <= 0:
+        return 0.0, 0.0
+    t_memory, streamed = _read_seconds(slot, weight_bytes, 0.0, constants)
+    return max(t_memory, flops / _prefill_rate(slot, engine, constants, quantized)), streamed
+
+
 def prefill(
     placement: Placement,
     parts: ModelParts,
@@ -250,6 +309,9 @@ def prefill(
     experts see only their share of each forward pass's tokens, so they run less
     efficiently (:func:`expert_matmul_efficiency`, a property of the engine's kernels);
     attention costs 4 × prompt × (depth + prompt / 2) × heads × head_dim per layer.
+    Layers held in system RAM beside a GPU are multiplied on the GPU when the engine
+    offloads them (:func:`host_offload`; PCIe-bound, :func:`offload_seconds`), else by
+    the CPU; the two parts of a host pool add. Seconds.
     """
     model = parts.model
     passes = math.ceil(prompt_tokens / engine.activation_tokens)
@@ -270,41 +332,37 @@ def prefill(
     ) / expert_eff
     expert_read = parts.expert_layer_bytes * parts.expert_read_fraction(pass_tokens)
     gpu_slots = [s for s in placement.slots if s.kind == "gpu"]
-    offload = (
-        bool(gpu_slots)
-        and engine.prefill_on_gpu_for_host_layers
-        and prompt_tokens >= OFFLOAD_MIN_BATCH_TOKENS
-    )
+    offload_dense, offload_experts = host_offload(gpu_slots, engine, parts, pass_tokens)
     times = []
     for slot in _pools(placement):
-        flops = slot.dense_layers * dense_flops + slot.expert_layers * expert_flops
-        weights = passes * (
-            slot.dense_layers * parts.dense_layer_bytes + slot.expert_layers * expert_read
-        )
-        if slot.kind == "cpu" and offload:
-            # CPU-held weights are copied to the first GPU for every forward pass.
+        dense_w = passes * slot.dense_layers * parts.dense_layer_bytes
+        expert_w = passes * slot.expert_layers * expert_read
+        dense_f = slot.dense_layers * dense_flops
+        expert_f = slot.expert_layers * expert_flops
+        if slot.kind == "cpu" and (offload_dense or offload_experts):
+            # Host-held weights copied to the first GPU for every forward pass and
+            # multiplied there; what is not copied is computed by the CPU.
             first = gpu_slots[0]
             assert first.gpu is not None
-            link = first.gpu.pcie_bandwidth_gbs * constants["pcie_efficiency"] * 1e9
-            streamed = 0.0
-            if slot.spill_fraction > 0:
-                drive = slot.spill_bandwidth_gbs * constants["storage_efficiency"] * 1e9
-                streamed = weights * slot.spill_fraction / drive
-            t_memory = weights / link + streamed
-            t_compute = flops / _prefill_rate(first, engine, constants, quantized)
-        else:
-            t_memory, streamed = _read_seconds(slot, weights, 0.0, constants)
-            t_compute = flops / _prefill_rate(slot, engine, constants, quantized)
-        times.append(
-            SlotTime(
-                slot.label,
-                slot.kind,
-                max(t_memory, t_compute),
-                weights,
-                t_compute >= t_memory,
-                streamed,
+            moved_w = (dense_w if offload_dense else 0.0) + (expert_w if offload_experts else 0.0)
+            moved_f = (dense_f if offload_dense else 0.0) + (expert_f if offload_experts else 0.0)
+            t_link, t_gpu = offload_seconds(
+                slot, first, moved_w, moved_f, engine, constants, quantized
             )
-        )
+            host_f = (0.0 if offload_dense else dense_f) + (0.0 if offload_experts else expert_f)
+            t_host, streamed = _host_part(
+                slot, dense_w + expert_w - moved_w, host_f, engine, constants, quantized
+            )
+            weights = dense_w + expert_w
+            seconds = max(t_link, t_gpu) + t_host
+            compute_bound = t_gpu >= t_link
+        else:
+            weights = dense_w + expert_w
+            t_memory, streamed = _read_seconds(slot, weights, 0.0, constants)
+            t_compute = (dense_f + expert_f) / _prefill_rate(slot, engine, constants, quantized)
+            seconds = max(t_memory, t_compute)
+            compute_bound = t_compute >= t_memory
+        times.append(SlotTime(slot.label, slot.kind, seconds, weights, compute_bound, streamed))
     sync = 0.0
     if placement.tensor_parallel > 1:
         gpu_times = [t.seconds for t in times if t.kind == "gpu" and t.label != UNPLACED]

@@ -304,7 +304,8 @@ PARAMETER_BY_NAME = {p.name: p for p in PARAMETERS}
 # Parameters the data cannot pin down, kept at their documented default rather than fitted.
 NOT_FITTED: dict[str, str] = {
     "numa_efficiency": (
-        "one two-socket row, whose setup is uncertain; default from llama.cpp issue 11744 "
+        "no measured two-socket row states that its weights were interleaved over the "
+        "nodes (the others read one node's channels); default from llama.cpp issue 11744 "
         "(dual EPYC 9175F, 16 × DDR5-6400: 70B F16 at 4.31 tokens/s with pages spread over "
         "both sockets, 74 % of the two sockets' peak)"
     ),

@@ -27,18 +27,32 @@ Conversions, applied to every row alike:
 - Unknown prompt or generation lengths are taken as 128 tokens; an unknown ``-ngl`` with
   a GPU present as 0 (llama.cpp's old default).
 - Rows that ran are known to fit, so system RAM and unified memory are taken as ample
-  (the nominal bits per weight of some rows would otherwise overstate their size).
+  (the nominal bits per weight of some rows would otherwise overstate their size),
+  unless the row states the host's RAM (``hardware.cpu.ram_gb``): then what does not fit
+  beside the OS is streamed from the drive, as llama.cpp's mmap does.
+- A GPU's PCIe link (``pcie_gen``, ``pcie_lanes``) from the row, else 4.0 x16; it bounds
+  prefill of host-held layers that llama.cpp multiplies on the GPU.
+- A row with ``"exclude": "<reason>"`` is not used and is listed as skipped with that
+  reason (setups that cannot be reconstructed from their source; SOURCES notes each).
 - A GPU's vendor and memory type come from the row, else from its name
   (:data:`..devices.GPU_NAME_FACTS`); a CPU's CCDs from the row, else
   :data:`..devices.CPU_CCDS`.
 - ``threads`` below the core count limit the cores that pull memory and compute.
+- ``-rtr`` (ik_llama.cpp run-time repacking) and ``--no-op-offload`` keep the matmuls of
+  host-held layers on the CPU during prefill.
+- ik_llama.cpp's ``-ser K,1`` (smart expert reduction) runs K routed experts per generated
+  token.
+- Two or more sockets count as interleaved (weights spread over every node) only when the
+  row says so (``numactl --interleave``, ``--numa distribute``, or
+  ``hardware.cpu.numa_interleave``); otherwise one node's channels serve all threads.
+- A host's PCIe generation (``hardware.cpu.pcie_gen``) when the row states it.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +177,11 @@ def load_measurements(
     rows: list[Measurement] = []
     skipped: list[tuple[str, str]] = []
     for item in raw:
+        if item.get("exclude"):
+            # An explicit, reported exclusion: a row whose setup cannot be reconstructed
+            # from its source (the reason is written in the row and listed as skipped).
+            skipped.append((str(item.get("id")), f"excluded: {item['exclude']}"))
+            continue
         try:
             rows.append(_measurement(item, constants))
         except SkipRow as reason:
@@ -177,9 +196,13 @@ def _measurement(item: dict[str, Any], constants: Constants) -> Measurement:
     if metric not in METRIC_UNITS:
         raise SkipRow(f"metric {metric!r} is not one of {', '.join(METRIC_UNITS)}")
     model = _model(item["model"])
+    if metric != "prefill":
+        # A prompt pass reads every expert anyway, and ik_llama.cpp's offload decision
+        # uses the model's own expert count, so only token generation sees ``-ser``.
+        model = _with_expert_reduction(model, (item.get("placement") or {}).get("flags"))
     quant = _quant(item["quant"], model)
     needs_compute = metric in ("prefill", "train_tokens_per_s")
-    machine = _machine(item["hardware"], needs_compute, item.get("threads"))
+    machine = _machine(item["hardware"], needs_compute, item.get("threads"), _interleaved(item))
     workload = _workload(item, metric)
     name = str(item["engine"])
     framework = ""
@@ -187,7 +210,7 @@ def _measurement(item: dict[str, Any], constants: Constants) -> Measurement:
         framework = training_framework((item.get("training") or {}).get("framework") or name)
         engine = engine_profile("transformers")
     else:
-        engine = engine_profile(name)
+        engine = _as_run(engine_profile(name), (item.get("placement") or {}).get("flags"))
     layout = item.get("placement") or {}
     gpu_layers, cpu_moe, split = _layout(layout, machine, model)
     backend = item.get("backend")
@@ -318,6 +341,40 @@ def _model(data: dict[str, Any]) -> ModelArch:
     return ModelArch.from_dict(fields)
 
 
+_HOST_MATMULS_STAY = re.compile(r"(?:^|\s)(?:-rtr|--run-time-repack|--no-op-offload|-nopo)\b")
+
+
+def _as_run(engine: EngineProfile, flags: object) -> EngineProfile:
+    """``engine`` as the row ran it. ik_llama.cpp's ``-rtr`` repacks host-held tensors
+    into CPU-only interleaved layouts, which the GPU cannot take (ik_llama.cpp PR 147;
+    llama.cpp PR 12498 turns repacking off when a GPU is present for that reason), and
+    llama.cpp's ``--no-op-offload`` forbids the copy: either way the CPU multiplies the
+    layers it holds during prefill."""
+    if engine.prefill_on_gpu_for_host_layers and _HOST_MATMULS_STAY.search(str(flags or "")):
+        return replace(engine, prefill_on_gpu_for_host_layers=False)
+    return engine
+
+
+_SER = re.compile(r"(?:-ser|--smart-expert-reduction)[ =](\d+)")
+
+
+def _with_expert_reduction(model: ModelArch, flags: object) -> ModelArch:
+    """``model`` as run with ik_llama.cpp's smart expert reduction (``-ser K,1``): each
+    token uses at most K routed experts, so K replaces experts_per_token and the active
+    parameters drop by the dropped experts' share, (total − active) ÷ (E − k) per expert
+    (billions)."""
+    found = _SER.search(str(flags or ""))
+    if not found or not model.is_moe:
+        return model
+    keep = int(found.group(1))
+    k, total_experts = model.experts_per_token, model.experts_total
+    if not 1 <= keep < k or total_experts <= k:
+        return model
+    per_expert = (model.total_params_b - model.active_params_b) / (total_experts - k)
+    active = model.active_params_b - (k - keep) * per_expert
+    return replace(model, experts_per_token=keep, active_params_b=active)
+
+
 def _quant(data: dict[str, Any], model: ModelArch) -> Quant:
     bits = data.get("bits_per_weight")
     size_gib = data.get("model_size_gib")
@@ -354,6 +411,8 @@ def _gpu(data: dict[str, Any], needs_compute: bool) -> Gpu:
         vendor=str(data.get("vendor") or vendor).lower(),
         memory_type=str(data.get("memory_type") or memory_type),
         interconnect_bandwidth_gbs=float(data.get("interconnect_bandwidth_gbs") or 0),
+        pcie_gen=int(data.get("pcie_gen") or 4),
+        pcie_lanes=int(data.get("pcie_lanes") or 16),
     )
 
 
@@ -381,12 +440,13 @@ def _cpu(data: dict[str, Any], needs_compute: bool) -> CpuSystem:
         cores_per_socket=max(cores // sockets, 1),
         memory_channels=int(channels or 2),
         memory_mts=float(mts or 4800),
-        ram_gb=4096.0,
+        ram_gb=float(data.get("ram_gb") or 4096.0),
         fp32_gflops_per_socket=float(gflops) / sockets,
         memory_type=memory_type if memory_type in _MEMORY_TYPES else "DDR5",
         rated_bandwidth_gbs=float(rated),
         ccds_per_socket=data.get("ccds") or devices.ccds_for_cpu_name(name),
         tdp_w_per_socket=float(data.get("tdp_w") or 200) / sockets,
+        pcie_gen=int(data["pcie_gen"]) if data.get("pcie_gen") else None,
     )
 
 
@@ -411,11 +471,36 @@ def _system(data: dict[str, Any], needs_compute: bool) -> UnifiedMemorySystem:
     )
 
 
-def _machine(data: dict[str, Any], needs_compute: bool, threads: int | None = None) -> Machine:
+_INTERLEAVE = re.compile(r"interleave|--numa[ =]distribute", re.IGNORECASE)
+
+
+def _interleaved(item: dict[str, Any]) -> bool:
+    """Whether a multi-socket run spread its weights over every node: the row's
+    ``hardware.cpu.numa_interleave`` if given, else whether its flags, test or notes
+    name ``numactl --interleave`` or ``--numa distribute`` (without either, llama.cpp
+    leaves the pages where they were first touched, on one node)."""
+    cpu = (item.get("hardware") or {}).get("cpu") or {}
+    if cpu.get("numa_interleave") is not None:
+        return bool(cpu["numa_interleave"])
+    layout = item.get("placement") or {}
+    text = " ".join(
+        str(x or "") for x in (layout.get("flags"), item.get("test"), item.get("notes"))
+    )
+    return bool(_INTERLEAVE.search(text))
+
+
+def _machine(
+    data: dict[str, Any],
+    needs_compute: bool,
+    threads: int | None = None,
+    interleaved: bool = True,
+) -> Machine:
     groups = tuple(
         GpuGroup(_gpu(g, needs_compute), int(g.get("count") or 1)) for g in data.get("gpus") or ()
     )
     cpu = _cpu(data["cpu"], needs_compute and not groups) if data.get("cpu") else None
+    if cpu is not None and cpu.sockets > 1 and not interleaved:
+        cpu = replace(cpu, numa_interleave=False)
     if cpu is not None and threads:
         cpu = with_threads(cpu, int(threads))
     system = _system(data["system"], needs_compute) if data.get("system") else None
