@@ -9,6 +9,7 @@ their address (``REMOTE_ADDR``; behind a proxy that sets X-Forwarded-For, set
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from dataclasses import dataclass
 
@@ -23,14 +24,32 @@ class Verdict:
     retry_after_s: int
 
 
-def client_address(request: HttpRequest) -> str:
+def _ip(text: str) -> str | None:
+    """``text`` as a normalised IP address, or None when it is not one."""
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        return None
+
+
+def ip_address(request: HttpRequest) -> str | None:
+    """The client's IP address, or None when the request carries no valid one (a test
+    client's forced login, a malformed X-Forwarded-For). Behind ``TRUSTED_PROXY_HOPS``
+    proxies, the address the nearest trusted proxy saw."""
     hops = int(getattr(settings, "TRUSTED_PROXY_HOPS", 0))
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     if hops and forwarded:
         addresses = [a.strip() for a in forwarded.split(",") if a.strip()]
         if len(addresses) >= hops:
-            return addresses[-hops]
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+            found = _ip(addresses[-hops])
+            if found:
+                return found
+    return _ip(request.META.get("REMOTE_ADDR", "") or "")
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's address as a counting key ("unknown" when it has none)."""
+    return ip_address(request) or "unknown"
 
 
 def hit(request: HttpRequest, scope: str, limit: int, window_s: int) -> Verdict:

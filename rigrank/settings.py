@@ -281,7 +281,8 @@ AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("LOGIN_COOLOFF_MINUTES", default=15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "rigrank.ratelimit.client_address"
+# A valid IP or None: axes stores it in an IP column (PostgreSQL refuses other text).
+AXES_CLIENT_IP_CALLABLE = "rigrank.ratelimit.ip_address"
 
 # A failed CSRF check (an old tab, cookies blocked) gets a page that says what to do.
 CSRF_FAILURE_VIEW = "configurator.rig.views.csrf_failure"

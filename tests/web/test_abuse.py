@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -114,6 +115,22 @@ def test_admin_sign_in_is_throttled_per_address(client, django_user_model, setti
     assert login(client, "someone", "guess").status_code == 429
     assert login(client, "boss", "right-horse-42").status_code == 429
     assert login(client, "boss", "right-horse-42", address="203.0.113.9").status_code == 302
+
+
+def test_admin_sign_in_works_when_the_client_address_is_not_an_ip(
+    client, django_user_model, settings
+):
+    # A proxy's malformed X-Forwarded-For, or a login with no address at all, must not
+    # reach the sign-in log's IP column (PostgreSQL refuses text that is not an address).
+    settings.TRUSTED_PROXY_HOPS = 1
+    user = django_user_model.objects.create_superuser("boss", "boss@example.org", "right-42x")
+    signed_in = client.post(
+        "/admin/login/?next=/admin/",
+        {"username": "boss", "password": "right-42x"},
+        HTTP_X_FORWARDED_FOR="not-an-address",
+    )
+    assert signed_in.status_code == 302
+    Client().force_login(user)
 
 
 def test_measurement_submissions_are_rate_limited_per_address(client, settings):
