@@ -7,6 +7,7 @@ import signal
 import subprocess
 import urllib.request
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -31,8 +32,11 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
-@pytest.mark.django_db(transaction=True)
-def test_serve_runs_web_worker_and_beat_and_ctrl_c_stops_all_three(redis_url):
+def start_serve(
+    redis_url: str, log_name: str, **extra_env: str
+) -> tuple[subprocess.Popen, int, Path]:
+    """scripts/serve.sh as `make run` starts it with REDIS_URL, in its own process group,
+    logging to test-artifacts/``log_name``; the process, its port and the log."""
     port = free_port()
     env = {
         **os.environ,
@@ -44,9 +48,10 @@ def test_serve_runs_web_worker_and_beat_and_ctrl_c_stops_all_three(redis_url):
         "DEBUG": "0",
         "WEB_WORKERS": "1",
         "WORKER_CONCURRENCY": "1",
+        **extra_env,
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    log_path = ROOT / "test-artifacts" / "serve.log"
+    log_path = ROOT / "test-artifacts" / log_name
     log_path.parent.mkdir(exist_ok=True)
     with log_path.open("wb") as log:
         server = subprocess.Popen(
@@ -57,6 +62,12 @@ def test_serve_runs_web_worker_and_beat_and_ctrl_c_stops_all_three(redis_url):
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    return server, port, log_path
+
+
+@pytest.mark.django_db(transaction=True)
+def test_serve_runs_web_worker_and_beat_and_ctrl_c_stops_all_three(redis_url):
+    server, port, log_path = start_serve(redis_url, "serve.log")
     try:
         wait_for(lambda: health(port) is not None, 60, "gunicorn to answer /healthz")
         assert health(port)["broker"]["status"] == "ok"
@@ -105,31 +116,9 @@ def main_process(pgid: int, needle: str) -> int | None:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_killed_worker_or_beat_is_restarted_while_gunicorn_keeps_serving(redis_url):
-    port = free_port()
-    env = {
-        **os.environ,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "REDIS_URL": redis_url,
-        "DATABASE_URL": current_database_url(),
-        "SECRET_KEY": "serve-test-secret-key-not-for-production-0123456789",
-        "DEBUG": "0",
-        "WEB_WORKERS": "1",
-        "WORKER_CONCURRENCY": "1",
-        "RESTART_BACKOFF_MAX_S": "2",
-    }
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    log_path = ROOT / "test-artifacts" / "serve-supervise.log"
-    log_path.parent.mkdir(exist_ok=True)
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [str(ROOT / "scripts" / "serve.sh")],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    server, port, log_path = start_serve(
+        redis_url, "serve-supervise.log", RESTART_BACKOFF_MAX_S="2"
+    )
     try:
         wait_for(lambda: health(port) is not None, 60, "gunicorn to answer /healthz")
         wait_for(lambda: main_process(server.pid, "rigrank worker"), 60, "the worker")
