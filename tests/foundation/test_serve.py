@@ -77,8 +77,9 @@ def test_serve_runs_web_worker_and_beat_and_ctrl_c_stops_all_three(redis_url):
         done = TaskProbe.objects.filter(token=token, completed_at__isnull=False).exists
         wait_for(done, 60, "the worker started by serve.sh to run a task")
         assert "beat: Starting" in log_path.read_text(errors="replace")
-    except AssertionError:
-        raise AssertionError(log_path.read_text(errors="replace")[-4000:]) from None
+    except AssertionError as failure:
+        log = log_path.read_text(errors="replace")[-4000:]
+        raise AssertionError(f"{failure}\n--- serve.sh log ---\n{log}") from None
     finally:
         os.killpg(server.pid, signal.SIGINT)  # what Ctrl-C sends to the foreground group
         try:
@@ -128,7 +129,8 @@ def test_a_killed_worker_or_beat_is_restarted_while_gunicorn_keeps_serving(redis
 
         os.kill(worker, signal.SIGKILL)  # a hard crash: no warm shutdown
         os.kill(beat, signal.SIGKILL)
-        assert health(port) is not None  # gunicorn serves on
+        # gunicorn serves on (a moment's grace: beat may be holding SQLite's write lock)
+        wait_for(lambda: health(port) is not None, 15, "gunicorn to keep answering")
 
         def restarted(name: str, old: int) -> bool:
             return (main_process(server.pid, name) or old) != old
@@ -145,8 +147,9 @@ def test_a_killed_worker_or_beat_is_restarted_while_gunicorn_keeps_serving(redis
         assert "serve.sh: worker exited (status 137); restarting it" in text
         assert "serve.sh: beat exited (status 137); restarting it" in text
         assert health(port)["status"] == "ok"
-    except AssertionError:
-        raise AssertionError(log_path.read_text(errors="replace")[-4000:]) from None
+    except AssertionError as failure:
+        log = log_path.read_text(errors="replace")[-4000:]
+        raise AssertionError(f"{failure}\n--- serve.sh log ---\n{log}") from None
     finally:
         os.killpg(server.pid, signal.SIGINT)
         try:
