@@ -1,0 +1,72 @@
+"""Seed model rows against the parameter counts their publishers' checkpoints state.
+
+Each row's ``total_params_b`` is the checkpoint's count, and the count recomputed from the
+row's architecture numbers must land on it: a wrong layer mix, MLA query rank or MTP layer
+shows up here. Sources are in catalog/seed/llm_models/README.md.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from catalog.architecture import Architecture, parameter_count
+from catalog.management.commands.load_seed import DEFAULT_SEED_DIR
+
+SEED = Path(DEFAULT_SEED_DIR)
+ROWS = {
+    row["slug"]: row
+    for path in [SEED / "llm_models.json", *sorted((SEED / "llm_models").glob("*.json"))]
+    for row in json.loads(path.read_text())
+}
+
+# slug: (published checkpoint count in billions, tolerance of the recount)
+PUBLISHED = {
+    # LFM2 model card table, exact parameter counts.
+    "lfm2-350m": (0.354483968, 0.001),
+    "lfm2-700m": (0.742489344, 0.001),
+    "lfm2-1-2b": (1.170340608, 0.001),
+    "lfm2-2-6b": (2.569272320, 0.001),
+    # Hugging Face safetensors count; the config's three MTP modules are not in the weights.
+    "minimax-m2": (228.7, 0.001),
+    # Hugging Face counts with the vision tower.
+    "qwen3-vl-4b-instruct": (4.44, 0.002),
+    "qwen3-vl-8b-instruct": (8.77, 0.002),
+    "qwen3-vl-30b-a3b-instruct": (31.07, 0.002),
+    # DeepSeek-V2-Lite card: 15.7B with uncompressed queries (q_lora_rank null).
+    "deepseek-v2-lite-chat": (15.7, 0.002),
+    # Hugging Face 358.34B: the recount leaves out the embedding and head copies the MTP
+    # layer carries (2 x 0.776B), hence the wider tolerance.
+    "glm-4-5": (358.34, 0.01),
+    # Hugging Face 31B (rounded); MTP layer's embedding/head copies (0.63B) not recounted.
+    "glm-4-7-flash": (31.0, 0.025),
+}
+
+
+@pytest.mark.parametrize(("slug", "published"), sorted(PUBLISHED.items()))
+def test_a_rows_size_is_its_published_checkpoint(slug, published):
+    published_b, tolerance = published
+    row = ROWS[slug]
+
+    assert row["total_params_b"] == pytest.approx(published_b, rel=0.005)
+    recount = parameter_count(Architecture.from_mapping(row)).total_b
+    assert recount == pytest.approx(published_b, rel=tolerance)
+
+
+def test_minimax_m2s_declared_mtp_modules_would_overshoot_its_checkpoint():
+    row = ROWS["minimax-m2"]
+    with_mtp = parameter_count(Architecture.from_mapping({**row, "mtp_layers": 3})).total_b
+
+    assert with_mtp > 228.7 * 1.04
+
+
+def test_glm_4_7_flash_counts_its_768_wide_query_latent():
+    row = ROWS["glm-4-7-flash"]
+    assumed = parameter_count(Architecture.from_mapping({**row, "q_lora_rank": None})).total_b
+    stated = parameter_count(Architecture.from_mapping(row)).total_b
+    # 47 layers of 20 heads x (192 + 64): hidden x rank + rank + rank x heads x 256 each.
+    per_rank = 2048 + 1 + 20 * 256
+    main_and_mtp_layers = 47 + 1
+
+    assert row["q_lora_rank"] == 768
+    assert assumed - stated == pytest.approx(main_and_mtp_layers * per_rank * 768 / 1e9, rel=1e-6)
