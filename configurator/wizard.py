@@ -303,7 +303,7 @@ def wizard_form(
     for name in ("context", "prompt_tokens", "batch", "limit", "threads", "epochs"):
         fields[name].widget.attrs.update({"inputmode": "numeric"})
     fields["dataset_tokens"].widget.attrs.update(
-        {"placeholder": "10M (assumed)", "spellcheck": "false", "autocomplete": "off"}
+        {"placeholder": "Default 10M", "spellcheck": "false", "autocomplete": "off"}
     )
     fields["context"].widget.attrs["placeholder"] = "4096, or the model's maximum"
     fields["budget"].widget.attrs.update({"step": "any", "placeholder": "No limit"})
