@@ -56,10 +56,7 @@ def _builds(request: HttpRequest) -> JsonResponse:
         return _bad(errors_by_field(form))
     request = form.build_request()
     data = recommend(request).to_dict()
-    dataset = form.dataset()
-    data["request"]["dataset_tokens"] = dataset.tokens
-    data["request"]["epochs"] = dataset.epochs
-    attach_all(data, dataset, request.kwh_price)
+    attach_all(data, form.dataset(), request.kwh_price)
     return _json(with_counts(data, form.cleaned_data.get("must_include") or ()))
 
 

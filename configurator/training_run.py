@@ -142,7 +142,11 @@ def attach(build: dict[str, Any], dataset: Dataset, kwh_price: Decimal | None) -
 
 
 def attach_all(data: dict[str, Any], dataset: Dataset, kwh_price: Decimal | None) -> None:
-    """Every build of a recommendation dict: the ranked builds, near misses, trade-offs."""
+    """A recommendation dict with the dataset in its ``request`` and the run on every
+    build: the ranked builds, near misses, trade-offs."""
+    if isinstance(data.get("request"), dict):
+        data["request"]["dataset_tokens"] = dataset.tokens
+        data["request"]["epochs"] = dataset.epochs
     for key in ("builds", "near_misses", "trade_offs"):
         for build in data.get(key) or ():
             attach(build, dataset, kwh_price)

@@ -183,3 +183,22 @@ def test_the_estimate_command_takes_the_dataset_and_epochs(seeded):
     with pytest.raises(CommandError) as exc:
         _estimate(*ESTIMATE_ARGS, "--dataset-tokens", "12 tokens")
     assert "--dataset-tokens: dataset_tokens must be from 1,000" in str(exc.value)
+
+
+@pytest.mark.django_db
+def test_the_recommend_command_gives_the_api_s_run(seeded, client):
+    flags = ("--model", LLAMA_8B, "--mode", "lora", "--min-tps", "0", "--limit", "3")
+    out = StringIO()
+    call_command(
+        "recommend", *flags, "--dataset-tokens", "12M", "--epochs", "3", "--json", stdout=out
+    )
+    data = json.loads(out.getvalue())
+    query = {"model": LLAMA_8B, "mode": "lora", "min_tps": "0", "limit": "3"}
+    _, api = _api(client, "builds", **query, dataset_tokens="12M", epochs="3")
+    assert data["request"]["dataset_tokens"] == 12_000_000 == api["request"]["dataset_tokens"]
+    runs = [b["estimate"]["training_run"] for b in data["builds"]]
+    assert runs == [b["estimate"]["training_run"] for b in api["builds"]]
+    assert _check_runs(data["builds"], 12_000_000, 3) >= 1
+    text = StringIO()
+    call_command("recommend", *flags, "--epochs", "2", stdout=text)
+    assert "for 2 epoch(s) over 10,000,000 tokens (assumed" in text.getvalue()
