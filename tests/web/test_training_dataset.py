@@ -73,6 +73,7 @@ def test_a_share_link_keeps_the_dataset_and_epochs(client):
     assert run["hours"] * 3600 * est["training"]["tokens_per_s"] == pytest.approx(3e9, rel=1e-4)
     shown = client.get(response["Location"]).content.decode()
     assert "Your dataset: 1,500,000,000 tokens × 2 epochs" in shown
+    assert "lora fine-tuning over 1,500,000,000 tokens × 2 epochs." in shown  # the lead
     assert f'data-hours="{run["hours"]}"' in shown
     # Sharing the same build for another dataset is another link.
     client.post(reverse("share"), {**params, "dataset_tokens": "250k"})
