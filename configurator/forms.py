@@ -571,6 +571,7 @@ class RecommendForm(forms.Form):
         for name, default in self.DEFAULTS.items():
             if data.get(name) in (None, ""):
                 data[name] = default
+        self._inference_ignores_the_dataset(data)
         model = self.model_row
         if model is not None:
             _context_within(self, data, model)
@@ -603,6 +604,15 @@ class RecommendForm(forms.Form):
             except ValueError as exc:
                 self.add_error(_engine_field(str(exc), self.fields), str(exc))
         return data
+
+    def _inference_ignores_the_dataset(self, data: dict[str, Any]) -> None:
+        """Inference has no training run: the dataset and epochs (kept in the wizard's
+        hidden fine-tuning fields) are ignored, as documented, even when mistyped."""
+        if data.get("mode") != "inference":
+            return
+        for name in self.TRAINING_ONLY:
+            self._errors.pop(name, None)
+            data[name] = self.DEFAULTS.get(name)
 
     def dataset(self) -> training_run.Dataset:
         """The fine-tuning dataset of this (valid) form."""

@@ -54,6 +54,9 @@ def test_inference_links_leave_the_dataset_out(client):
     _, html = _home(client, mode="inference", min_tps="1", dataset_tokens="12M")
     assert "dataset_tokens" not in _first_build_url(html)
     assert "Whole run" not in html
+    # The fine-tuning fields are hidden for inference: what they hold is no error there.
+    response, html = _home(client, mode="inference", min_tps="1", dataset_tokens="lots")
+    assert response.status_code == 200 and "Ranked builds" in html
 
 
 def test_a_share_link_keeps_the_dataset_and_epochs(client):
