@@ -15,6 +15,7 @@ from configurator.estimates import estimate_payload
 from configurator.forms import EstimateForm, RecommendForm, errors_by_field
 from configurator.recommend import evaluate_build, recommend
 from configurator.rig.must import with_counts
+from configurator.training_run import attach, attach_all
 from rigrank.ratelimit import limit_requests
 
 JSON_OPTIONS = {"ensure_ascii": False}
@@ -53,7 +54,9 @@ def _builds(request: HttpRequest) -> JsonResponse:
     form = RecommendForm(request.GET)
     if not form.is_valid():
         return _bad(errors_by_field(form))
-    data = recommend(form.build_request()).to_dict()
+    request = form.build_request()
+    data = recommend(request).to_dict()
+    attach_all(data, form.dataset(), request.kwh_price)
     return _json(with_counts(data, form.cleaned_data.get("must_include") or ()))
 
 
@@ -70,11 +73,12 @@ def build(request: HttpRequest) -> JsonResponse:
         errors["parts"] = [str(exc)]
     if errors:
         return _bad(errors)
+    request = form.build_request()
     try:
-        result = evaluate_build(form.build_request(), parts)
+        result = evaluate_build(request, parts)
     except ValueError as exc:
         return _bad({"parts": [str(exc)]})
-    return _json(result.to_dict())
+    return _json(attach(result.to_dict(), form.dataset(), request.kwh_price))
 
 
 @require_GET

@@ -102,6 +102,26 @@ class CompatibilityJSON(TypedDict):
     notes: list[Finding]
 
 
+class TrainingRunJSON(TypedDict):
+    """A fine-tuning run over the user's dataset (null for inference): hours = tokens x
+    epochs / training tokens/s. Energy and electricity only where the estimate has a
+    training power (``power_w``); null otherwise, never the decode power."""
+
+    dataset_tokens: Annotated[int, Doc("Tokens per epoch (the default when not stated).")]
+    dataset_tokens_assumed: Annotated[
+        bool, Doc("True when no dataset_tokens was given and the default 10M is assumed.")
+    ]
+    epochs: int
+    total_tokens: Annotated[int, Doc("dataset_tokens x epochs.")]
+    tokens_per_s: Annotated[float, Doc("Training tokens per second.")]
+    hours: Annotated[float, Doc("The whole run, hours.")]
+    hours_per_epoch: float
+    power_w: Annotated[float | None, Doc("Wall power while training, W; null if unknown.")]
+    energy_kwh: float | None
+    kwh_price: Annotated[str | None, Fmt("decimal")]
+    electricity_cost: Money
+
+
 class BuildEstimateExtrasJSON(TypedDict):
     """What a build adds to its estimate: costs and the break-even against the cloud."""
 
@@ -115,6 +135,7 @@ class BuildEstimateExtrasJSON(TypedDict):
     hours_per_day: float
     monthly_million_tokens: float
     break_even_months: float
+    training_run: TrainingRunJSON | None
 
 
 @dataclass(frozen=True)
@@ -223,6 +244,10 @@ class RequestJSON(TypedDict):
         int | str | None, Doc("MoE routed experts of N layers, or 'all', in system RAM")
     ]
     spec_decode: RequestSpecJSON | None
+    dataset_tokens: Annotated[
+        int | None, Doc("Fine-tuning dataset tokens per epoch (null: the default assumed)")
+    ]
+    epochs: int
 
 
 class RecommendationJSON(TypedDict):
@@ -258,6 +283,7 @@ class EstimateExtrasJSON(TypedDict):
     context: int
     prompt_tokens: int
     batch: int
+    training_run: TrainingRunJSON | None
 
 
 EstimateResult = Annotated[Estimate, Merged("EstimateResult", EstimateExtrasJSON)]

@@ -24,6 +24,7 @@ from configurator import charts
 from configurator.engine.builds import Build, BuildRequest, Catalogue, Recommendation, evaluate
 from configurator.pages import PricesAsOf
 from configurator.recommend import catalogue, evaluate_build, parse_parts_param
+from configurator.training_run import Dataset, attach
 from pricing.current import current_prices
 from pricing.models import PriceObservation
 
@@ -33,9 +34,10 @@ MAX_COMPARE = 4
 SNAPSHOT_FORMAT = 1
 
 
-def build_dict(build: Build) -> dict[str, Any]:
-    """``build.to_dict()`` plus what the cards show: the tightest memory headroom."""
-    data = build.to_dict()
+def build_dict(build: Build, dataset: Dataset | None = None) -> dict[str, Any]:
+    """``build.to_dict()`` plus what the cards show: the tightest memory headroom, and
+    for fine-tuning the run over ``dataset`` (the default one when None)."""
+    data = attach(build.to_dict(), dataset or Dataset(), build.request.kwh_price)
     est = data.get("estimate") or {}
     devices = [d for d in est.get("memory") or [] if d.get("kind") != "storage"]
     headrooms = [d["headroom_gb"] for d in devices if d.get("headroom_gb") is not None]
@@ -274,10 +276,11 @@ def swapped_parts(slots: Sequence[str], quantities: Sequence[str]) -> str:
 # Share snapshots --------------------------------------------------------------------
 
 
-def snapshot(build: Build, query: str) -> dict[str, Any]:
+def snapshot(build: Build, query: str, dataset: Dataset | None = None) -> dict[str, Any]:
     """Everything a shared page shows, frozen: parts, quantities, prices, workload,
-    estimate, and the software version that produced them."""
-    data = with_offer_links(build_dict(build))
+    estimate (with the fine-tuning run over ``dataset``), and the software version that
+    produced them."""
+    data = with_offer_links(build_dict(build, dataset))
     summary = request_summary(build.request)
     return {
         "format": SNAPSHOT_FORMAT,
@@ -314,11 +317,13 @@ def _decimal(text: Any) -> Decimal | None:
 # Page contexts ----------------------------------------------------------------------
 
 
-def page_context(request: BuildRequest, build: Build, query: str) -> dict[str, Any]:
+def page_context(
+    request: BuildRequest, build: Build, query: str, dataset: Dataset | None = None
+) -> dict[str, Any]:
     """Everything the build page shows for ``build``."""
     from configurator.wizard import workload_label
 
-    data = with_offer_links(build_dict(build))
+    data = with_offer_links(build_dict(build, dataset))
     split = decode_time_split(request, build)
     max_context = request.model.max_context or request.workload.context_tokens
     training = request.workload.is_training
@@ -326,7 +331,7 @@ def page_context(request: BuildRequest, build: Build, query: str) -> dict[str, A
         "build": data,
         "query": query,
         "workload_pairs": parse_qsl(query),
-        "workload_label": workload_label(request_summary(request)),
+        "workload_label": workload_label(request_summary(request), dataset),
         "as_of": lines_as_of(data["lines"]),
         "memory_chart": memory_chart(data),
         "time_split": split,
@@ -338,11 +343,13 @@ def page_context(request: BuildRequest, build: Build, query: str) -> dict[str, A
     }
 
 
-def compare_context(request: BuildRequest, keys: Sequence[str]) -> dict[str, Any]:
+def compare_context(
+    request: BuildRequest, keys: Sequence[str], dataset: Dataset | None = None
+) -> dict[str, Any]:
     columns, errors = [], []
     for key in keys:
         try:
-            columns.append(with_offer_links(build_dict(evaluate_build(request, key))))
+            columns.append(with_offer_links(build_dict(evaluate_build(request, key), dataset)))
         except ValueError as exc:
             errors.append(f"{key}: {exc}")
     lines = [line for column in columns for line in column["lines"]]
@@ -367,7 +374,8 @@ def shared_context(shared: Any) -> dict[str, Any]:
     form = RecommendForm(QueryDict(snap.get("query", "")))
     if form.is_valid():
         try:
-            now = with_offer_links(build_dict(evaluate_build(form.build_request(), snap["parts"])))
+            build = evaluate_build(form.build_request(), snap["parts"])
+            now = with_offer_links(build_dict(build, form.dataset()))
         except ValueError as exc:
             problem = f"Today's catalogue cannot price this build: {exc}"
     else:

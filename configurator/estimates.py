@@ -7,6 +7,7 @@ from typing import Any
 from configurator.adapters import model_arch
 from configurator.engine import estimate as run_estimate
 from configurator.forms import EstimateInput
+from configurator.training_run import run_figures
 
 
 def estimate_payload(job: EstimateInput) -> dict[str, Any]:
@@ -38,4 +39,6 @@ def estimate_payload(job: EstimateInput) -> dict[str, Any]:
     data["context"] = job.workload.context_tokens
     data["prompt_tokens"] = job.workload.prompt_tokens
     data["batch"] = job.workload.concurrent_sequences
+    # No electricity price here: the run's energy, where there is one, without a cost.
+    data["training_run"] = run_figures(data, job.dataset)
     return data

@@ -20,7 +20,7 @@ from django.utils.text import slugify
 from catalog import importers
 from catalog.models import CompleteSystem, Cpu, Gpu, LlmModel, Part, QuantFormat
 from catalog.sizing import ACCEPTED_FORMS, SizeRangeError, parse_size
-from configurator import adapters
+from configurator import adapters, training_run
 from configurator import estimate_options as options
 from configurator.engine import (
     ENGINES,
@@ -88,6 +88,11 @@ HELP = {
     "hours_per_day": "Hours a day the machine generates, for the break-even against the "
     f"cloud, 0.1–24. Default {DEFAULT_HOURS_PER_DAY:g}.",
     "kv_quant": "KV-cache data type: " + ", ".join(KV_QUANTS) + ". Default F16.",
+    "dataset_tokens": "Fine-tuning only: tokens in your training dataset (one epoch), "
+    f"{training_run.RANGE_TEXT}. Default: {training_run.DEFAULT_DATASET_TOKENS:,} tokens "
+    "assumed, and said so. Ignored for inference.",
+    "epochs": f"Fine-tuning only: passes over the dataset, 1–{training_run.MAX_EPOCHS}. "
+    "Default 1. Ignored for inference.",
 }
 
 
@@ -193,6 +198,32 @@ def parse_bool(name: str, value: object, default: bool) -> bool:
     raise forms.ValidationError(
         f"{name} must be true or false (also 1/0, yes/no, on/off) (got {value!r})."
     )
+
+
+class TokensField(forms.CharField):
+    """A token count as typed: a whole number or 250k / 12M / 1.5B / 2T; empty is None."""
+
+    def __init__(self, *, name: str, **kwargs: Any) -> None:
+        self.param = name
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 30)
+        super().__init__(**kwargs)
+
+    def to_python(self, value: object) -> int | None:
+        text = super().to_python(value)
+        if self.max_length is not None and len(text) > self.max_length:
+            text = text[: self.max_length] + "…"
+        try:
+            return training_run.parse_tokens(text, self.param)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def run_validators(self, value: Any) -> None:
+        # The parser checked the range; the length limit applies to the text typed.
+        return None
+
+    def prepare_value(self, value: Any) -> Any:
+        return training_run.tokens_text(value) if isinstance(value, int) else value
 
 
 class YesNoField(forms.Field):
@@ -437,6 +468,9 @@ class RecommendForm(forms.Form):
         required=False, max_length=300, help_text=BUILD_HELP["spec_decode"]
     )
     acceptance_rate = _float("acceptance_rate", 0.0, 0.99)
+    # The fine-tuning run: the user's dataset and how many passes over it.
+    dataset_tokens = TokensField(name="dataset_tokens", help_text=HELP["dataset_tokens"])
+    epochs = _int("epochs", 1, training_run.MAX_EPOCHS)
     # Refused with a reason rather than silently ignored (the search picks hardware).
     custom_cpu = forms.CharField(required=False, max_length=300, help_text=BUILD_HELP["custom_cpu"])
     custom_system = forms.CharField(
@@ -456,7 +490,10 @@ class RecommendForm(forms.Form):
         "engine": "auto",
         "hours_per_day": DEFAULT_HOURS_PER_DAY,
         "kv_quant": "F16",
+        "epochs": 1,
     }
+    # Parameters of a fine-tuning run, left out of an inference query string.
+    TRAINING_ONLY = ("dataset_tokens", "epochs")
 
     def __init__(self, data: Any = None, *args: Any, **kwargs: Any) -> None:
         if data is not None and not isinstance(data, QueryDict):
@@ -534,6 +571,7 @@ class RecommendForm(forms.Form):
         for name, default in self.DEFAULTS.items():
             if data.get(name) in (None, ""):
                 data[name] = default
+        self._inference_ignores_the_dataset(data)
         model = self.model_row
         if model is not None:
             _context_within(self, data, model)
@@ -566,6 +604,19 @@ class RecommendForm(forms.Form):
             except ValueError as exc:
                 self.add_error(_engine_field(str(exc), self.fields), str(exc))
         return data
+
+    def _inference_ignores_the_dataset(self, data: dict[str, Any]) -> None:
+        """Inference has no training run: the dataset and epochs (kept in the wizard's
+        hidden fine-tuning fields) are ignored, as documented, even when mistyped."""
+        if data.get("mode") != "inference":
+            return
+        for name in self.TRAINING_ONLY:
+            self._errors.pop(name, None)
+            data[name] = self.DEFAULTS.get(name)
+
+    def dataset(self) -> training_run.Dataset:
+        """The fine-tuning dataset of this (valid) form."""
+        return training_run.dataset_of(self.cleaned_data)
 
     def build_request(self) -> BuildRequest:
         """The generator's request for this (valid) form."""
@@ -619,6 +670,10 @@ class RecommendForm(forms.Form):
             value = data.get(name)
             if value in (None, "", ()) or value == self.DEFAULTS.get(name):
                 continue
+            if name in self.TRAINING_ONLY and data.get("mode") == "inference":
+                continue
+            if name == "dataset_tokens":
+                value = training_run.tokens_text(value)
             if name == "allow_used":
                 if value is True:
                     continue
@@ -686,6 +741,7 @@ class EstimateInput:
     spec_decode: Any = None
     draft: Any = None
     framework: str | None = None
+    dataset: training_run.Dataset = training_run.Dataset()
 
 
 def join_repeated(data: Any, repeatable: dict[str, str]) -> Any:
@@ -730,6 +786,8 @@ class EstimateForm(forms.Form):
         "kv_quant": HELP["kv_quant"],
         "mode": HELP["mode"],
         **options.HELP,
+        "dataset_tokens": HELP["dataset_tokens"],
+        "epochs": HELP["epochs"],
     }
 
     model = forms.CharField(required=False, max_length=300, help_text=HELP["model"])
@@ -794,6 +852,8 @@ class EstimateForm(forms.Form):
     )
     acceptance_rate = _float("acceptance_rate", 0.0, 0.99)
     framework = _choice("framework", options.FRAMEWORK_CHOICES)
+    dataset_tokens = TokensField(name="dataset_tokens", help_text=HELP["dataset_tokens"])
+    epochs = _int("epochs", 1, training_run.MAX_EPOCHS)
 
     # Parameters that may be given several times, and the separator that joins them.
     REPEATABLE = {"gpu": ",", "custom_gpu": ";"}
@@ -973,6 +1033,7 @@ class EstimateForm(forms.Form):
             "spec_decode": spec,
             "draft": draft,
             "framework": data.get("framework") or None,
+            "dataset": training_run.dataset_of(data),
         }
 
     @staticmethod

@@ -175,7 +175,8 @@ def _retitle(response: HttpResponse, title: str) -> HttpResponse:
 def _results(form) -> dict:
     build_request = form.build_request()
     rec = recommend(build_request)
-    builds = [buildpage.build_dict(b) for b in rec.builds]
+    dataset = form.dataset()
+    builds = [buildpage.build_dict(b, dataset) for b in rec.builds]
     counts = counts_of(form.cleaned_data.get("must_include") or ())
     short = [b for b in builds if not meets_counts(b, counts)]
     builds = collapse([b for b in builds if meets_counts(b, counts)])
@@ -197,7 +198,7 @@ def _results(form) -> dict:
         "trade_offs": trade_offs,
         "query": query,
         "workload_pairs": wizard.query_pairs(query),
-        "workload_label": wizard.workload_label(summary),
+        "workload_label": wizard.workload_label(summary, dataset),
         "model_label": summary["model_name"],
         "as_of": buildpage.lines_as_of(line for b in builds for line in b["lines"]),
         "interpreted_as": _interpreted_as(form),
@@ -239,7 +240,7 @@ def build_detail(request: HttpRequest) -> HttpResponse:
         build = evaluate_build(form.build_request(), parts)
     except ValueError as exc:
         return _problem(request, form=form, parts=parts, message=str(exc))
-    context = buildpage.page_context(form.build_request(), build, query)
+    context = buildpage.page_context(form.build_request(), build, query, form.dataset())
     context["form"] = form
     return render(request, _template(request, "configurator/build.html", "main"), context)
 
@@ -257,7 +258,7 @@ def _swap(request: HttpRequest, form: RecommendForm, query: str) -> HttpResponse
         build = evaluate_build(form.build_request(), parts)
     except ValueError as exc:
         return _problem(request, form=form, parts=old, message=str(exc))
-    context = buildpage.page_context(form.build_request(), build, query)
+    context = buildpage.page_context(form.build_request(), build, query, form.dataset())
     context["form"] = form
     response = push_url(render(request, "configurator/build.html#main", context), url)
     return _retitle(response, build.title)
@@ -280,7 +281,7 @@ def compare(request: HttpRequest) -> HttpResponse:
     if not 2 <= len(keys) <= buildpage.MAX_COMPARE:
         context["errors"].append(f"Choose 2 to 4 builds to compare (got {len(keys)}).")
     elif form.is_valid():
-        context.update(buildpage.compare_context(form.build_request(), keys))
+        context.update(buildpage.compare_context(form.build_request(), keys, form.dataset()))
     status = 400 if context["errors"] or not form.is_valid() else 200
     return render(request, "configurator/compare.html", context, status=status)
 
@@ -301,7 +302,8 @@ def share(request: HttpRequest) -> HttpResponse:
         build = evaluate_build(form.build_request(), parts)
     except ValueError as exc:
         return _problem(request, form=form, parts=parts, message=str(exc))
-    shared, _ = SharedBuild.share(buildpage.snapshot(build, query), rigrank.__version__)
+    snap = buildpage.snapshot(build, query, form.dataset())
+    shared, _ = SharedBuild.share(snap, rigrank.__version__)
     response = redirect(shared.get_absolute_url())
     response.status_code = 303  # See Other: the POST made it, a GET shows it
     return response

@@ -26,6 +26,7 @@ from configurator.forms import (
     DEFAULT_QUANT,
     RecommendForm,
 )
+from configurator.training_run import Dataset, tokens_text
 
 # The parameters that describe the workload and constraints (everything but the parts).
 WORKLOAD_PARAMS = tuple(RecommendForm.base_fields)
@@ -112,6 +113,11 @@ LABELS = {
         "“mtp” (models with multi-token prediction), “eagle”, “ngram”, or “draft:” and a "
         "small model of the same family, e.g. “draft:llama-3-2-1b-instruct”. Empty: off.",
     ),
+    "dataset_tokens": (
+        "Fine-tuning dataset (tokens)",
+        "Tokens in your training data: 250k, 12M, 1.5B or a whole number. Empty: 10M assumed.",
+    ),
+    "epochs": ("Epochs", "Passes over the dataset, 1–100."),
     "acceptance_rate": (
         "Draft acceptance rate",
         "Share of drafted tokens the model accepts, 0–0.99. Empty: the method's published figure.",
@@ -294,8 +300,11 @@ def wizard_form(
     fields["spec_decode"].widget.attrs.update({"placeholder": "Off", "spellcheck": "false"})
     fields["expert_offload"].widget.attrs.update({"placeholder": "None"})
     fields["acceptance_rate"].widget.attrs.update({"step": "0.01"})
-    for name in ("context", "prompt_tokens", "batch", "limit", "threads"):
+    for name in ("context", "prompt_tokens", "batch", "limit", "threads", "epochs"):
         fields[name].widget.attrs.update({"inputmode": "numeric"})
+    fields["dataset_tokens"].widget.attrs.update(
+        {"placeholder": "Default 10M", "spellcheck": "false", "autocomplete": "off"}
+    )
     fields["context"].widget.attrs["placeholder"] = "4096, or the model's maximum"
     fields["budget"].widget.attrs.update({"step": "any", "placeholder": "No limit"})
     fields["max_watts"].widget.attrs.update({"placeholder": "No limit"})
@@ -331,7 +340,18 @@ def advanced_open(form: RecommendForm) -> bool:
     )
 
 
-def workload_label(summary: dict[str, Any]) -> str:
+def dataset_label(dataset: Dataset) -> str:
+    """The fine-tuning run in words: "a 12M-token dataset × 3 epochs", or the default
+    said to be assumed."""
+    text = f"a {tokens_text(dataset.tokens_per_epoch)}-token dataset"
+    if dataset.assumed:
+        text += " (assumed; none given)"
+    if dataset.epochs > 1:
+        text += f" × {dataset.epochs} epochs"
+    return text
+
+
+def workload_label(summary: dict[str, Any], dataset: Dataset | None = None) -> str:
     parts = [
         f"{summary['model_name']} at {summary['quant']}",
         f"{summary['context']:,}-token context",
@@ -340,6 +360,7 @@ def workload_label(summary: dict[str, Any]) -> str:
         parts.append(f"{summary['batch']} concurrent users")
     if summary["mode"] != "inference":
         parts.append(MODE_LABELS.get(summary["mode"], summary["mode"]).lower())
+        parts.append(dataset_label(dataset or Dataset()))
     if summary.get("budget"):
         parts.append(f"budget ${float(summary['budget']):,.0f}")
     if summary.get("backend"):

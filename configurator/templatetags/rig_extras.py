@@ -10,10 +10,11 @@ from typing import Any
 from django import template
 from django.utils.html import format_html
 
+from configurator.training_run import DEFAULT_DATASET_TOKENS, Dataset, run_figures, tokens_text
+
 register = template.Library()
 
 TIGHT_HEADROOM = 0.05
-DEFAULT_DATASET_TOKENS = 10_000_000
 
 GLOSSARY = {
     "decode": "Generating the answer, one token at a time. Every active weight is read "
@@ -78,25 +79,46 @@ def build_status(build: Any) -> dict[str, Any]:
 
 
 @register.simple_tag
-def training_figures(est: Any, dataset_tokens: int = DEFAULT_DATASET_TOKENS) -> dict | None:
-    """Fine-tuning figures for an estimate dict: training tokens/s, hours per epoch over
-    ``dataset_tokens``, memory per GPU, the GPUs and the software that runs it."""
+def training_figures(est: Any, dataset_tokens: int | None = None) -> dict | None:
+    """Fine-tuning figures for an estimate dict: training tokens/s, the run over the
+    user's dataset (``est.training_run`` when the view attached one, else the default
+    10M tokens, or ``dataset_tokens``, for one epoch), memory per GPU, the GPUs and the
+    software that runs it."""
     training = _get(est, "training")
     if not training:
         return None
-    rate = float(_get(training, "tokens_per_s") or 0)
+    run = _get(est, "training_run") or run_figures(est, Dataset(tokens=dataset_tokens))
     mode = _get(training, "mode") or "lora"
     return {
         "mode": mode,
-        "tokens_per_s": rate,
-        "dataset_tokens": dataset_tokens,
-        "hours_per_epoch": dataset_tokens / rate / 3600 if rate > 0 else None,
+        "tokens_per_s": float(_get(training, "tokens_per_s") or 0),
+        "run": run,
+        "dataset_tokens": run["dataset_tokens"],
+        "dataset_text": tokens_text(run["dataset_tokens"]),
+        "default_text": tokens_text(DEFAULT_DATASET_TOKENS),
+        "hours_per_epoch": run["hours_per_epoch"],
         "per_gpu_gb": _get(training, "per_gpu_gb"),
         "gpus": _get(training, "gpus"),
         "trainable_params_b": _get(training, "trainable_params_b"),
         "gradient_checkpointing": _get(training, "gradient_checkpointing"),
         "engine": TRAINING_ENGINES.get(mode, "Hugging Face Transformers"),
     }
+
+
+@register.filter
+def run_time(hours: Any) -> str:
+    """A run's length: "42 min", "3.5 hours", "139 hours (5.8 days)"; "—" if unknown."""
+    try:
+        value = float(hours)
+    except (TypeError, ValueError):
+        return "—"
+    if value != value or value in (float("inf"), float("-inf")):
+        return "—"
+    if value < 1:
+        return f"{value * 60:.0f} min"
+    if value < 48:
+        return f"{value:.1f} hours"
+    return f"{value:,.0f} hours ({value / 24:,.1f} days)"
 
 
 @register.simple_tag

@@ -66,6 +66,7 @@ BUILDS_QUERIES = [
     {"model": LLAMA_70B, "min_tps": "10"},
     {"model": LLAMA_70B, "budget": "300"},  # nothing qualifies: relaxations
     {"model": "8b", "mode": "lora", "min_tps": "0"},  # fine-tuning: training figures
+    {"model": "8b", "mode": "qlora", "min_tps": "0", "dataset_tokens": "1.5B", "epochs": "3"},
     {"model": "671b-a37b", "quant": "Q4_K_M", "objective": "pareto", "min_tps": "1"},
     {"model": LLAMA_70B, "form": "small", "allow_used": "false", "objective": "value"},
     {"model": LLAMA_70B, "stack": "metal", "min_tps": "1", "kv_quant": "Q8_0"},
@@ -100,6 +101,7 @@ ESTIMATE_QUERIES = [
     {"system": "apple-mac-studio-m3-ultra-256gb-used"},
     {"custom_gpu": "vram_gb=48,bandwidth_gbs=960,fp16_tflops=150:2", "split": "tensor"},
     {"gpu": "4090:4", "mode": "qlora"},
+    {"gpu": "4090:4", "mode": "qlora", "dataset_tokens": "250k", "epochs": "2"},
 ]
 
 

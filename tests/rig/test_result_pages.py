@@ -66,7 +66,8 @@ def test_a_fine_tuning_card_reads_as_fine_tuning(seeded, client):
     ).content.decode()
     card = html[html.index('class="card build-card"') :]
     card = card[: card.index("</li>")]
-    assert "Training" in card and "One epoch" in card and "Memory per GPU" in card
+    assert "Training" in card and "Whole run" in card and "Memory per GPU" in card
+    assert "1 epoch × 10M tokens (assumed)" in card
     assert "PEFT" in card and "NF4" in card
     for word in ("Generation", "Prompt processing", "per M tokens", "Break-even"):
         assert word not in card

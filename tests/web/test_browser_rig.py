@@ -92,9 +92,27 @@ def test_a_fine_tuning_result_card(seeded_live, new_context):
     card = page.locator("#build-1")
     card.locator(".training-metrics").wait_for()
     text = card.inner_text().lower()  # labels may be drawn in capitals
-    assert "training" in text and "one epoch" in text and "memory per gpu" in text
+    assert "training" in text and "whole run" in text and "memory per gpu" in text
+    assert "1 epoch × 10m tokens (assumed)" in text
     assert "peft" in text and "nf4" in text
     assert "generation" not in text and "per m tokens" not in text
+    # The user's own dataset and epochs: the cards redraw in place with the whole run.
+    title = card.locator(".build-link").inner_text()
+    hours = float(card.locator("[data-metric=run-hours]").get_attribute("data-hours"))
+    assert page.locator("#fine-tuning-options").is_visible()
+    page.fill("#id_dataset_tokens", "50M")
+    page.fill("#id_epochs", "3")
+    page.press("#id_epochs", "Tab")
+    runs = page.locator("#build-1 .training-metrics")
+    runs.locator(".range", has_text="3 epochs × 50M tokens").wait_for()
+    assert "dataset_tokens=50M" in page.url and "epochs=3" in page.url
+    # The dataset does not change the search: the same build, and 15 times the tokens
+    # take 15 times the hours.
+    assert card.locator(".build-link").inner_text() == title
+    new = float(runs.locator("[data-metric=run-hours]").get_attribute("data-hours"))
+    assert new == pytest.approx(hours * 15, rel=1e-3)
+    page.select_option("#id_mode", "inference")
+    page.locator("#fine-tuning-options").wait_for(state="hidden")
 
 
 def test_a_first_visit_shows_results_and_shares_in_one_click(seeded_live, new_context):

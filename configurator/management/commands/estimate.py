@@ -31,7 +31,8 @@ class Command(BaseCommand):
         "[--mode inference|lora|qlora|full] [--expert-offload N|all] [--backend B] "
         "[--threads N] [--custom-cpu ...] [--custom-system vendor=...,...] "
         "[--spec-decode draft:<model>|mtp|eagle|ngram] [--acceptance-rate A] "
-        "[--framework peft|unsloth|...] [--json]"
+        "[--framework peft|unsloth|...] [--dataset-tokens N|250k|12M|1.5B] [--epochs N] "
+        "[--json]"
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -61,6 +62,25 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(finite(result), indent=2, ensure_ascii=False))
         else:
             self._table(result)
+
+    def _training_run(self, run: dict[str, Any] | None) -> None:
+        """The fine-tuning run: hours over the dataset, energy where there is a figure."""
+        if not run:
+            return
+        out = self.stdout.write
+        assumed = " (assumed: none given; --dataset-tokens sets yours)" * bool(
+            run["dataset_tokens_assumed"]
+        )
+        hours = run["hours"]
+        out(
+            f"Training: {run['tokens_per_s']:.0f} tokens/s; the run over "
+            f"{run['dataset_tokens']:,} tokens{assumed} × {run['epochs']} epoch(s) takes "
+            + (f"{hours:.1f} hours" if hours is not None else "— (no training speed)")
+        )
+        if run["energy_kwh"] is not None:
+            out(f"Energy:   {run['energy_kwh']:.1f} kWh at {run['power_w']:.0f} W")
+        else:
+            out("Energy:   not estimated (no power figure for training)")
 
     def _table(self, r: dict[str, Any]) -> None:
         out = self.stdout.write
@@ -92,6 +112,7 @@ class Command(BaseCommand):
             "million tokens"
         )
         out(f"Bottleneck: {r['bottleneck']}")
+        self._training_run(r.get("training_run"))
         if r.get("backend"):
             out(f"Engine:   {r['engine']} ({r['backend']})")
         spec = r.get("spec_decode")

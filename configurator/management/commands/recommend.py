@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from configurator.engine.builds import Build, Recommendation, finite, parse_parts_param
 from configurator.forms import HELP, RecommendForm, errors_as_flags, errors_by_field
 from configurator.recommend import evaluate_build, recommend
+from configurator.training_run import Dataset, attach, attach_all, run_figures
 
 FLAGS = [name for name in RecommendForm.base_fields if name != "allow_used"]
 
@@ -35,7 +36,8 @@ class Command(BaseCommand):
         "[--allow-used/--new-only] [--form tower|rack|small|laptop] "
         "[--objective cheapest|fastest|value|power|pareto] [--limit K] "
         "[--expert-offload N|all] [--backend B] [--threads N] "
-        "[--spec-decode draft:<model>|mtp|eagle|ngram] [--acceptance-rate A] [--json]."
+        "[--spec-decode draft:<model>|mtp|eagle|ngram] [--acceptance-rate A] "
+        "[--dataset-tokens N|250k|12M|1.5B] [--epochs N] [--json]."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -78,19 +80,23 @@ class Command(BaseCommand):
         if errors:
             raise CommandError(errors_as_flags(errors), returncode=2)
         request = form.build_request()
+        self.dataset = form.dataset()
         if parts is not None:
             try:
                 build = evaluate_build(request, parts)
             except ValueError as exc:
                 raise CommandError(f"--parts: {exc}", returncode=2) from exc
             if options["json"]:
-                self.stdout.write(json.dumps(finite(build.to_dict()), indent=2, ensure_ascii=False))
+                data = attach(build.to_dict(), self.dataset, request.kwh_price)
+                self.stdout.write(json.dumps(finite(data), indent=2, ensure_ascii=False))
             else:
                 self._build(build, detail=True)
             return
         result = recommend(request)
         if options["json"]:
-            self.stdout.write(json.dumps(finite(result.to_dict()), indent=2, ensure_ascii=False))
+            data = result.to_dict()
+            attach_all(data, self.dataset, request.kwh_price)
+            self.stdout.write(json.dumps(finite(data), indent=2, ensure_ascii=False))
             return
         self._table(result)
 
@@ -136,6 +142,17 @@ class Command(BaseCommand):
         for note in rec.notes:
             out(f"Note: {note}")
 
+    def _run(self, est: Any) -> None:
+        """A fine-tuning build's run over the dataset (--dataset-tokens, --epochs)."""
+        run = run_figures(est, getattr(self, "dataset", Dataset()))
+        if run is None or run["hours"] is None:
+            return
+        assumed = " (assumed; --dataset-tokens sets yours)" * run["dataset_tokens_assumed"]
+        self.stdout.write(
+            f"    fine-tuning run: {run['hours']:.1f} hours for {run['epochs']} epoch(s) over "
+            f"{run['dataset_tokens']:,} tokens{assumed}"
+        )
+
     def _build(self, build: Build, detail: bool = False) -> None:
         out = self.stdout.write
         est = build.estimate
@@ -156,6 +173,7 @@ class Command(BaseCommand):
             )
             out(f"    {est.bottleneck}")
             out(f"    engine {build.engine} ({est.backend or 'default backend'})")
+            self._run(est)
             if spec:
                 out(
                     f"    speculative decoding ({spec['method']}, {spec['draft_tokens']} drafted, "
