@@ -1,0 +1,38 @@
+"""The README tables are read off the validation report, not retyped."""
+
+from configurator.engine.calibration.tables import category_table, summary_table
+
+REPORT = {
+    "split_year": 2024,
+    "targets": {"decode": [0.10, 0.25], "prefill": [0.20, None]},
+    "rows": [],
+    "skipped": [],
+    "sources": 0,
+    "summary": {
+        "in_sample": {
+            "decode": {
+                "apple": {"rows": 3, "median": 7.25, "p90": 25.0},
+                "overall": {"rows": 5, "median": 11.44, "p90": 56.7},
+            }
+        },
+        "leave_one_source_out": {"decode": {"overall": {"rows": 5, "median": 13.3, "p90": 65.5}}},
+    },
+}
+
+
+def test_summary_table_gives_each_view_median_p90_and_rows_with_the_target():
+    table = summary_table(REPORT)
+    decode = next(line for line in table.splitlines() if line.startswith("| decode"))
+    assert decode == (
+        "| decode tokens/s | 11.4 % / 56.7 % (5) | 13.3 % / 65.5 % (5) | no rows "
+        "| ≤ 10 % / ≤ 25 % |"
+    )
+    prefill = next(line for line in table.splitlines() if line.startswith("| prefill"))
+    assert prefill.endswith("| no rows | no rows | no rows | median ≤ 20 % |")
+    assert "time split (≤ 2024 → later)" in table.splitlines()[0]
+
+
+def test_category_table_lists_categories_then_overall():
+    rows = category_table(REPORT, "decode").splitlines()
+    assert rows[2].startswith("| apple | 7.2 % / 25.0 % (3) | no rows | no rows |")
+    assert rows[-1].startswith("| overall | 11.4 % / 56.7 % (5) | 13.3 % / 65.5 % (5) |")
