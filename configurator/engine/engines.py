@@ -25,7 +25,7 @@ offloads MoE matrix multiplies only from ``experts_total ÷ experts_per_token ×
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import checks
 
@@ -88,6 +88,10 @@ class EngineProfile:
     uses. ``gpu_runtime_overhead_gb``: per-GPU memory besides weights, KV and buffers.
     ``activation_tokens``: tokens per forward pass during prefill (the ``ubatch``).
     ``input_embedding_on_host``: the token embedding stays in system RAM.
+    ``eager_flags``: command-line flags that make the engine launch every decode kernel
+    from Python instead of replaying captured CUDA/HIP graphs (vLLM ``--enforce-eager``,
+    SGLang ``--disable-cuda-graph``); ``eager``: the run used one, so each layer pays the
+    calibrated ``eager_layer_overhead_us`` on top of its graph-replay cost.
     """
 
     name: str
@@ -108,6 +112,8 @@ class EngineProfile:
     expert_offload: bool = False
     spec_methods: frozenset[str] = frozenset()
     input_embedding_on_host: bool = False
+    eager_flags: frozenset[str] = frozenset()
+    eager: bool = False
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -184,6 +190,14 @@ class EngineProfile:
             raise ValueError(f"backend: {chosen} does not run on {what} hardware")
         return chosen
 
+    def with_flags(self, flags: object) -> EngineProfile:
+        """This engine as run with the command-line ``flags`` (eager when one of its
+        ``eager_flags`` is among them)."""
+        words = set(str(flags or "").replace("=", " ").split())
+        if self.eager_flags & words:
+            return replace(self, eager=True)
+        return self
+
     def tensor_parallel_problem(self, size: int, attention_heads: int, kv_heads: int) -> str:
         """Why a tensor-parallel ``size`` is not allowed ('' when it is)."""
         if size <= 1 or not self.tp_must_divide_heads:
@@ -246,6 +260,7 @@ ENGINES: dict[str, EngineProfile] = {
         activation_tokens=2048,
         tp_must_divide_heads=True,
         spec_methods=frozenset({"draft", "eagle", "mtp", "ngram"}),
+        eager_flags=frozenset({"--enforce-eager"}),
         description="GPU only (incl. DGX Spark); tensor parallel; paged KV cache and "
         "continuous batching",
     ),
@@ -261,6 +276,7 @@ ENGINES: dict[str, EngineProfile] = {
         activation_tokens=2048,
         tp_must_divide_heads=True,
         spec_methods=frozenset({"eagle", "mtp", "ngram"}),
+        eager_flags=frozenset({"--disable-cuda-graph"}),
         description="GPU only (incl. DGX Spark); tensor parallel; radix KV cache and "
         "continuous batching",
     ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from . import checks, memory, power
 from . import spec as speculation
@@ -503,7 +504,7 @@ def _assumptions(
     if layout.tensor_parallel > 1:
         notes.append(
             f"Tensor parallel: two all-reduces per layer over {layout.link.upper()}, "
-            f"{constants[f'allreduce_latency_us.{layout.link}']:.0f} µs each plus transfer."
+            f"{_allreduce_us(layout, constants):.0f} µs each plus transfer."
         )
     if layout.storage_assumed:
         notes.append("No drive given: a 5,000 MB/s NVMe SSD is assumed for streaming.")
@@ -542,3 +543,9 @@ def _assumptions(
 
 
 __all__ = ["estimate"]
+
+
+def _allreduce_us(layout: Placement, constants: Constants) -> float:
+    """Latency of one small all-reduce over the layout's GPUs (log2(GPUs) steps), µs."""
+    steps = math.log2(max(layout.tensor_parallel, 2))
+    return constants[f"allreduce_latency_us.{layout.link}"] * steps

@@ -85,7 +85,11 @@ def layer_overhead_s(kind: str, engine: EngineProfile, constants: Constants) -> 
     if kind == "cpu":
         return constants["layer_overhead_us.cpu"] * 1e-6
     prefix = f"layer_overhead_us.{'unified' if kind == 'unified' else 'gpu'}"
-    return _engine_constant(prefix, engine, constants) * 1e-6
+    seconds = _engine_constant(prefix, engine, constants) * 1e-6
+    if engine.eager:
+        # Without CUDA graphs every kernel of the layer is launched from Python.
+        seconds += constants[f"eager_layer_overhead_us.{engine.cost_key}"] * 1e-6
+    return seconds
 
 
 def step_overhead_s(engine: EngineProfile, constants: Constants, batch: int = 1) -> float:
@@ -110,12 +114,28 @@ def expert_matmul_efficiency(
     return rows / (rows + half)
 
 
+def engine_bandwidth_gbs(slot: Slot, engine: EngineProfile | None, constants: Constants) -> float:
+    """Bandwidth a pool delivers to ``engine``'s decode kernels: the pool's effective
+    bandwidth (llama.cpp's) times the engine's ``engine_bandwidth_factor``, at most the
+    pool's peak. CPU pools are the same for every engine."""
+    bandwidth = effective_bandwidth_gbs(slot, constants)
+    if engine is None or slot.kind == "cpu":
+        return bandwidth
+    factor = _engine_constant("engine_bandwidth_factor", engine, constants)
+    return min(bandwidth * factor, slot.bandwidth_gbs)
+
+
 def _read_seconds(
-    slot: Slot, weights: float, kv: float, constants: Constants
+    slot: Slot,
+    weights: float,
+    kv: float,
+    constants: Constants,
+    engine: EngineProfile | None = None,
 ) -> tuple[float, float]:
     """Time to read ``weights`` (part of them from the drive if the pool spilled) and
-    ``kv`` bytes; returns (total, part spent streaming from the drive)."""
-    bandwidth = effective_bandwidth_gbs(slot, constants) * 1e9
+    ``kv`` bytes with ``engine``'s kernels; returns (total, part spent streaming from
+    the drive)."""
+    bandwidth = engine_bandwidth_gbs(slot, engine, constants) * 1e9
     resident = weights * (1 - slot.spill_fraction) + kv / constants["kv_read_efficiency"]
     streamed = 0.0
     if slot.spill_fraction > 0:
@@ -133,7 +153,9 @@ def _sync_per_layer_s(
         return constants["row_split_sync_us_per_layer"] * 1e-6 * (placement.tensor_parallel - 1)
     n = placement.tensor_parallel
     link = placement.link_gbs
-    latency = constants[f"allreduce_latency_us.{placement.link}"] * 1e-6
+    # A small all-reduce is latency-bound: log2(n) steps of a tree (NCCL's choice for
+    # small messages); the ring's transfer term covers larger messages.
+    latency = constants[f"allreduce_latency_us.{placement.link}"] * 1e-6 * math.log2(n)
     return 2 * (latency + 2 * (n - 1) / n * message_bytes / (link * 1e9))
 
 
@@ -168,7 +190,7 @@ def decode_step(
             + slot.head_share * parts.head_bytes
         )
         kv = batch * slot.kv_layers * kv_layer
-        t_read, streamed = _read_seconds(slot, weights, kv, constants)
+        t_read, streamed = _read_seconds(slot, weights, kv, constants, engine)
         t_unpack = 0.0
         if quantized and slot.kind != "cpu":
             # (On CPUs the per-core cap of effective_bandwidth_gbs plays this part.)

@@ -105,7 +105,10 @@ def test_it_adds_bandwidth_with_tensor_parallel_and_pays_for_synchronisation():
     tensor = estimate(machine, LLAMA_3_70B, AWQ, engine="vllm")
     layer = estimate(machine, LLAMA_3_70B, AWQ, engine="vllm", split="layer")
     assert tensor.split == "tensor" and layer.split == "layer"
-    assert tensor.decode_tokens_per_s > 1.4 * layer.decode_tokens_per_s
+    # Two GPUs read half the weights each, but over PCIe the 160 all-reduces per token
+    # (2 per layer) cost tens of µs each (vLLM issue 7567: 2 × A100 PCIe, 70B BF16).
+    assert tensor.decode_tokens_per_s > 1.3 * layer.decode_tokens_per_s
+    assert tensor.decode_tokens_per_s < 2 * layer.decode_tokens_per_s
     assert any("all-reduces" in note for note in tensor.assumptions)
 
 

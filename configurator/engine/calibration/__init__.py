@@ -180,6 +180,41 @@ PARAMETERS: tuple[Parameter, ...] = (
         "host-side work), ms",
     ),
     *_per_engine(
+        "eager_layer_overhead_us",
+        {"vllm": 50.0, "sglang": 50.0},
+        0.0,
+        2000.0,
+        "extra time per layer per decode step when {engine} runs without CUDA graphs "
+        "(--enforce-eager: every kernel launched from Python), µs; default from vLLM PR 1440 "
+        "(Llama 2 7B, 5-token prompt, 100 tokens: 1.2 s eager vs 1.05 s with graphs, "
+        "1.5 ms per step over 32 layers)",
+    ),
+    *_per_engine(
+        "engine_bandwidth_factor",
+        {"llama.cpp": 1.0, "vllm": 1.3, "sglang": 1.3},
+        0.5,
+        2.0,
+        "share of peak memory bandwidth {engine}'s decode kernels reach relative to "
+        "llama.cpp's on the same memory (capped at the peak); the per-memory-class "
+        "efficiencies are fitted mostly on llama.cpp rows",
+    ),
+    Parameter(
+        "allreduce_latency_us.nvlink",
+        20.0,
+        2.0,
+        300.0,
+        "latency of one step of a small all-reduce between GPUs joined by NVLink or "
+        "Infinity Fabric, µs; a tree all-reduce takes log2(GPUs) steps (nccl-tests on "
+        "8 × A100/H100: ~20–60 µs for a few KB over 8 GPUs)",
+    ),
+    Parameter(
+        "allreduce_latency_us.pcie",
+        50.0,
+        2.0,
+        500.0,
+        "latency of one step of a small all-reduce between GPUs over PCIe, µs",
+    ),
+    *_per_engine(
         "sequence_overhead_us",
         {"llama.cpp": 30.0, "ik_llama.cpp": 30.0, "vllm": 30.0, "sglang": 30.0},
         0.0,
@@ -303,6 +338,10 @@ PARAMETER_BY_NAME = {p.name: p for p in PARAMETERS}
 
 # Parameters the data cannot pin down, kept at their documented default rather than fitted.
 NOT_FITTED: dict[str, str] = {
+    "engine_bandwidth_factor.llama.cpp": (
+        "the reference: the per-memory-class bandwidth efficiencies are llama.cpp's, other "
+        "engines' factors are relative to it"
+    ),
     "numa_efficiency": (
         "no measured two-socket row states that its weights were interleaved over the "
         "nodes (the others read one node's channels); default from llama.cpp issue 11744 "
@@ -313,10 +352,6 @@ NOT_FITTED: dict[str, str] = {
 
 # Constants taken from public measurements rather than fitted (too little data to fit):
 FIXED: dict[str, float] = {
-    # NCCL all-reduce of a small message inside a CUDA graph: ~20 µs between PCIe GPUs,
-    # ~8 µs over NVLink (nccl-tests, vLLM/SGLang custom all-reduce benchmarks).
-    "allreduce_latency_us.pcie": 20.0,
-    "allreduce_latency_us.nvlink": 8.0,
     # Share of a drive's rated sequential read reached when streaming memory-mapped
     # weights, and of PCIe bandwidth reached when copying weights to a GPU.
     "storage_efficiency": 0.85,

@@ -349,7 +349,9 @@ def _as_run(engine: EngineProfile, flags: object) -> EngineProfile:
     into CPU-only interleaved layouts, which the GPU cannot take (ik_llama.cpp PR 147;
     llama.cpp PR 12498 turns repacking off when a GPU is present for that reason), and
     llama.cpp's ``--no-op-offload`` forbids the copy: either way the CPU multiplies the
-    layers it holds during prefill."""
+    layers it holds during prefill. A GPU server run with its eager flag
+    (``--enforce-eager``) launches its kernels without CUDA graphs."""
+    engine = engine.with_flags(flags)
     if engine.prefill_on_gpu_for_host_layers and _HOST_MATMULS_STAY.search(str(flags or "")):
         return replace(engine, prefill_on_gpu_for_host_layers=False)
     return engine
