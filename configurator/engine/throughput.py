@@ -144,6 +144,12 @@ def _read_seconds(
     return resident / bandwidth + streamed, streamed
 
 
+def _synced_layers(placement: Placement) -> float:
+    """Layers that synchronise under a tensor split: those on the GPUs and, for a layout
+    that does not fit, those with nowhere to go (they would run split the same way)."""
+    return placement.gpu_layers + placement.unplaced_layers
+
+
 def _sync_per_layer_s(
     placement: Placement, engine: EngineProfile, message_bytes: float, constants: Constants
 ) -> float:
@@ -228,7 +234,7 @@ def decode_step(
             if s.kind != "gpu" or s.label == UNPLACED
         )
         message = batch * model.hidden_size * 2.0
-        sync = placement.gpu_layers * _sync_per_layer_s(placement, engine, message, constants)
+        sync = _synced_layers(placement) * _sync_per_layer_s(placement, engine, message, constants)
         total = max(gpu_times, default=0.0) + sum(rest)
         parallel = True
     else:
@@ -390,9 +396,8 @@ def prefill(
         gpu_times = [t.seconds for t in times if t.kind == "gpu" and t.label != UNPLACED]
         rest = [t.seconds for t in times if t.kind != "gpu" or t.label == UNPLACED]
         message = pass_tokens * model.hidden_size * 2.0
-        sync = (
-            passes * placement.gpu_layers * _sync_per_layer_s(placement, engine, message, constants)
-        )
+        per_layer = _sync_per_layer_s(placement, engine, message, constants)
+        sync = passes * _synced_layers(placement) * per_layer
         total = max(gpu_times, default=0.0) + sum(rest)
         parallel = True
     else:
