@@ -25,7 +25,7 @@ class BoundedMemo(dict):
     def __setitem__(self, key: Any, value: Any) -> None:
         if len(self) >= self.limit and key not in self:
             for old in list(islice(iter(self), max(1, self.limit // 4))):
-                del self[old]
+                self.pop(old, None)
         super().__setitem__(key, value)
 
     def setdefault(self, key: Any, default: Any = None) -> Any:
