@@ -51,10 +51,11 @@ from .rules import (
 
 GIB_TO_GB = 2**30 / 1e9
 MAX_PSUS = 2
-# Entries a shop's memo keeps (it lives as long as the catalogue): a search adds about
-# 80 (seed catalogue) to a few hundred (10x), so this holds a few hundred searches'
-# worth, a few tens of MB; the oldest go first.
-MEMO_LIMIT = 20_000
+# Entries a shop's memo keeps (it lives as long as the catalogue; a few hundred bytes
+# each): a search adds about 80 on the seed catalogue and up to a few thousand on one
+# ten times larger, so this holds tens to hundreds of searches' worth, some tens of MB;
+# the oldest go first.
+MEMO_LIMIT = 50_000
 # Candidate templates a shop keeps, one per model, format, workload, engine and run
 # options (each a few hundred kB on the seed catalogue, several MB on a large one).
 STUB_TEMPLATES_KEPT = 16
@@ -443,13 +444,15 @@ class Shop:
         """The cheapest case (and coolers, one per socket) that takes the board, the
         GPUs' length and the expansion slots they cover; ``rack`` for passive GPUs."""
         cpu, board = host.cpu, host.board
+        # GPU lengths between two cases' limits rule out the same cases: memoise on the
+        # number of case limits shorter than the GPUs, not on the length itself.
         key = (
             "cc",
             board.form_factor,
             cpu.socket,
             cpu.power_w,
             host.sockets,
-            gpu_length_mm,
+            bisect.bisect_left(self._case_gpu_limits(), gpu_length_mm),
             case_slots,
             rack,
         )
@@ -491,6 +494,14 @@ class Shop:
                     break
         self._memo[key] = best
         return best
+
+    def _case_gpu_limits(self) -> list[int]:
+        """The distinct longest-GPU limits of the shop's cases, shortest first."""
+        limits = self.__dict__.get("_gpu_limits")
+        if limits is None:
+            found = {c.max_gpu_length_mm for c in self.cases}
+            limits = self.__dict__["_gpu_limits"] = sorted(x for x in found if x is not None)
+        return limits
 
     def storage_for(self, need_gb: float) -> tuple[tuple[StoragePart, int], Decimal] | None:
         """The cheapest drives (one model, up to four) holding ``need_gb`` decimal GB."""
