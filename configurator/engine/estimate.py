@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import NamedTuple
 
 from . import checks, memory, power
 from . import spec as speculation
@@ -13,10 +14,10 @@ from .engines import DEFAULT_ENGINE, EngineProfile, engine_profile
 from .evidence import query_for
 from .hardware import GIB_BYTES, Machine, with_threads
 from .model import ModelArch
-from .placement import Placement, place
+from .placement import Placement, Slot, place
 from .quant import Quant
 from .rates import slot_bandwidth_efficiency
-from .results import DeviceMemory, Estimate
+from .results import DeviceMemory, Estimate, TrainingReport
 from .spec import SpecDecode
 from .throughput import StepTime, decode_step, effective_bandwidth_gbs, prefill
 from .workload import Workload
@@ -63,6 +64,84 @@ def estimate(
     workload = workload or Workload()
     profile = engine_profile(engine)
     constants = constants or load_constants()
+    machine, gpu_layers, cpu_moe_layers = _apply_options(
+        machine, model, profile, threads, gpu_layers, cpu_moe_layers, expert_offload
+    )
+    backend = _check_backend(machine, profile, backend)
+    parts = memory.model_parts(model, quant)
+    layout = place(
+        machine, model, quant, workload, profile, constants, split, gpu_layers,
+        cpu_moe_layers, parts, backend=backend,
+    )  # fmt: skip
+    steps = _step_times(layout, parts, profile, constants, workload, quant.bits_per_weight)
+    speculative = None
+    if spec_decode is not None:
+        speculative = _speculate(
+            spec_decode, machine, layout, parts, profile, constants, steps.depth,
+            workload.kv_cache_bits, quant.bits_per_weight, steps.single, draft,
+        )  # fmt: skip
+    fit = _fit(layout, machine, model, quant, workload, constants, framework)
+    sizes = _sizes(model, quant, workload, layout, fit.training)
+    placement_text = layout.describe()
+    notes = _assumptions(
+        machine, model, quant, workload, profile, layout, constants, steps.depth,
+        placement_text, sizes["weights_gb"],
+    )  # fmt: skip
+    return Estimate(
+        fits=fit.fits,
+        reason=fit.reason,
+        missing_gb=fit.missing_gb if not fit.fits else 0.0,
+        **_speeds(machine, layout, workload, constants, steps),
+        memory=fit.devices,
+        placement=placement_text,
+        split=layout.split,
+        engine=profile.name,
+        mode=workload.mode,
+        bottleneck=_bottleneck(layout, steps.single, constants),
+        max_context_tokens=fit.max_context,
+        **sizes,
+        assumptions=notes,
+        training=fit.training,
+        decode_time_ms=_decode_time_ms(steps.single),
+        backend=_backend_text(layout),
+        spec_decode=speculative,
+        evidence_query=query_for(machine, model, quant, profile, workload) if evidence else (),
+    )
+
+
+class _Steps(NamedTuple):
+    """Step times of one estimate: decode at the quoted depth (one sequence and the
+    workload's batch), decode at full context, and the prompt's prefill."""
+
+    depth: float
+    single: StepTime
+    full: StepTime
+    batched: StepTime
+    fill: StepTime
+
+
+class _Fit(NamedTuple):
+    """Whether and where the model fits (for fine-tuning: the training memory)."""
+
+    devices: tuple[DeviceMemory, ...]
+    fits: bool
+    missing_gb: float
+    reason: str
+    training: TrainingReport | None
+    max_context: int
+
+
+def _apply_options(
+    machine: Machine,
+    model: ModelArch,
+    profile: EngineProfile,
+    threads: int | None,
+    gpu_layers: int | None,
+    cpu_moe_layers: int | None,
+    expert_offload: int | str | None,
+) -> tuple[Machine, int | None, int | None]:
+    """The machine with the threads asked for, and the checked -ngl / --n-cpu-moe
+    (set by ``expert_offload`` when given)."""
     if threads is not None:
         machine = _with_threads(machine, threads)
     if gpu_layers is not None:
@@ -73,23 +152,18 @@ def estimate(
         gpu_layers, cpu_moe_layers = _expert_offload(
             machine, model, profile, expert_offload, gpu_layers
         )
-    backend = _check_backend(machine, profile, backend)
-    parts = memory.model_parts(model, quant)
-    layout = place(
-        machine,
-        model,
-        quant,
-        workload,
-        profile,
-        constants,
-        split,
-        gpu_layers,
-        cpu_moe_layers,
-        parts,
-        backend=backend,
-    )
+    return machine, gpu_layers, cpu_moe_layers
+
+
+def _step_times(
+    layout: Placement,
+    parts: memory.ModelParts,
+    profile: EngineProfile,
+    constants: Constants,
+    workload: Workload,
+    bits: float,
+) -> _Steps:
     depth = min(workload.prompt_tokens + workload.gen_tokens / 2, workload.context_tokens)
-    bits = quant.bits_per_weight
     kv_bits = workload.kv_cache_bits
     single = decode_step(layout, parts, profile, constants, depth, kv_bits, bits, 1)
     full = decode_step(layout, parts, profile, constants, workload.context_tokens, kv_bits, bits, 1)
@@ -100,83 +174,75 @@ def estimate(
         else decode_step(layout, parts, profile, constants, depth, kv_bits, bits, batch)
     )
     fill = prefill(layout, parts, profile, constants, workload.prompt_tokens, bits)
-    speculative = None
-    if spec_decode is not None:
-        speculative = _speculate(
-            spec_decode,
-            machine,
-            layout,
-            parts,
-            profile,
-            constants,
-            depth,
-            kv_bits,
-            bits,
-            single,
-            draft,
-        )
+    return _Steps(depth, single, full, batched, fill)
 
+
+def _speeds(
+    machine: Machine, layout: Placement, workload: Workload, constants: Constants, steps: _Steps
+) -> dict[str, object]:
+    """Decode, batch and prefill rates with their error bands, and the power they take."""
+    single = steps.single
+    batch = workload.concurrent_sequences
     decode_tps = 1.0 / single.seconds
-    aggregate_tps = batch / batched.seconds
-    prefill_tps = workload.prompt_tokens / fill.seconds
-    watts = power.wall_power_w(machine, layout, batched, "decode", constants)
+    aggregate_tps = batch / steps.batched.seconds
+    prefill_tps = workload.prompt_tokens / steps.fill.seconds
+    watts = power.wall_power_w(machine, layout, steps.batched, "decode", constants)
     decode_band = constants.error_bands["decode"]
     prefill_band = constants.error_bands["prefill"]
+    return {
+        "decode_tokens_per_s": decode_tps,
+        "decode_range": (decode_tps * decode_band[0], decode_tps * decode_band[1]),
+        "decode_tokens_per_s_full_context": 1.0 / steps.full.seconds,
+        "aggregate_tokens_per_s": aggregate_tps,
+        "concurrent_sequences": batch,
+        "prefill_tokens_per_s": prefill_tps,
+        "prefill_range": (prefill_tps * prefill_band[0], prefill_tps * prefill_band[1]),
+        "time_to_first_token_s": steps.fill.seconds + single.seconds,
+        "power_w": watts,
+        "kwh_per_million_tokens": power.kwh_per_million_tokens(watts, aggregate_tps),
+    }
 
-    devices = _memory_report(layout)
-    fits = layout.fits
-    missing = layout.missing_bytes / _GB
-    reason = "" if fits else _reason(layout, missing)
-    max_context = _max_context(layout, model, workload)
-    training = None
+
+def _fit(
+    layout: Placement,
+    machine: Machine,
+    model: ModelArch,
+    quant: Quant,
+    workload: Workload,
+    constants: Constants,
+    framework: str | None,
+) -> _Fit:
     if workload.is_training:
         devices, fits, missing, reason, training, max_context = train.training(
             machine, model, quant, workload, constants, framework
         )
+        return _Fit(devices, fits, missing, reason, training, max_context)
+    missing = layout.missing_bytes / _GB
+    reason = "" if layout.fits else _reason(layout, missing)
+    max_context = _max_context(layout, model, workload)
+    return _Fit(_memory_report(layout), layout.fits, missing, reason, None, max_context)
 
+
+def _sizes(
+    model: ModelArch,
+    quant: Quant,
+    workload: Workload,
+    layout: Placement,
+    training: TrainingReport | None,
+) -> dict[str, float]:
+    """Weights, KV cache (all sequences) and the memory the whole run needs, GB."""
     weights_gb = memory.weights_bytes(model, quant) / _GB
     kv_gb = (
-        memory.kv_cache_bytes(model, workload.context_tokens, workload.kv_cache_bits, batch) / _GB
+        memory.kv_cache_bytes(
+            model, workload.context_tokens, workload.kv_cache_bits, workload.concurrent_sequences
+        )
+        / _GB
     )
     if training is not None:
         required_gb = training.per_gpu_gb * training.gpus
     else:
         required_gb = weights_gb + kv_gb + sum(s.overhead_bytes for s in layout.slots) / _GB
-    placement_text = layout.describe()
-    assumptions = _assumptions(
-        machine, model, quant, workload, profile, layout, constants, depth, placement_text
-    )
-    return Estimate(
-        fits=fits,
-        reason=reason,
-        missing_gb=missing if not fits else 0.0,
-        decode_tokens_per_s=decode_tps,
-        decode_range=(decode_tps * decode_band[0], decode_tps * decode_band[1]),
-        decode_tokens_per_s_full_context=1.0 / full.seconds,
-        aggregate_tokens_per_s=aggregate_tps,
-        concurrent_sequences=batch,
-        prefill_tokens_per_s=prefill_tps,
-        prefill_range=(prefill_tps * prefill_band[0], prefill_tps * prefill_band[1]),
-        time_to_first_token_s=fill.seconds + single.seconds,
-        memory=devices,
-        placement=placement_text,
-        split=layout.split,
-        engine=profile.name,
-        mode=workload.mode,
-        bottleneck=_bottleneck(layout, single, constants),
-        power_w=watts,
-        kwh_per_million_tokens=power.kwh_per_million_tokens(watts, aggregate_tps),
-        max_context_tokens=max_context,
-        weights_gb=weights_gb,
-        kv_cache_gb=kv_gb,
-        required_gb=required_gb,
-        assumptions=assumptions,
-        training=training,
-        decode_time_ms=_decode_time_ms(single),
-        backend=_backend_text(layout),
-        spec_decode=speculative,
-        evidence_query=query_for(machine, model, quant, profile, workload) if evidence else (),
-    )
+    return {"weights_gb": weights_gb, "kv_cache_gb": kv_gb, "required_gb": required_gb}
 
 
 def _check_types(machine: object, model: object, quant: object, workload: object) -> None:
@@ -394,29 +460,45 @@ def _bottleneck(layout: Placement, step: StepTime, constants: Constants) -> str:
     if slowest.compute_bound:
         return f"Decode is compute bound on {slot.label} ({share} of each token's time)."
     if slot.kind == "cpu" and slot.cpu is not None:
-        cpu = slot.cpu
-        numa = 1.0
-        if cpu.sockets > 1:
-            numa = constants["numa_efficiency"] if cpu.numa_interleave else 1 / cpu.sockets
-        core_bound = (
-            bandwidth < slot.bandwidth_gbs * constants["bandwidth_efficiency.cpu"] * numa - 1e-9
+        return _ram_bottleneck(layout, slot, constants, bandwidth, gb, share)
+    return _memory_bottleneck(layout, step, slot, bandwidth, gb)
+
+
+def _ram_bottleneck(
+    layout: Placement, slot: Slot, constants: Constants, bandwidth: float, gb: float, share: str
+) -> str:
+    """What limits decode when the slowest pool is system RAM: its bandwidth, or the
+    cores (and CCD links) that pull from it."""
+    cpu = slot.cpu
+    assert cpu is not None
+    numa = 1.0
+    if cpu.sockets > 1:
+        numa = constants["numa_efficiency"] if cpu.numa_interleave else 1 / cpu.sockets
+    core_bound = (
+        bandwidth < slot.bandwidth_gbs * constants["bandwidth_efficiency.cpu"] * numa - 1e-9
+    )
+    pullers = (
+        f"{cpu.cores} cores on {cpu.ccds_per_socket * cpu.sockets} CCDs"
+        if cpu.ccds_per_socket
+        else f"{cpu.cores} cores"
+    )
+    why = (
+        f"its {pullers} cannot pull more than about {bandwidth:.0f} GB/s"
+        if core_bound
+        else f"about {bandwidth:.0f} GB/s effective of {slot.bandwidth_gbs:.0f} GB/s peak"
+    )
+    if any(s.kind == "gpu" for s in layout.slots):
+        return (
+            f"Decode is limited by system RAM: what sits in RAM ({gb:.1f} GB read per token) "
+            f"takes {share} of each token's time ({why})."
         )
-        pullers = (
-            f"{cpu.cores} cores on {cpu.ccds_per_socket * cpu.sockets} CCDs"
-            if cpu.ccds_per_socket
-            else f"{cpu.cores} cores"
-        )
-        why = (
-            f"its {pullers} cannot pull more than about {bandwidth:.0f} GB/s"
-            if core_bound
-            else f"about {bandwidth:.0f} GB/s effective of {slot.bandwidth_gbs:.0f} GB/s peak"
-        )
-        if any(s.kind == "gpu" for s in layout.slots):
-            return (
-                f"Decode is limited by system RAM: what sits in RAM ({gb:.1f} GB read per token) "
-                f"takes {share} of each token's time ({why})."
-            )
-        return f"Decode is limited by RAM bandwidth: each token reads {gb:.1f} GB ({why})."
+    return f"Decode is limited by RAM bandwidth: each token reads {gb:.1f} GB ({why})."
+
+
+def _memory_bottleneck(
+    layout: Placement, step: StepTime, slot: Slot, bandwidth: float, gb: float
+) -> str:
+    """What limits decode when the slowest pool is GPU or unified memory."""
     where = "unified memory" if slot.kind == "unified" else "GPU memory"
     gpu_count = sum(1 for s in layout.slots if s.kind == "gpu")
     if gpu_count > 1 and layout.tensor_parallel > 1:
@@ -446,12 +528,36 @@ def _assumptions(
     constants: Constants,
     depth: float,
     placement_text: str,
+    weights_gb: float,
 ) -> tuple[str, ...]:
-    notes = [
+    """What the estimate assumes, in the order a reader needs it."""
+    notes = _basis_notes(model, quant, workload, engine, depth, placement_text, weights_gb)
+    if layout.spilled_bytes > 0 and layout.storage is not None:
+        notes.append(
+            f"Weights that do not fit stream from {layout.storage.name} at "
+            f"{constants['storage_efficiency']:.0%} of its sequential read, every token."
+        )
+    notes += _device_notes(layout, constants)
+    notes += _setup_notes(model, workload, engine, layout, constants)
+    notes += _closing_notes(workload, constants)
+    return tuple(notes)
+
+
+def _basis_notes(
+    model: ModelArch,
+    quant: Quant,
+    workload: Workload,
+    engine: EngineProfile,
+    depth: float,
+    placement_text: str,
+    weights_gb: float,
+) -> list[str]:
+    """Engine, placement, weight and KV sizes, and the units."""
+    return [
         f"Engine {engine.name}: {engine.description}.",
         f"Placement: {placement_text}.",
         f"Weights: {model.total_params_b:g} B parameters at {quant.bits_per_weight:g} bits/weight "
-        f"({quant.name}) = {memory.weights_bytes(model, quant) / _GB:.1f} GB.",
+        f"({quant.name}) = {weights_gb:.1f} GB.",
         f"KV cache at {workload.kv_cache_bits:g} bits: "
         f"{memory.kv_cache_bytes(model, 1000, workload.kv_cache_bits) / _GB * 1000:.0f} MB per "
         "1,000 tokens per sequence.",
@@ -459,12 +565,12 @@ def _assumptions(
         "Sizes in decimal GB; vendors' VRAM and RAM capacities are binary, so a 24 GB card "
         f"holds {24 * GIB_BYTES / _GB:.1f} GB.",
     ]
+
+
+def _device_notes(layout: Placement, constants: Constants) -> list[str]:
+    """The fitted efficiency of each kind of device, and how several sockets read."""
+    notes = []
     seen = set()
-    if layout.spilled_bytes > 0 and layout.storage is not None:
-        notes.append(
-            f"Weights that do not fit stream from {layout.storage.name} at "
-            f"{constants['storage_efficiency']:.0%} of its sequential read, every token."
-        )
     for slot in layout.slots:
         if slot.device_class in seen:
             continue
@@ -489,6 +595,18 @@ def _assumptions(
                     "so decode reads one socket's memory channels (run under numactl "
                     "--interleave=all to use them all)."
                 )
+    return notes
+
+
+def _setup_notes(
+    model: ModelArch,
+    workload: Workload,
+    engine: EngineProfile,
+    layout: Placement,
+    constants: Constants,
+) -> list[str]:
+    """Batching, splits, drives, context and the model's shape."""
+    notes = []
     if workload.concurrent_sequences > 1 and not engine.continuous_batching:
         notes.append(
             f"{engine.name} has no continuous batching: the aggregate rate assumes all "
@@ -522,6 +640,12 @@ def _assumptions(
             f"Mixture of experts: {model.active_params_b:g} B of {model.total_params_b:g} B "
             "parameters are read per token."
         )
+    return notes
+
+
+def _closing_notes(workload: Workload, constants: Constants) -> list[str]:
+    """The error band, the power model and, for fine-tuning, what the speeds mean."""
+    notes = []
     low, high = constants.error_bands["decode"]
     notes.append(
         f"Range: published measurements fell within ×{low:.2f}–×{high:.2f} of the prediction "
@@ -539,7 +663,7 @@ def _assumptions(
             f"{workload.concurrent_sequences} × {workload.context_tokens} tokens; gradient "
             f"checkpointing {'on' if workload.uses_gradient_checkpointing else 'off'}."
         )
-    return tuple(notes)
+    return notes
 
 
 __all__ = ["estimate"]

@@ -15,7 +15,10 @@ All results are bytes. Formulas (for one sequence unless said otherwise):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
+from typing import TypeVar
 
 from . import gguf
 from .engines import EngineProfile
@@ -46,6 +49,34 @@ class WeightBits:
     experts: float
 
 
+_T = TypeVar("_T")
+# Distinct (model, quant) pairs remembered per function before the memo starts over.
+MEMO_SIZE = 256
+
+
+def _per_model_and_quant(function: Callable[..., _T]) -> Callable[..., _T]:
+    """Memoise ``function(model, quant, *flags, **flags)`` on the identity of its (immutable)
+    model and quant: an estimate, and a build search's many estimates, ask for the same
+    model at the same format again and again. An entry keeps both objects, so their ids
+    stay theirs while it lives (hashing a whole architecture would cost more)."""
+    memo: dict[tuple, tuple[ModelArch, Quant, _T]] = {}
+
+    @wraps(function)
+    def memoised(model: ModelArch, quant: Quant, *flags: bool, **named: bool) -> _T:
+        key = (id(model), id(quant), *flags, *named.items())
+        hit = memo.get(key)
+        if hit is not None and hit[0] is model and hit[1] is quant:
+            return hit[2]
+        value = function(model, quant, *flags, **named)
+        if len(memo) >= MEMO_SIZE:
+            memo.clear()
+        memo[key] = (model, quant, value)
+        return value
+
+    return memoised
+
+
+@_per_model_and_quant
 def weight_bits(model: ModelArch, quant: Quant) -> WeightBits:
     """Where a format puts its bits. GGUF llama-quantize types follow llama.cpp's
     per-tensor recipe for this architecture (:mod:`.gguf`: Q6_K output head, Q6_K for
@@ -121,6 +152,7 @@ def held_extra_params_b(model: ModelArch, with_mtp: bool = False) -> float:
     return model.vision_params_b + (model.mtp_params_b if with_mtp else 0.0)
 
 
+@_per_model_and_quant
 def model_parts(model: ModelArch, quant: Quant, with_mtp: bool = False) -> ModelParts:
     """Cut ``model`` at ``quant`` into per-block dense and routed-expert parts.
     ``with_mtp``: the engine loads the multi-token-prediction layers (for speculative

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -122,31 +122,39 @@ class Estimate:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the command line's ``--json`` object)."""
-        data = asdict(self)
+        # Field by field (dataclasses.asdict deep-copies every value, the evidence query
+        # included, only for most of them to be replaced below).
+        data = {f.name: getattr(self, f.name) for f in _FIELDS if f.name != "evidence_query"}
         data["assumptions"] = list(self.assumptions)
         data["memory"] = [
-            {k: _number(v) if isinstance(v, float) else v for k, v in device.items()}
-            for device in data["memory"]
+            {f.name: _float(getattr(device, f.name)) for f in _DEVICE_FIELDS}
+            for device in self.memory
         ]
         data["decode_range"] = [_number(v) for v in self.decode_range]
         data["prefill_range"] = [_number(v) for v in self.prefill_range]
         data["decode_time_ms"] = [
             {"part": label, "ms": _number(ms)} for label, ms in self.decode_time_ms
         ]
-        if data["training"] is not None:
-            data["training"] = {
-                k: _number(v) if isinstance(v, float) else v for k, v in data["training"].items()
-            }
+        if self.training is not None:
+            data["training"] = {k: _float(v) for k, v in asdict(self.training).items()}
         if self.spec_decode is not None:
             data["spec_decode"] = {
                 k: _number(v) if isinstance(v, float) else v for k, v in self.spec_decode.items()
             }
-        data.pop("evidence_query", None)
         data["evidence"] = [dict(item) for item in self.evidence]
         for key, value in list(data.items()):
             if isinstance(value, float):
                 data[key] = _number(value)
         return data
+
+
+_FIELDS = fields(Estimate)
+_DEVICE_FIELDS = fields(DeviceMemory)
+
+
+def _float(value: Any) -> Any:
+    """A float as :func:`_number` gives it; anything else as it is."""
+    return _number(value) if isinstance(value, float) else value
 
 
 def _number(value: float) -> float | None:

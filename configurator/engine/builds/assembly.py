@@ -13,17 +13,27 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from ..calibration import load_constants
 from ..estimate import estimate
 from ..hardware import CpuSystem, Machine, Storage
 from ..results import Estimate
 from .bounds import cpu_system
+from .memo import BoundedMemo
 from .parts import Part, StoragePart
 from .request import CPU_SERVER, GPU_SERVER, GPU_TOWER, HYBRID, STACK_NAMES, UNIFIED
 from .result import Build, Line, Shortfall
 from .rules import Assembly, Finding, Parallel, check, check_parallel
 
 if TYPE_CHECKING:
+    from .request import BuildRequest
     from .search import Search
+
+# Estimates a process keeps, keyed on everything an estimate depends on (machine,
+# model, format, workload, engine, split, run options and the constants in use): the
+# searches for one model and workload (another budget, target or ranking) estimate
+# many of the same machines. A few kB each.
+ESTIMATES_KEPT = 2048
+_estimates: dict[tuple, tuple[object, Estimate]] = BoundedMemo(ESTIMATES_KEPT)
 
 
 def fmt_money(amount: Decimal | float, currency: str) -> str:
@@ -196,18 +206,42 @@ def run_engine(
         text = f"No inference engine runs {req.quant.name} on this hardware."
         return None, [Shortfall("engine", text)]
     try:
-        est = estimate(
-            machine,
-            req.model,
-            req.quant,
-            req.workload,
-            engine=engine,
-            split=parallel.split,
-            **req.estimate_options(machine),
-        )
+        est = estimate_for(req, machine, engine, parallel.split)
     except ValueError as exc:
         return None, [Shortfall("engine", str(exc))]
     return est, []
+
+
+def estimate_for(
+    request: BuildRequest, machine: Machine, engine: str, split: str | None
+) -> Estimate:
+    """The request's estimate on ``machine`` (memoised per process: an estimate is a
+    pure function of its inputs and is never changed once made)."""
+    options = request.estimate_options(machine)
+    constants = load_constants()
+    key = (
+        machine, request.model, request.quant, request.workload, engine, split,
+        tuple(sorted(options.items())), id(constants),
+    )  # fmt: skip
+    hit = _estimates.get(key)
+    if hit is not None and hit[0] is constants:
+        return hit[1]
+    est = estimate(
+        machine,
+        request.model,
+        request.quant,
+        request.workload,
+        engine=engine,
+        split=split,
+        **options,  # type: ignore[arg-type]
+    )
+    _estimates[key] = (constants, est)
+    return est
+
+
+def forget_estimates() -> None:
+    """Empty the per-process estimate memo (benchmarks measuring a search without it)."""
+    _estimates.clear()
 
 
 def lane_cost(search: Search, assembly: Assembly, build: Build) -> list[Finding]:
@@ -220,15 +254,7 @@ def lane_cost(search: Search, assembly: Assembly, build: Build) -> list[Finding]
     req = search.request
     parallel = check_parallel(assembly, build.engine, req.model)
     machine = machine_for(assembly, link=parallel.link, full_lanes=True)
-    wide = estimate(
-        machine,
-        req.model,
-        req.quant,
-        req.workload,
-        engine=build.engine,
-        split=parallel.split,
-        **req.estimate_options(machine),
-    )
+    wide = estimate_for(req, machine, build.engine, parallel.split)
     x16 = tokens_per_s(wide)
     if x16 <= build.tokens_per_s:
         return findings
@@ -292,14 +318,8 @@ def memory_shortfalls(
     if gpu_only and not offload and est.training is None and host_layers(est) > 0:
         vendor = assembly.gpus[0][0].vendor
         gpus_alone = machine_for(assembly, with_host=False)
-        gpu_est = estimate(
-            gpus_alone,
-            req.model,
-            req.quant,
-            req.workload,
-            engine=search.engine_for("gpu", vendor) or "llama.cpp",
-            **req.estimate_options(gpus_alone),
-        )
+        engine = search.engine_for("gpu", vendor) or "llama.cpp"
+        gpu_est = estimate_for(req, gpus_alone, engine, None)
         missing = max(gpu_est.missing_gb, 0.1)
         return [Shortfall("memory", f"needs {missing:.1f} GB more VRAM", missing)]
     return []

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from .memo import BoundedMemo
 from .parts import (
     BoardPart,
     CasePart,
@@ -50,8 +51,18 @@ from .rules import (
 
 GIB_TO_GB = 2**30 / 1e9
 MAX_PSUS = 2
-# Entries kept in a shop's memo before it starts over (bounds memory on a busy site).
-MEMO_LIMIT = 200_000
+# Entries a shop's memo keeps (it lives as long as the catalogue; a few hundred bytes
+# each): a search adds about 80 on the seed catalogue and up to a few thousand on one
+# ten times larger, so this holds tens to hundreds of searches' worth, some tens of MB;
+# the oldest go first.
+MEMO_LIMIT = 50_000
+# Candidate templates a shop keeps, one per model, format, workload, engine and run
+# options (each a few hundred kB on the seed catalogue, several MB on a large one).
+STUB_TEMPLATES_KEPT = 16
+# Memory sizes a host keeps its memory options for (one per model size and context).
+HOST_MEMORY_SIZES_KEPT = 64
+# Shops a catalogue keeps (one per new/used, form and must-include combination).
+SHOPS_KEPT = 32
 MAX_DRIVES = 4
 T = TypeVar("T", bound=Part)
 
@@ -132,7 +143,9 @@ class Host:
     def memory_for(self, ram_gb: float) -> list[MemoryOption]:
         """Options holding at least ``ram_gb`` (binary GB), each faster than every
         cheaper one (the cost/speed Pareto front), cheapest first (memoised)."""
-        memo = self.__dict__.setdefault("_memory_memo", {})
+        memo = self.__dict__.get("_memory_memo")
+        if memo is None:
+            memo = self.__dict__["_memory_memo"] = BoundedMemo(HOST_MEMORY_SIZES_KEPT)
         if ram_gb not in memo:
             memo[ram_gb] = self._memory_for(ram_gb)
         return memo[ram_gb]
@@ -294,7 +307,8 @@ class Shop:
         self._gpu_skylines: dict[str, list[GpuPart]] = {}
         self._psu_watts: list[int] | None = None
         self._psu_suffix: list[Decimal] = []
-        self._memo: dict[tuple, Any] = {}
+        self._memo: dict[tuple, Any] = BoundedMemo(MEMO_LIMIT)
+        self.stub_templates: dict[tuple, Any] = BoundedMemo(STUB_TEMPLATES_KEPT)
 
     # Pruning -------------------------------------------------------------------------
 
@@ -430,13 +444,15 @@ class Shop:
         """The cheapest case (and coolers, one per socket) that takes the board, the
         GPUs' length and the expansion slots they cover; ``rack`` for passive GPUs."""
         cpu, board = host.cpu, host.board
+        # GPU lengths between two cases' limits rule out the same cases: memoise on the
+        # number of case limits shorter than the GPUs, not on the length itself.
         key = (
             "cc",
             board.form_factor,
             cpu.socket,
             cpu.power_w,
             host.sockets,
-            gpu_length_mm,
+            bisect.bisect_left(self._case_gpu_limits(), gpu_length_mm),
             case_slots,
             rack,
         )
@@ -478,6 +494,14 @@ class Shop:
                     break
         self._memo[key] = best
         return best
+
+    def _case_gpu_limits(self) -> list[int]:
+        """The distinct longest-GPU limits of the shop's cases, shortest first."""
+        limits = self.__dict__.get("_gpu_limits")
+        if limits is None:
+            found = {c.max_gpu_length_mm for c in self.cases}
+            limits = self.__dict__["_gpu_limits"] = sorted(x for x in found if x is not None)
+        return limits
 
     def storage_for(self, need_gb: float) -> tuple[tuple[StoragePart, int], Decimal] | None:
         """The cheapest drives (one model, up to four) holding ``need_gb`` decimal GB."""
@@ -559,8 +583,6 @@ class Shop:
             math.ceil(files_gb),
         )
         if key not in self._memo:
-            if len(self._memo) > MEMO_LIMIT:
-                self._memo.clear()
             self._memo[key] = self._complete(host, memory, gpus, files_gb)
         return self._memo[key]
 
@@ -776,9 +798,11 @@ def shop_for(
     catalogue: Catalogue, allow_used: bool, form: str, must_include: tuple[str, ...]
 ) -> Shop:
     """The :class:`Shop` for these filters, memoised on the catalogue."""
-    key = ("shop", allow_used, form, tuple(sorted(must_include)))
-    shop = catalogue.memo.get(key)
+    shops = catalogue.memo.get("shops")
+    if shops is None:
+        shops = catalogue.memo["shops"] = BoundedMemo(SHOPS_KEPT)
+    key = (allow_used, form, tuple(sorted(must_include)))
+    shop = shops.get(key)
     if shop is None:
-        shop = Shop(catalogue, allow_used, form, tuple(sorted(must_include)))
-        catalogue.memo[key] = shop
+        shop = shops[key] = Shop(catalogue, allow_used, form, key[2])
     return shop

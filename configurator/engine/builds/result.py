@@ -162,6 +162,10 @@ class Shortfall:
         return {"constraint": self.constraint, "message": self.message, "amount": _num(self.amount)}
 
 
+def _slug(line: Line) -> str:
+    return line.slug
+
+
 @dataclass
 class Build:
     """A complete build: its parts, price, compatibility findings and estimate."""
@@ -187,8 +191,9 @@ class Build:
 
     @property
     def key(self) -> str:
-        """Stable identity that round-trips through a URL (see :func:`parts_param`)."""
-        return parts_param([(line.slug, line.qty) for line in self._ordered()])
+        """Stable identity that round-trips through a URL: ``slug:qty`` pairs in slug
+        order, as :func:`parts_param` gives a list of slugs (sorted once, here)."""
+        return ",".join(f"{line.slug}:{line.qty}" for line in sorted(self.lines, key=_slug))
 
     @property
     def parts_param(self) -> str:

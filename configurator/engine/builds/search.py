@@ -164,12 +164,14 @@ class Search:
                 "stubs", req.model, req.quant, req.workload, req.engine, req.stack, req.form,
                 req.run_options,
             )  # fmt: skip
-            templates = self.shop._memo.get(key)
+            templates = self.shop.stub_templates.get(key)
             if templates is None:
                 self._stubs = all_stubs(self)
                 # A fresh stub's fields (made from its template as a constructor call
                 # would), copied into each new stub: a dict copy, not a 21-field init.
-                self.shop._memo[key] = [vars(Candidate(*stub_template(c))) for c in self._stubs]
+                self.shop.stub_templates[key] = [
+                    vars(Candidate(*stub_template(c))) for c in self._stubs
+                ]
             else:
                 self._stubs = [self._from_template(t) for t in templates]
         return self._stubs
