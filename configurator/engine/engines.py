@@ -325,8 +325,9 @@ ENGINES: dict[str, EngineProfile] = {
 DEFAULT_ENGINE = "llama.cpp"
 
 # Fine-tuning frameworks: each has its own calibrated share of peak compute
-# (``train_mfu.<key>``) and loss memory (``train_logit_bytes.<key>``); how each holds its
-# state is its ``TRAINING_PROFILES`` entry below.
+# (``train_mfu`` × ``train_mfu_factor.<key>``) and loss memory
+# (``train_logit_bytes.<key>``); how each holds its state is its ``TRAINING_PROFILES``
+# entry below.
 TRAINING_FRAMEWORKS: dict[str, str] = {
     "transformers": "Hugging Face Transformers Trainer",
     "peft": "Hugging Face PEFT (LoRA/QLoRA adapters on the Trainer)",
@@ -340,7 +341,8 @@ DEFAULT_TRAINING_FRAMEWORK = "peft"
 
 @dataclass(frozen=True)
 class TrainingProfile:
-    """How a fine-tuning framework holds its state (speed is ``train_mfu.<key>``, the
+    """How a fine-tuning framework holds its state (speed is ``train_mfu`` ×
+    ``train_mfu_factor.<key>``, the
     bytes kept for the loss ``train_logit_bytes.<key>``).
 
     ``full_state_bytes``: bytes per parameter of full fine-tuning's weights, gradients and

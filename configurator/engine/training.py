@@ -7,7 +7,9 @@ scaled by ``train_activation_scale`` and the logits at ``train_logit_bytes.<fram
 bytes per token per vocabulary entry, both fitted to measured peak memory of real runs.
 
 A step of one micro-batch on one device takes
-- compute: tokens × FLOPs per token ÷ (peak FP16 × ``train_mfu.<framework>``), with 6
+- compute: tokens × FLOPs per token ÷ (peak FP16 × ``train_mfu`` × the
+  framework's ``train_mfu_factor.<framework>``: one shared efficiency, so a framework
+  without speed measurements takes the others'), with 6
   FLOPs per weight per token for full fine-tuning and 4 with frozen base weights (LoRA
   still back-propagates activation gradients through them, it skips only their weight
   gradients), 2 more when activations are recomputed, and causal attention's
@@ -132,9 +134,10 @@ def training_tokens_per_s(
     tokens = workload.context_tokens * workload.concurrent_sequences
     flops = tokens * training_flops_per_token(model, workload, checkpointing)
     overhead_s = model.layers * constants["train_layer_overhead_ms"] / 1000
+    mfu = constants["train_mfu"] * constants[f"train_mfu_factor.{key}"]
     total = 0.0
     for d in devices:
-        compute_s = flops / (d.peak_tflops * 1e12 * constants[f"train_mfu.{key}"])
+        compute_s = flops / (d.peak_tflops * 1e12 * mfu)
         dequant_s = _dequant_s(model, workload, checkpointing, d.bandwidth_gbs, constants)
         total += tokens / (compute_s + dequant_s + overhead_s)
     return total

@@ -283,14 +283,21 @@ PARAMETERS: tuple[Parameter, ...] = (
             ("unified", "prefill", 0.9),
         )
     ),
-    *_per_engine(
+    Parameter(
         "train_mfu",
-        {name: 0.35 for name in TRAINING_NAMES},
+        0.35,
         0.02,
         0.9,
-        "share of peak FP16 throughput a fine-tuning step reaches with {engine} (model FLOPs "
-        "utilisation: 6 FLOPs per weight per token, 4 with frozen base weights, 2 more "
-        "recomputing, plus causal attention)",
+        "share of peak FP16 throughput a fine-tuning step reaches (model FLOPs utilisation: "
+        "6 FLOPs per weight per token, 4 with frozen base weights, 2 more recomputing, plus "
+        "causal attention)",
+    ),
+    *_per_engine(
+        "train_mfu_factor",
+        {name: 1.0 for name in TRAINING_NAMES},
+        0.3,
+        3.0,
+        "{engine}'s fine-tuning compute efficiency relative to the shared train_mfu",
     ),
     *_per_engine(
         "train_logit_bytes",
