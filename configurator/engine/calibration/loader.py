@@ -10,8 +10,9 @@ or the GPU), ``train_tokens_per_s`` and ``train_peak_memory`` (GB) of fine-tunin
 Each row becomes a :class:`Measurement`: the machine, model, quant and workload it was
 measured with, the layout it ran with (``-ngl``, ``--n-cpu-moe``, split) and the measured
 tokens/s. Rows the engine cannot be given honestly (no bits per weight and no file
-size, no memory bandwidth, no compute figure for a prefill row) are returned separately
-with the reason, never silently dropped.
+size, no memory bandwidth, no compute figure for a prefill or training-speed row) are
+returned separately with the reason, never silently dropped. A fine-tuning peak-memory
+row may name its GPU by VRAM alone: memory does not depend on bandwidth or compute.
 
 Conversions, applied to every row alike:
 
