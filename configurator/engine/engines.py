@@ -341,15 +341,47 @@ ENGINES: dict[str, EngineProfile] = {
 DEFAULT_ENGINE = "llama.cpp"
 
 # Fine-tuning frameworks: each has its own calibrated share of peak compute
-# (``train_mfu.<key>``); memory follows the Transformers/PEFT model in memory.py.
+# (``train_mfu`` × ``train_mfu_factor.<key>``) and loss memory
+# (``train_logit_bytes.<key>``); how each holds its state is its ``TRAINING_PROFILES``
+# entry below.
 TRAINING_FRAMEWORKS: dict[str, str] = {
     "transformers": "Hugging Face Transformers Trainer",
     "peft": "Hugging Face PEFT (LoRA/QLoRA adapters on the Trainer)",
     "unsloth": "Unsloth (fused Triton kernels, own gradient checkpointing)",
     "torchtune": "torchtune recipes",
     "axolotl": "Axolotl (Trainer/PEFT configuration)",
+    "litgpt": "LitGPT (Lightning Fabric scripts, pure bf16 weights)",
 }
 DEFAULT_TRAINING_FRAMEWORK = "peft"
+
+
+@dataclass(frozen=True)
+class TrainingProfile:
+    """How a fine-tuning framework holds its state (speed is ``train_mfu`` ×
+    ``train_mfu_factor.<key>``, the
+    bytes kept for the loss ``train_logit_bytes.<key>``).
+
+    ``full_state_bytes``: bytes per parameter of full fine-tuning's weights, gradients and
+    AdamW moments: 16 with the Trainer's mixed precision (bf16 weights and gradients,
+    fp32 master copy and moments), 8 when everything stays bf16 (torchtune's ``dtype:
+    bf16`` recipes, LitGPT's ``--precision bf16-true``).
+    ``offloads_checkpoints``: with gradient checkpointing, each block's saved input goes
+    to host RAM (Unsloth's ``use_gradient_checkpointing="unsloth"``), so the GPU keeps
+    only the block being recomputed.
+    """
+
+    full_state_bytes: float = 16.0
+    offloads_checkpoints: bool = False
+
+
+TRAINING_PROFILES: dict[str, TrainingProfile] = {
+    "transformers": TrainingProfile(),
+    "peft": TrainingProfile(),
+    "unsloth": TrainingProfile(offloads_checkpoints=True),
+    "torchtune": TrainingProfile(full_state_bytes=8.0),
+    "axolotl": TrainingProfile(),
+    "litgpt": TrainingProfile(full_state_bytes=8.0),
+}
 
 
 def engine_profile(name: str | EngineProfile) -> EngineProfile:

@@ -21,7 +21,7 @@ from functools import wraps
 from typing import TypeVar
 
 from . import gguf
-from .engines import EngineProfile
+from .engines import EngineProfile, TrainingProfile
 from .model import DSA_INDEX_HEAD_DIM, ModelArch
 from .quant import KEEPS_16BIT_EMBEDDINGS, Quant, gguf_recipe
 from .workload import Workload
@@ -33,7 +33,8 @@ NF4_BITS_PER_WEIGHT = 4.127
 FULL_FINETUNE_BYTES_PER_PARAM = 16.0
 # LoRA adapters are trained in fp32: weights, grads and two Adam moments.
 ADAPTER_BYTES_PER_PARAM = 16.0
-# Logits kept for the loss in training: bf16 output upcast to fp32 plus its gradient.
+# Logits kept for the loss in training when the framework's own figure is not given:
+# bf16 output upcast to fp32 plus its gradient.
 TRAIN_LOGIT_BYTES = 8.0
 
 
@@ -281,8 +282,9 @@ class TrainingMemory:
 
     ``frozen_weights_bytes``: the base model's weights (sharded over the GPUs);
     ``trainable_state_bytes``: weights, gradients and optimizer state of what is trained
-    (sharded); ``activations_bytes``: saved activations and logits of one GPU's
-    micro-batch; ``overhead_bytes``: runtime (CUDA context, allocator) per GPU.
+    (sharded); ``activations_bytes``: saved block activations of one GPU's micro-batch;
+    ``logits_bytes``: what the loss keeps of its logits; ``overhead_bytes``: runtime
+    (CUDA context, allocator) per GPU.
     """
 
     gpus: int
@@ -292,12 +294,13 @@ class TrainingMemory:
     overhead_bytes: float
     trainable_params_b: float
     gradient_checkpointing: bool
+    logits_bytes: float = 0.0
 
     @property
     def per_gpu_bytes(self) -> float:
         """What one GPU holds: its share of weights and state, plus its activations."""
         shared = (self.frozen_weights_bytes + self.trainable_state_bytes) / self.gpus
-        return shared + self.activations_bytes + self.overhead_bytes
+        return shared + self.activations_bytes + self.logits_bytes + self.overhead_bytes
 
 
 def lora_params_b(model: ModelArch, rank: int) -> float:
@@ -321,24 +324,48 @@ def activation_bytes_per_token_per_layer(model: ModelArch) -> float:
     return 17.0 * model.hidden_size + (6.0 if model.mlp_gated else 4.0) * width
 
 
+def activation_bytes(
+    model: ModelArch, tokens: int, checkpointing: bool, offloaded: bool = False
+) -> float:
+    """Block activations one GPU holds at the peak of the backward pass for ``tokens``
+    tokens of its micro-batch: every block's saved tensors without checkpointing; with
+    it, each block's input (2 × hidden bytes a token) plus the one block being
+    recomputed; with the checkpoints offloaded to host RAM, only that block."""
+    per_layer = activation_bytes_per_token_per_layer(model)
+    if not checkpointing:
+        return tokens * per_layer * model.layers
+    if offloaded:
+        return tokens * per_layer
+    return tokens * (2.0 * model.hidden_size * model.layers + per_layer)
+
+
 def training_memory(
-    model: ModelArch, quant: Quant, workload: Workload, gpus: int, overhead_gb: float
+    model: ModelArch,
+    quant: Quant,
+    workload: Workload,
+    gpus: int,
+    overhead_gb: float,
+    profile: TrainingProfile | None = None,
+    logit_bytes: float = TRAIN_LOGIT_BYTES,
 ) -> TrainingMemory:
     """Fine-tuning memory for ``workload.mode`` (lora, qlora or full) on ``gpus`` GPUs.
 
     Frozen weights and trainable state are sharded over the GPUs (FSDP / ZeRO-3); each
     GPU keeps the activations of its own micro-batch of ``concurrent_sequences``
-    sequences of ``context_tokens`` tokens. LoRA freezes the base at the quant's
-    precision (bf16 normally); QLoRA at 4-bit NF4 (embeddings and output head stay
-    bf16); full fine-tuning keeps 16 bytes per parameter.
+    sequences of ``context_tokens`` tokens, plus ``logit_bytes`` per token per vocabulary
+    entry for the loss (the framework's: bf16 logits, their fp32 copy and gradient when
+    materialised whole, far less when the loss is chunked). LoRA freezes the base at
+    the quant's precision (bf16 normally); QLoRA at 4-bit NF4 (embeddings and output
+    head stay bf16); full fine-tuning keeps ``profile.full_state_bytes`` per parameter.
     """
+    profile = profile or TrainingProfile()
     params = model.total_params_b * 1e9
     tokens = workload.context_tokens * workload.concurrent_sequences
     embed_params = (model.embedding_params_b + model.output_params_b) * 1e9
     if workload.mode == "full":
         frozen = 0.0
         trainable_b = model.total_params_b
-        state = params * FULL_FINETUNE_BYTES_PER_PARAM
+        state = params * profile.full_state_bytes
     else:
         if workload.mode == "qlora":
             frozen = (params - embed_params) * NF4_BITS_PER_WEIGHT / 8 + embed_params * 2
@@ -346,20 +373,15 @@ def training_memory(
             frozen = params * quant.bytes_per_weight
         trainable_b = lora_params_b(model, workload.lora_rank)
         state = trainable_b * 1e9 * ADAPTER_BYTES_PER_PARAM
-    per_layer = activation_bytes_per_token_per_layer(model)
     checkpointing = workload.uses_gradient_checkpointing
-    if checkpointing:
-        # Only each block's input survives; one block is recomputed at a time.
-        activations = tokens * (2.0 * model.hidden_size * model.layers + per_layer)
-    else:
-        activations = tokens * per_layer * model.layers
-    activations += tokens * model.vocab_size * TRAIN_LOGIT_BYTES
+    offloaded = checkpointing and profile.offloads_checkpoints
     return TrainingMemory(
         gpus=max(gpus, 1),
         frozen_weights_bytes=frozen,
         trainable_state_bytes=state,
-        activations_bytes=activations,
+        activations_bytes=activation_bytes(model, tokens, checkpointing, offloaded),
         overhead_bytes=overhead_gb * 1e9,
         trainable_params_b=trainable_b,
         gradient_checkpointing=checkpointing,
+        logits_bytes=tokens * model.vocab_size * logit_bytes,
     )

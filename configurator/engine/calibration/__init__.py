@@ -20,7 +20,7 @@ DEVICE_CLASSES = (*GPU_CLASSES, *UNIFIED_CLASSES, "cpu")
 MEMORY_CLASSES = ("gddr6", "gddr6x", "gddr7", "hbm")
 # Engines' cost keys (EngineProfile.cost_key) and fine-tuning frameworks.
 ENGINE_NAMES = ("llama.cpp", "ik_llama.cpp", "vllm", "sglang", "exllamav2", "mlx", "transformers")
-TRAINING_NAMES = ("transformers", "peft", "unsloth", "torchtune", "axolotl")
+TRAINING_NAMES = ("transformers", "peft", "unsloth", "torchtune", "axolotl", "litgpt")
 METRICS = (
     "decode",
     "prefill",
@@ -318,13 +318,45 @@ PARAMETERS: tuple[Parameter, ...] = (
             ("unified", "prefill", 0.9),
         )
     ),
-    *_per_engine(
+    Parameter(
         "train_mfu",
-        {name: 0.35 for name in TRAINING_NAMES},
+        0.35,
         0.02,
         0.9,
-        "share of peak FP16 throughput a fine-tuning step reaches with {engine} (model FLOPs "
-        "utilisation: 6 FLOPs per parameter per token, 4 with frozen base weights)",
+        "share of peak FP16 throughput a fine-tuning step reaches (model FLOPs utilisation: "
+        "6 FLOPs per weight per token, 4 with frozen base weights, 2 more recomputing, plus "
+        "causal attention)",
+    ),
+    *_per_engine(
+        "train_mfu_factor",
+        {name: 1.0 for name in TRAINING_NAMES},
+        0.3,
+        3.0,
+        "{engine}'s fine-tuning compute efficiency relative to the shared train_mfu",
+    ),
+    *_per_engine(
+        "train_logit_bytes",
+        {name: 8.0 for name in TRAINING_NAMES},
+        0.25,
+        32.0,
+        "bytes per token per vocabulary entry that {engine}'s loss keeps at the peak of a "
+        "fine-tuning step (bf16 logits, their fp32 copy and gradient; less when chunked)",
+    ),
+    Parameter(
+        "train_dequant_bytes",
+        16.0,
+        1.0,
+        64.0,
+        "memory traffic per 4-bit base weight per pass (forward, backward, recompute) that "
+        "expanding it to bf16 costs in QLoRA, bytes, at the device's bandwidth",
+    ),
+    Parameter(
+        "train_layer_overhead_ms",
+        2.0,
+        0.05,
+        30.0,
+        "fixed time per transformer block per micro-batch of a fine-tuning step (kernel "
+        "launches, adapter hooks), ms",
     ),
     Parameter(
         "train_activation_scale",

@@ -97,16 +97,17 @@ def _predict_power(row: Measurement, constants: Constants) -> float:
 
 def _predict_train_speed(row: Measurement, constants: Constants) -> float:
     need, found = training.training_memory(
-        row.machine, row.model, row.quant, row.workload, constants
+        row.machine, row.model, row.quant, row.workload, constants, row.framework
     )
-    peak = sum(d.peak_tflops for d in found)
     return training.training_tokens_per_s(
-        row.model, row.workload, peak, need.gradient_checkpointing, constants, row.framework
+        row.model, row.workload, found, need.gradient_checkpointing, constants, row.framework
     )
 
 
 def _predict_train_memory(row: Measurement, constants: Constants) -> float:
-    need, _ = training.training_memory(row.machine, row.model, row.quant, row.workload, constants)
+    need, _ = training.training_memory(
+        row.machine, row.model, row.quant, row.workload, constants, row.framework
+    )
     return need.per_gpu_bytes / 1e9
 
 

@@ -10,8 +10,9 @@ or the GPU), ``train_tokens_per_s`` and ``train_peak_memory`` (GB) of fine-tunin
 Each row becomes a :class:`Measurement`: the machine, model, quant and workload it was
 measured with, the layout it ran with (``-ngl``, ``--n-cpu-moe``, split) and the measured
 tokens/s. Rows the engine cannot be given honestly (no bits per weight and no file
-size, no memory bandwidth, no compute figure for a prefill row) are returned separately
-with the reason, never silently dropped.
+size, no memory bandwidth, no compute figure for a prefill or training-speed row) are
+returned separately with the reason, never silently dropped. A fine-tuning peak-memory
+row may name its GPU by VRAM alone: memory does not depend on bandwidth or compute.
 
 Conversions, applied to every row alike:
 
@@ -77,11 +78,13 @@ METRIC_UNITS = {
     "train_peak_memory": "GB",
     "spec_decode": "tokens/s",
 }
-TRAINING_ENGINES = ("unsloth", "peft", "torchtune", "axolotl")
+TRAINING_ENGINES = ("unsloth", "peft", "torchtune", "axolotl", "litgpt")
 UNKNOWN_LENGTH_TOKENS = 128
 # A device whose compute the source does not state is taken as never compute-limited in
 # decode (prefill rows on such devices are skipped).
 UNKNOWN_COMPUTE_TFLOPS = 10_000.0
+# Bandwidth of a GPU known only by its VRAM size (fine-tuning peak-memory rows).
+UNKNOWN_BANDWIDTH_GBS = 1_000.0
 _GEFORCE = re.compile(r"^(NVIDIA )?(GeForce )?RTX \d{4}( ?(Ti|SUPER|D))*( \d+ ?GB)?$", re.I)
 _MEMORY_TYPES = {"DDR3", "DDR4", "DDR5", "LPDDR4X", "LPDDR5", "LPDDR5X", "MRDIMM"}
 
@@ -202,7 +205,13 @@ def _measurement(item: dict[str, Any], constants: Constants) -> Measurement:
         model = _with_expert_reduction(model, (item.get("placement") or {}).get("flags"))
     quant = _quant(item["quant"], model)
     needs_compute = metric in ("prefill", "train_tokens_per_s")
-    machine = _machine(item["hardware"], needs_compute, item.get("threads"), _interleaved(item))
+    machine = _machine(
+        item["hardware"],
+        needs_compute,
+        item.get("threads"),
+        _interleaved(item),
+        needs_bandwidth=metric != "train_peak_memory",
+    )
     workload = _workload(item, metric)
     name = str(item["engine"])
     framework = ""
@@ -387,11 +396,14 @@ def _quant(data: dict[str, Any], model: ModelArch) -> Quant:
     return Quant(name=str(data.get("name") or "unknown"), bits_per_weight=float(bits))
 
 
-def _gpu(data: dict[str, Any], needs_compute: bool) -> Gpu:
+def _gpu(data: dict[str, Any], needs_compute: bool, needs_bandwidth: bool = True) -> Gpu:
     name = str(data["name"])
     bandwidth = data.get("bandwidth_gbs")
     if not bandwidth:
-        raise SkipRow(f"GPU {name} has no memory bandwidth")
+        if needs_bandwidth:
+            raise SkipRow(f"GPU {name} has no memory bandwidth")
+        # A peak-memory row never reads it (a card named only by its VRAM size).
+        bandwidth = UNKNOWN_BANDWIDTH_GBS
     fp16 = data.get("fp16_tflops")
     fp32 = data.get("fp32_tflops") or 0.0
     if fp16 and _GEFORCE.match(name) and not data.get("fp16_tflops_fp16_accumulate"):
@@ -496,9 +508,11 @@ def _machine(
     needs_compute: bool,
     threads: int | None = None,
     interleaved: bool = True,
+    needs_bandwidth: bool = True,
 ) -> Machine:
     groups = tuple(
-        GpuGroup(_gpu(g, needs_compute), int(g.get("count") or 1)) for g in data.get("gpus") or ()
+        GpuGroup(_gpu(g, needs_compute, needs_bandwidth), int(g.get("count") or 1))
+        for g in data.get("gpus") or ()
     )
     cpu = _cpu(data["cpu"], needs_compute and not groups) if data.get("cpu") else None
     if cpu is not None and cpu.sockets > 1 and not interleaved:
