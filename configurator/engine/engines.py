@@ -88,6 +88,9 @@ class EngineProfile:
     uses. ``gpu_runtime_overhead_gb``: per-GPU memory besides weights, KV and buffers.
     ``activation_tokens``: tokens per forward pass during prefill (the ``ubatch``).
     ``input_embedding_on_host``: the token embedding stays in system RAM.
+    ``cpu_isas``: integer-matrix instruction classes its CPU kernels use (llama.cpp has
+    AMX tile kernels, ``ggml-cpu/amx``; ik_llama.cpp has none, its issue 437 asks for
+    them, and uses AVX-512 VNNI / AVX2 dot products).
     """
 
     name: str
@@ -108,6 +111,7 @@ class EngineProfile:
     expert_offload: bool = False
     spec_methods: frozenset[str] = frozenset()
     input_embedding_on_host: bool = False
+    cpu_isas: tuple[str, ...] = ("avx512_vnni", "avx512", "avx2")
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -214,6 +218,7 @@ ENGINES: dict[str, EngineProfile] = {
         expert_offload=True,
         spec_methods=frozenset({"draft", "ngram", "mtp"}),
         input_embedding_on_host=True,
+        cpu_isas=("amx", "avx512_vnni", "avx512", "avx2"),
         description="GGUF; splits layers over GPUs and offloads the rest to the CPU",
     ),
     "ik_llama.cpp": EngineProfile(

@@ -161,7 +161,40 @@ PARAMETERS: tuple[Parameter, ...] = (
         30.0,
         0.0,
         1000.0,
-        "fixed time per layer per decoded token on the CPU (thread barriers), µs",
+        "fixed time per layer per decoded token on the CPU besides its thread barriers, µs",
+    ),
+    Parameter(
+        "layer_overhead_us.cpu_per_thread",
+        2.0,
+        0.0,
+        50.0,
+        "time per layer per decoded token for each CPU thread that joins the layer's "
+        "barriers (ggml's threads meet at a shared atomic counter after every operation, "
+        "so a barrier costs more with every thread), µs",
+    ),
+    Parameter(
+        "layer_overhead_us.cpu_per_extra_socket",
+        100.0,
+        0.0,
+        3000.0,
+        "time per layer per decoded token for each CPU socket beyond the first (barrier "
+        "and activations cross the inter-socket link), µs",
+    ),
+    Parameter(
+        "cpu_bandwidth_factor.ddr4",
+        1.0,
+        0.5,
+        1.5,
+        "decode bandwidth efficiency of DDR4 hosts relative to DDR5 hosts",
+    ),
+    Parameter(
+        "mmap_read_efficiency",
+        0.3,
+        0.02,
+        1.0,
+        "share of a drive's rated sequential read reached when memory-mapped weights "
+        "that do not fit in RAM are faulted back in (page faults with read-ahead, not one "
+        "long sequential read)",
     ),
     *_per_engine(
         "step_overhead_ms",
@@ -226,13 +259,23 @@ PARAMETERS: tuple[Parameter, ...] = (
         1.0,
         "GPU prefill throughput with quantized weights relative to 16-bit weights",
     ),
-    Parameter(
-        "cpu_int8_prefill_speedup",
-        2.0,
-        0.5,
-        6.0,
-        "CPU prefill with quantized weights relative to the FP32 rate (llama.cpp repacks "
-        "Q4/Q8 blocks for 8-bit integer dot products, faster than FP32 on AVX2/AVX-512/NEON)",
+    *(
+        Parameter(
+            f"cpu_int8_prefill_speedup.{isa}",
+            default,
+            0.5,
+            high,
+            f"CPU prefill with quantized weights relative to the FP32 rate on cores whose "
+            f"8-bit integer dot products use {isa.upper().replace('_', ' ')} (llama.cpp "
+            f"repacks Q4/Q8 blocks for integer dot products; AMX multiplies 16×64 int8 "
+            f"tiles)",
+        )
+        for isa, default, high in (
+            ("avx2", 1.4, 6.0),
+            ("avx512", 1.5, 6.0),
+            ("avx512_vnni", 2.0, 8.0),
+            ("amx", 3.0, 16.0),
+        )
     ),
     *_per_engine(
         "expert_matmul_half_tokens",
