@@ -462,7 +462,7 @@ def _assumptions(
     if layout.spilled_bytes > 0 and layout.storage is not None:
         notes.append(
             f"Weights that do not fit in RAM are faulted in from {layout.storage.name} at "
-            f"{constants['mmap_read_efficiency']:.0%} of its sequential read; a pass that "
+            f"{constants['storage_efficiency']:.0%} of its sequential read; a pass that "
             "reads every weight in order finds none of them still cached, so a dense model "
             "short of RAM reads its whole host share from the drive every token."
         )

@@ -152,7 +152,7 @@ def page_cache_miss(slot: Slot, touched_bytes: float) -> float:
 
 def drive_fault_gbs(slot: Slot, constants: Constants) -> float:
     """Rate at which faulted-in weights arrive from the pool's drive, GB/s."""
-    return slot.spill_bandwidth_gbs * constants["mmap_read_efficiency"]
+    return slot.spill_bandwidth_gbs * constants["storage_efficiency"]
 
 
 def _drive_split(

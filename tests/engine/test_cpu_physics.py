@@ -106,7 +106,7 @@ def test_a_dense_model_twice_the_ram_decodes_at_drive_speed():
     size = weights_bytes(LLAMA_3_70B, Q4_K_M)
     ram_gb = size / 2 / 2**30
     tokens_per_s, _ = _short_of_ram(LLAMA_3_70B, ram_gb)
-    drive = 3000e6 * load_constants()["mmap_read_efficiency"]
+    drive = 3000e6 * load_constants()["storage_efficiency"]
     # Reading every weight in order evicts the pages needed next: the whole model comes
     # from the drive for every token (llama.cpp PR 711), not only the half that is missing.
     assert tokens_per_s == pytest.approx(drive / size, rel=0.25)
@@ -118,5 +118,5 @@ def test_a_moe_model_short_of_ram_misses_only_on_the_experts_it_routes_to():
     # Same shortfall share: the MoE model's token touches few experts, most of them cached.
     size = weights_bytes(QWEN3_30B_A3B, Q4_K_M)
     moe, _ = _short_of_ram(QWEN3_30B_A3B, size * 0.75 / 2**30 + 3.0)
-    drive_bound = 3000e6 * load_constants()["mmap_read_efficiency"] / size
+    drive_bound = 3000e6 * load_constants()["storage_efficiency"] / size
     assert moe > 3 * drive_bound

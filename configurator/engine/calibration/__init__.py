@@ -187,15 +187,6 @@ PARAMETERS: tuple[Parameter, ...] = (
         1.5,
         "decode bandwidth efficiency of DDR4 hosts relative to DDR5 hosts",
     ),
-    Parameter(
-        "mmap_read_efficiency",
-        0.3,
-        0.02,
-        1.0,
-        "share of a drive's rated sequential read reached when memory-mapped weights "
-        "that do not fit in RAM are faulted back in (page faults with read-ahead, not one "
-        "long sequential read)",
-    ),
     *_per_engine(
         "step_overhead_ms",
         {
@@ -368,8 +359,13 @@ FIXED: dict[str, float] = {
     # ~8 µs over NVLink (nccl-tests, vLLM/SGLang custom all-reduce benchmarks).
     "allreduce_latency_us.pcie": 20.0,
     "allreduce_latency_us.nvlink": 8.0,
-    # Share of a drive's rated sequential read reached when streaming memory-mapped
-    # weights, and of PCIe bandwidth reached when copying weights to a GPU.
+    # Share of a drive's rated sequential read reached when memory-mapped weights are
+    # faulted back in, and of PCIe bandwidth reached when copying weights to a GPU. Rows
+    # with a stated drive: llama.cpp PR 711 read a whole 20 GB model per token in ~20 s
+    # from a 1 GB/s NVMe (~1.0); GLM-5.1 IQ1_M on 12 GB of RAM (Hugging Face forum,
+    # 2026-05-19) ~0.7 of its 650 MB/s; a 300 GB model from a <10 GB/s NVMe takes "tens
+    # of seconds per token" (DESIGN). Not fitted: the only other short-of-RAM rows
+    # (ik_llama.cpp discussion 399) do not name their drive.
     "storage_efficiency": 0.85,
     "pcie_efficiency": 0.8,
     # Share of a device's rated power drawn when idle with a model loaded (the busy
