@@ -293,6 +293,7 @@ def cpu_int8_speedup(slot: Slot, engine: EngineProfile, constants: Constants) ->
     if slot.cpu is None:
         return constants[f"cpu_int8_prefill_speedup.{devices.DEFAULT_CPU_ISA}"]
     isa = devices.cpu_matrix_isa(slot.cpu, engine.cpu_isas)
+    isa = devices.CPU_INT8_FACTOR_CLASS.get(isa, isa)
     return constants[f"cpu_int8_prefill_speedup.{isa}"]
 
 

@@ -264,7 +264,6 @@ PARAMETERS: tuple[Parameter, ...] = (
         )
         for isa, default, high in (
             ("avx2", 1.4, 6.0),
-            ("avx512", 1.5, 6.0),
             ("avx512_vnni", 2.0, 8.0),
             ("amx", 2.5, 16.0),
         )
