@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .hardware import CpuSystem, Gpu, UnifiedMemorySystem
+from .hardware import CPU_ISAS, CpuSystem, Gpu, UnifiedMemorySystem
 
 
 @dataclass(frozen=True)
@@ -182,3 +182,67 @@ def unified_vendor_from_name(name: str) -> str:
         if any(word in f" {lowered}" for word in words):
             return vendor
     return "apple"
+
+
+# Integer matrix instructions of CPUs, best first. What llama.cpp's CPU backend uses for
+# the 8-bit dot products of quantized prompt processing: Intel AMX tiles (AMX-INT8, its
+# ``ggml-cpu/amx`` kernels for Q4_0/Q4_1/Q8_0 and K-quants, llama.cpp PR 7707/8998),
+# AVX-512 VNNI (``vpdpbusd``: 64 int8 multiply-adds per instruction), AVX-512 without
+# VNNI, and 256-bit AVX2 (``vpmaddubsw`` + ``vpmaddwd``), which is also the class of
+# every CPU not listed (ARM NEON parts included).
+CPU_ISA_CLASSES: tuple[str, ...] = CPU_ISAS
+DEFAULT_CPU_ISA = "avx2"
+
+# (regular expression on the CPU's name, its best class). First match wins. Sources:
+# Intel ARK "Instruction Set Extensions" and "Intel Advanced Matrix Extensions" rows
+# (4th/5th gen Xeon Scalable "Sapphire/Emerald Rapids" and Xeon W-2400/3400: AMX-INT8/
+# BF16, AVX-512 VNNI; Xeon 6 P-core "Granite Rapids" 6xxxP: AMX-INT8/BF16/FP16; Xeon 6
+# E-core "Sierra Forest" 6xxxE: AVX2 and AVX-VNNI only; 2nd/3rd gen Xeon Scalable
+# "Cascade/Ice Lake" and Xeon W-3200: AVX-512 with VNNI (Deep Learning Boost); 1st gen
+# Xeon Scalable "Skylake-SP" x1xx: AVX-512 without VNNI; 11th gen Core "Tiger Lake":
+# AVX-512 VNNI) and AMD product pages (EPYC 9004/9005/8004/4004 "Zen 4/Zen 5", Ryzen
+# 7000/9000 and Threadripper 7000/9000 desktop parts: AVX-512 incl. VNNI and BF16; EPYC
+# 7002/7003, Ryzen 5000 and Threadripper 3000/5000: AVX2).
+CPU_ISA_FACTS: tuple[tuple[str, str], ...] = (
+    (r"xeon 6\d{3}e\b|xeon.*\b6\d{3}e\b", "avx2"),
+    (r"xeon 6\d{3}p\b|xeon.*\b6\d{3}p\b|xeon 6\b", "amx"),
+    (r"xeon.*\b(platinum|gold|silver|bronze) \d[45]\d{2}", "amx"),
+    (r"xeon w\d-[23]4\d{2}", "amx"),
+    (r"xeon.*\b(platinum|gold|silver|bronze) \d[23]\d{2}", "avx512_vnni"),
+    (r"xeon w-3[23]\d{2}|xeon w-2[23]\d{2}", "avx512_vnni"),
+    (r"xeon.*\b(platinum|gold|silver|bronze) \d1\d{2}", "avx512"),
+    (r"epyc [489]\d{3}", "avx512_vnni"),
+    (r"epyc 7\d{3}", "avx2"),
+    (r"threadripper.* [79]\d{3}", "avx512_vnni"),
+    (r"threadripper", "avx2"),
+    (r"ryzen \d+ (7\d{2}0|9\d{2}0)(x3d|x)?\b", "avx512_vnni"),
+    (r"i\d-11\d{2}g\d", "avx512_vnni"),
+)
+
+
+# Classes whose int8 prefill factor (relative to the FP32 rate) is another class's: without
+# VNNI, llama.cpp's AVX-512 dot products run AVX2's multiply-add sequence (vpmaddubsw,
+# vpmaddwd) at twice the width, and the FP32 rate the factor multiplies doubles too.
+CPU_INT8_FACTOR_CLASS: dict[str, str] = {"avx512": "avx2"}
+
+
+def cpu_isa_for_name(name: str) -> str:
+    """Best integer-matrix class (:data:`CPU_ISA_CLASSES`) of a CPU named ``name``."""
+    import re
+
+    lowered = name.lower()
+    for pattern, isa in CPU_ISA_FACTS:
+        if re.search(pattern, lowered):
+            return isa
+    return DEFAULT_CPU_ISA
+
+
+def cpu_matrix_isa(cpu: CpuSystem, engine_isas: tuple[str, ...]) -> str:
+    """The integer-matrix class an engine's CPU kernels use on ``cpu``: the CPU's own
+    class (stated, else from its name) if the engine has kernels for it, else the next
+    class down that it has (every AMX or AVX-512 CPU also runs the classes below)."""
+    own = cpu.isa or cpu_isa_for_name(cpu.name)
+    for isa in CPU_ISA_CLASSES[CPU_ISA_CLASSES.index(own) :]:
+        if isa in engine_isas:
+            return isa
+    return DEFAULT_CPU_ISA

@@ -92,6 +92,9 @@ class EngineProfile:
     from Python instead of replaying captured CUDA/HIP graphs (vLLM ``--enforce-eager``,
     SGLang ``--disable-cuda-graph``); ``eager``: the run used one, so each layer pays the
     calibrated ``eager_layer_overhead_us`` on top of its graph-replay cost.
+    ``cpu_isas``: integer-matrix instruction classes its CPU kernels use (llama.cpp has
+    AMX tile kernels, ``ggml-cpu/amx``; ik_llama.cpp has none, its issue 437 asks for
+    them, and uses AVX-512 VNNI / AVX2 dot products).
     """
 
     name: str
@@ -114,6 +117,7 @@ class EngineProfile:
     input_embedding_on_host: bool = False
     eager_flags: frozenset[str] = frozenset()
     eager: bool = False
+    cpu_isas: tuple[str, ...] = ("avx512_vnni", "avx512", "avx2")
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -228,6 +232,7 @@ ENGINES: dict[str, EngineProfile] = {
         expert_offload=True,
         spec_methods=frozenset({"draft", "ngram", "mtp"}),
         input_embedding_on_host=True,
+        cpu_isas=("amx", "avx512_vnni", "avx512", "avx2"),
         description="GGUF; splits layers over GPUs and offloads the rest to the CPU",
     ),
     "ik_llama.cpp": EngineProfile(

@@ -534,8 +534,10 @@ def _assumptions(
     notes = _basis_notes(model, quant, workload, engine, depth, placement_text, weights_gb)
     if layout.spilled_bytes > 0 and layout.storage is not None:
         notes.append(
-            f"Weights that do not fit stream from {layout.storage.name} at "
-            f"{constants['storage_efficiency']:.0%} of its sequential read, every token."
+            f"Weights that do not fit in RAM are faulted in from {layout.storage.name} at "
+            f"{constants['storage_efficiency']:.0%} of its sequential read; a pass that "
+            "reads every weight in order finds none of them still cached, so a dense model "
+            "short of RAM reads its whole host share from the drive every token."
         )
     notes += _device_notes(layout, constants)
     notes += _setup_notes(model, workload, engine, layout, constants)

@@ -22,6 +22,8 @@ PCIE_LANE_GBS = {1: 0.25, 2: 0.5, 3: 0.985, 4: 1.969, 5: 3.938, 6: 7.563}
 GPU_VENDORS = ("nvidia", "amd", "intel")
 UNIFIED_VENDORS = ("apple", "amd", "nvidia", "intel", "qualcomm")
 MEMORY_TYPES = ("DDR3", "DDR4", "DDR5", "LPDDR4X", "LPDDR5", "LPDDR5X", "MRDIMM")
+# Integer-matrix instruction classes of CPUs, best first (see devices.CPU_ISA_FACTS).
+CPU_ISAS = ("amx", "avx512_vnni", "avx512", "avx2")
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,9 @@ class CpuSystem:
     distribute``; the default, as the documented advice). Without it the pages sit on the
     node that first touched them and every socket's cores read that one node's channels.
     ``pcie_gen``: the host's PCIe generation (None: not limiting); a GPU's link runs at the
-    lower of its own and the host's generation.
+    lower of its own and the host's generation. ``isa``: the best integer-matrix
+    instructions its cores have (amx, avx512_vnni, avx512, avx2; None: from its name,
+    :func:`.devices.cpu_isa_for_name`).
     """
 
     name: str
@@ -127,9 +131,12 @@ class CpuSystem:
     ccds_per_socket: int | None = None
     numa_interleave: bool = True
     pcie_gen: int | None = None
+    isa: str | None = None
 
     def __post_init__(self) -> None:
         checks.text("cpu.name", self.name)
+        if self.isa is not None:
+            checks.choice("cpu.isa", self.isa, CPU_ISAS)
         if self.pcie_gen is not None:
             checks.integer("cpu.pcie_gen", self.pcie_gen, 1, 6)
         if not isinstance(self.numa_interleave, bool):

@@ -43,6 +43,12 @@ def cpu_pull_gbs(cpu: CpuSystem, constants: Constants) -> float:
     return per_ccd * ccds * cpu.sockets
 
 
+def cpu_memory_factor(cpu: CpuSystem, constants: Constants) -> float:
+    """Decode bandwidth efficiency of ``cpu``'s memory technology relative to DDR5
+    (a ``cpu_bandwidth_factor.<type>`` constant where one exists, else 1)."""
+    return constants.values.get(f"cpu_bandwidth_factor.{cpu.memory_type.lower()}", 1.0)
+
+
 def cpu_bandwidth_gbs(cpu: CpuSystem, constants: Constants) -> float:
     """Bandwidth a CPU system delivers to decode, GB/s: a share of the channels' peak,
     and no more than its cores and CCDs can pull. Two or more sockets: with the weights
@@ -50,6 +56,7 @@ def cpu_bandwidth_gbs(cpu: CpuSystem, constants: Constants) -> float:
     (llama.cpp's default first-touch placement), the channels of one socket, which every
     socket's threads read (remote ones over the inter-socket link)."""
     bandwidth = cpu.bandwidth_gbs * constants["bandwidth_efficiency.cpu"]
+    bandwidth *= cpu_memory_factor(cpu, constants)
     if cpu.sockets > 1:
         if cpu.numa_interleave:
             bandwidth *= constants["numa_efficiency"]

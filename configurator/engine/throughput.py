@@ -19,10 +19,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from . import memory, rates
+from . import devices, memory, rates
 from .calibration import Constants
 from .engines import EngineProfile
-from .hardware import PCIE_LANE_GBS
+from .hardware import PCIE_LANE_GBS, CpuSystem
 from .memory import ModelParts
 from .placement import UNPLACED, Placement, Slot
 
@@ -81,7 +81,8 @@ def _engine_constant(prefix: str, engine: EngineProfile, constants: Constants) -
 
 
 def layer_overhead_s(kind: str, engine: EngineProfile, constants: Constants) -> float:
-    """Fixed time per layer per decode step on a pool of ``kind`` with ``engine``, s."""
+    """Fixed time per layer per decode step on a pool of ``kind`` with ``engine``, s
+    (for a CPU pool without its threads: the base part of :func:`cpu_layer_overhead_s`)."""
     if kind == "cpu":
         return constants["layer_overhead_us.cpu"] * 1e-6
     prefix = f"layer_overhead_us.{'unified' if kind == 'unified' else 'gpu'}"
@@ -90,6 +91,27 @@ def layer_overhead_s(kind: str, engine: EngineProfile, constants: Constants) -> 
         # Without CUDA graphs every kernel of the layer is launched from Python.
         seconds += constants[f"eager_layer_overhead_us.{engine.cost_key}"] * 1e-6
     return seconds
+
+
+def cpu_layer_overhead_s(cpu: CpuSystem, constants: Constants) -> float:
+    """Fixed time per layer per decode step on ``cpu`` (its ``cores``: the threads that
+    run), s. ggml's CPU threads meet at a barrier after every operation of a layer (a
+    shared atomic counter each thread increments and then spins on), so the cost grows
+    with the threads that take part, and more when the counter's cache line crosses the
+    link between sockets: base + per thread × threads + per socket × (sockets − 1)."""
+    us = (
+        constants["layer_overhead_us.cpu"]
+        + constants["layer_overhead_us.cpu_per_thread"] * cpu.cores
+        + constants["layer_overhead_us.cpu_per_extra_socket"] * (cpu.sockets - 1)
+    )
+    return us * 1e-6
+
+
+def _pool_layer_overhead_s(slot: Slot, engine: EngineProfile, constants: Constants) -> float:
+    """Fixed time per layer per decode step on pool ``slot``, s."""
+    if slot.kind == "cpu" and slot.cpu is not None:
+        return cpu_layer_overhead_s(slot.cpu, constants)
+    return layer_overhead_s(slot.kind, engine, constants)
 
 
 def step_overhead_s(engine: EngineProfile, constants: Constants, batch: int = 1) -> float:
@@ -125,22 +147,54 @@ def engine_bandwidth_gbs(slot: Slot, engine: EngineProfile | None, constants: Co
     return min(bandwidth * factor, slot.bandwidth_gbs)
 
 
+def page_cache_miss(slot: Slot, touched_bytes: float) -> float:
+    """Share of the weights a pass over ``touched_bytes`` of pool ``slot``'s weights
+    must fault in from the drive when the pool is short of RAM (memory-mapped weights,
+    the page cache holding what fits). The kernel evicts the least recently used pages:
+    a pass that reads the whole pool in order (a dense model, or a prompt pass touching
+    every expert) finds none of the pages it needs next still cached, so it misses on
+    all of them; a pass touching a small random part (the routed experts of one token)
+    misses on the share that is not cached. Between the two: spill + (1 − spill) ×
+    touched share. (llama.cpp PR 711: a 20 GB model on a 16 GB laptop took 20 s per
+    token from a 1 GB/s NVMe drive, i.e. read the whole file for every token.)"""
+    spill = slot.spill_fraction
+    if spill <= 0:
+        return 0.0
+    pool = slot.weights_bytes / (1 - spill) if spill < 1 else touched_bytes
+    touched = min(touched_bytes / pool, 1.0) if pool > 0 else 1.0
+    return spill + (1 - spill) * touched
+
+
+def drive_fault_gbs(slot: Slot, constants: Constants) -> float:
+    """Rate at which faulted-in weights arrive from the pool's drive, GB/s."""
+    return slot.spill_bandwidth_gbs * constants["storage_efficiency"]
+
+
+def _drive_split(
+    slot: Slot, weights: float, constants: Constants, passes: int = 1
+) -> tuple[float, float]:
+    """(bytes read from memory, seconds reading from the drive) of ``passes`` passes
+    over ``weights`` bytes in all on pool ``slot``."""
+    miss = page_cache_miss(slot, weights / max(passes, 1))
+    if miss <= 0:
+        return weights, 0.0
+    return weights * (1 - miss), weights * miss / (drive_fault_gbs(slot, constants) * 1e9)
+
+
 def _read_seconds(
     slot: Slot,
     weights: float,
     kv: float,
     constants: Constants,
     engine: EngineProfile | None = None,
+    passes: int = 1,
 ) -> tuple[float, float]:
-    """Time to read ``weights`` (part of them from the drive if the pool spilled) and
-    ``kv`` bytes with ``engine``'s kernels; returns (total, part spent streaming from
-    the drive)."""
+    """Time to read ``weights`` over ``passes`` passes with ``engine``'s kernels (part of
+    them from the drive if the pool is short of RAM, :func:`page_cache_miss`) and ``kv``
+    bytes; returns (total, part spent streaming from the drive)."""
     bandwidth = engine_bandwidth_gbs(slot, engine, constants) * 1e9
-    resident = weights * (1 - slot.spill_fraction) + kv / constants["kv_read_efficiency"]
-    streamed = 0.0
-    if slot.spill_fraction > 0:
-        drive = slot.spill_bandwidth_gbs * constants["storage_efficiency"] * 1e9
-        streamed = weights * slot.spill_fraction / drive
+    in_memory, streamed = _drive_split(slot, weights, constants, passes)
+    resident = in_memory + kv / constants["kv_read_efficiency"]
     return resident / bandwidth + streamed, streamed
 
 
@@ -229,7 +283,7 @@ def decode_step(
         rest = [t.seconds for t in times if t.kind != "gpu" or t.label == UNPLACED]
         overhead += placement.gpu_layers * layer_overhead_s("gpu", engine, constants)
         overhead += sum(
-            s.layers * layer_overhead_s(s.kind, engine, constants)
+            s.layers * _pool_layer_overhead_s(s, engine, constants)
             for s in pools
             if s.kind != "gpu" or s.label == UNPLACED
         )
@@ -238,7 +292,7 @@ def decode_step(
         total = max(gpu_times, default=0.0) + sum(rest)
         parallel = True
     else:
-        overhead += sum(s.layers * layer_overhead_s(s.kind, engine, constants) for s in pools)
+        overhead += sum(s.layers * _pool_layer_overhead_s(s, engine, constants) for s in pools)
         total = sum(t.seconds for t in times)
         parallel = False
     return StepTime(total + sync + overhead, tuple(times), sync, overhead, parallel)
@@ -254,10 +308,21 @@ def _prefill_rate(
     rate *= constants.values.get(f"prefill_engine_speedup.{engine.cost_key}", 1.0)
     if quantized:
         if slot.kind == "cpu":
-            rate *= constants["cpu_int8_prefill_speedup"]
+            rate *= cpu_int8_speedup(slot, engine, constants)
         else:
             rate *= constants["prefill_quantized_factor"]
     return rate
+
+
+def cpu_int8_speedup(slot: Slot, engine: EngineProfile, constants: Constants) -> float:
+    """Prefill rate of quantized weights on a CPU pool relative to its FP32 rate: set by
+    the integer-matrix instructions the engine's kernels use on that CPU (AMX tiles,
+    AVX-512 VNNI, AVX-512, AVX2; :func:`.devices.cpu_matrix_isa`)."""
+    if slot.cpu is None:
+        return constants[f"cpu_int8_prefill_speedup.{devices.DEFAULT_CPU_ISA}"]
+    isa = devices.cpu_matrix_isa(slot.cpu, engine.cpu_isas)
+    isa = devices.CPU_INT8_FACTOR_CLASS.get(isa, isa)
+    return constants[f"cpu_int8_prefill_speedup.{isa}"]
 
 
 def host_offload(
@@ -285,6 +350,7 @@ def offload_seconds(
     engine: EngineProfile,
     constants: Constants,
     quantized: bool,
+    passes: int = 1,
 ) -> tuple[float, float]:
     """(PCIe seconds, GPU seconds) to multiply ``weight_bytes`` of host-held weights
     (``flops`` FLOPs over the pass) on ``gpu``: the bytes cross the GPU's PCIe link
@@ -298,10 +364,7 @@ def offload_seconds(
         # The link trains at the lower of the card's and the host's PCIe generation.
         link_gbs = PCIE_LANE_GBS[min(gpu.gpu.pcie_gen, host.cpu.pcie_gen)] * gpu.gpu.pcie_lanes
     link = link_gbs * constants["pcie_efficiency"] * 1e9
-    streamed = 0.0
-    if host.spill_fraction > 0:
-        drive = host.spill_bandwidth_gbs * constants["storage_efficiency"] * 1e9
-        streamed = weight_bytes * host.spill_fraction / drive
+    _, streamed = _drive_split(host, weight_bytes, constants, passes)
     return weight_bytes / link + streamed, flops / _prefill_rate(gpu, engine, constants, quantized)
 
 
@@ -312,12 +375,13 @@ def _host_part(
     engine: EngineProfile,
     constants: Constants,
     quantized: bool,
+    passes: int = 1,
 ) -> tuple[float, float]:
     """(seconds, of which streamed from a drive) for the CPU to multiply ``weight_bytes``
     of its own weights (``flops`` FLOPs): the slower of reading them and its prefill rate."""
     if weight_bytes <= 0 and flops <= 0:
         return 0.0, 0.0
-    t_memory, streamed = _read_seconds(slot, weight_bytes, 0.0, constants)
+    t_memory, streamed = _read_seconds(slot, weight_bytes, 0.0, constants, passes=passes)
     return max(t_memory, flops / _prefill_rate(slot, engine, constants, quantized)), streamed
 
 
@@ -375,18 +439,18 @@ def prefill(
             moved_w = (dense_w if offload_dense else 0.0) + (expert_w if offload_experts else 0.0)
             moved_f = (dense_f if offload_dense else 0.0) + (expert_f if offload_experts else 0.0)
             t_link, t_gpu = offload_seconds(
-                slot, first, moved_w, moved_f, engine, constants, quantized
+                slot, first, moved_w, moved_f, engine, constants, quantized, passes
             )
             host_f = (0.0 if offload_dense else dense_f) + (0.0 if offload_experts else expert_f)
             t_host, streamed = _host_part(
-                slot, dense_w + expert_w - moved_w, host_f, engine, constants, quantized
+                slot, dense_w + expert_w - moved_w, host_f, engine, constants, quantized, passes
             )
             weights = dense_w + expert_w
             seconds = max(t_link, t_gpu) + t_host
             compute_bound = t_gpu >= t_link
         else:
             weights = dense_w + expert_w
-            t_memory, streamed = _read_seconds(slot, weights, 0.0, constants)
+            t_memory, streamed = _read_seconds(slot, weights, 0.0, constants, passes=passes)
             t_compute = (dense_f + expert_f) / _prefill_rate(slot, engine, constants, quantized)
             seconds = max(t_memory, t_compute)
             compute_bound = t_compute >= t_memory

@@ -161,7 +161,31 @@ PARAMETERS: tuple[Parameter, ...] = (
         30.0,
         0.0,
         1000.0,
-        "fixed time per layer per decoded token on the CPU (thread barriers), µs",
+        "fixed time per layer per decoded token on the CPU besides its thread barriers, µs",
+    ),
+    Parameter(
+        "layer_overhead_us.cpu_per_thread",
+        2.0,
+        0.0,
+        50.0,
+        "time per layer per decoded token for each CPU thread that joins the layer's "
+        "barriers (ggml's threads meet at a shared atomic counter after every operation, "
+        "so a barrier costs more with every thread), µs",
+    ),
+    Parameter(
+        "layer_overhead_us.cpu_per_extra_socket",
+        100.0,
+        0.0,
+        3000.0,
+        "time per layer per decoded token for each CPU socket beyond the first (barrier "
+        "and activations cross the inter-socket link), µs",
+    ),
+    Parameter(
+        "cpu_bandwidth_factor.ddr4",
+        1.0,
+        0.5,
+        1.5,
+        "decode bandwidth efficiency of DDR4 hosts relative to DDR5 hosts",
     ),
     *_per_engine(
         "step_overhead_ms",
@@ -261,13 +285,23 @@ PARAMETERS: tuple[Parameter, ...] = (
         1.0,
         "GPU prefill throughput with quantized weights relative to 16-bit weights",
     ),
-    Parameter(
-        "cpu_int8_prefill_speedup",
-        2.0,
-        0.5,
-        6.0,
-        "CPU prefill with quantized weights relative to the FP32 rate (llama.cpp repacks "
-        "Q4/Q8 blocks for 8-bit integer dot products, faster than FP32 on AVX2/AVX-512/NEON)",
+    *(
+        Parameter(
+            f"cpu_int8_prefill_speedup.{isa}",
+            default,
+            1.0,
+            high,
+            f"CPU prefill with quantized weights relative to the FP32 rate on cores whose "
+            f"8-bit integer dot products use {isa.upper().replace('_', ' ')} (llama.cpp "
+            f"repacks Q4/Q8 blocks for integer dot products; AMX multiplies 16×64 int8 "
+            f"tiles); never below 1: llama.cpp quantizes activations to 8 bits because "
+            f"integer dot products outrun FP32 FMAs on the same vector units",
+        )
+        for isa, default, high in (
+            ("avx2", 1.4, 6.0),
+            ("avx512_vnni", 2.0, 8.0),
+            ("amx", 2.5, 16.0),
+        )
     ),
     *_per_engine(
         "expert_matmul_half_tokens",
@@ -374,6 +408,13 @@ NOT_FITTED: dict[str, str] = {
         "the reference: the per-memory-class bandwidth efficiencies are llama.cpp's, other "
         "engines' factors are relative to it"
     ),
+    "cpu_int8_prefill_speedup.amx": (
+        "no row measures llama.cpp prompt processing on an AMX CPU without a GPU (the AMX "
+        "Xeon rows ran ik_llama.cpp, which has no AMX kernels); default between the AVX-512 "
+        "VNNI default and the 8x int8 rate of AMX tiles, which llama.cpp's kernels do not "
+        "reach (they apply the block scales in FP32 between tile multiplies, llama.cpp PR "
+        "7707; Ollama PR 9203 measured AMX slower than AVX-512 on Sapphire Rapids decode)"
+    ),
     "numa_efficiency": (
         "no measured two-socket row states that its weights were interleaved over the "
         "nodes (the others read one node's channels); default from llama.cpp issue 11744 "
@@ -384,8 +425,13 @@ NOT_FITTED: dict[str, str] = {
 
 # Constants taken from public measurements rather than fitted (too little data to fit):
 FIXED: dict[str, float] = {
-    # Share of a drive's rated sequential read reached when streaming memory-mapped
-    # weights, and of PCIe bandwidth reached when copying weights to a GPU.
+    # Share of a drive's rated sequential read reached when memory-mapped weights are
+    # faulted back in, and of PCIe bandwidth reached when copying weights to a GPU. Rows
+    # with a stated drive: llama.cpp PR 711 read a whole 20 GB model per token in ~20 s
+    # from a 1 GB/s NVMe (~1.0); GLM-5.1 IQ1_M on 12 GB of RAM (Hugging Face forum,
+    # 2026-05-19) ~0.7 of its 650 MB/s; a 300 GB model from a <10 GB/s NVMe takes "tens
+    # of seconds per token" (DESIGN). Not fitted: the only other short-of-RAM rows
+    # (ik_llama.cpp discussion 399) do not name their drive.
     "storage_efficiency": 0.85,
     "pcie_efficiency": 0.8,
     # Share of a device's rated power drawn when idle with a model loaded (the busy

@@ -47,6 +47,10 @@ Conversions, applied to every row alike:
   row says so (``numactl --interleave``, ``--numa distribute``, or
   ``hardware.cpu.numa_interleave``); otherwise one node's channels serve all threads.
 - A host's PCIe generation (``hardware.cpu.pcie_gen``) when the row states it.
+- A CPU's integer-matrix instructions (``hardware.cpu.isa``: amx, avx512_vnni, avx512,
+  avx2) from the row, else from its name (:data:`..devices.CPU_ISA_FACTS`).
+- The drive a short-of-RAM host streams weights from (``hardware.storage``: ``name``,
+  ``seq_read_mbs``), else an assumed NVMe drive.
 """
 
 from __future__ import annotations
@@ -59,7 +63,15 @@ from typing import Any
 
 from .. import devices
 from ..engines import EngineProfile, engine_profile, training_framework
-from ..hardware import CpuSystem, Gpu, GpuGroup, Machine, UnifiedMemorySystem, with_threads
+from ..hardware import (
+    CpuSystem,
+    Gpu,
+    GpuGroup,
+    Machine,
+    Storage,
+    UnifiedMemorySystem,
+    with_threads,
+)
 from ..memory import ModelParts, model_parts
 from ..model import ModelArch
 from ..placement import Placement, place
@@ -461,6 +473,7 @@ def _cpu(data: dict[str, Any], needs_compute: bool) -> CpuSystem:
         ccds_per_socket=data.get("ccds") or devices.ccds_for_cpu_name(name),
         tdp_w_per_socket=float(data.get("tdp_w") or 200) / sockets,
         pcie_gen=int(data["pcie_gen"]) if data.get("pcie_gen") else None,
+        isa=str(data["isa"]) if data.get("isa") else None,
     )
 
 
@@ -520,6 +533,15 @@ def _machine(
     if cpu is not None and threads:
         cpu = with_threads(cpu, int(threads))
     system = _system(data["system"], needs_compute) if data.get("system") else None
+    storage = _storage(data.get("storage"))
     if system is not None:
-        return Machine(unified=system)
-    return Machine(gpus=groups, cpu=cpu)
+        return Machine(unified=system, storage=storage)
+    return Machine(gpus=groups, cpu=cpu, storage=storage)
+
+
+def _storage(data: dict[str, Any] | None) -> Storage | None:
+    """The drive weights stream from when RAM is short (``hardware.storage``: name and
+    rated sequential read in MB/s), None when the row does not state it."""
+    if not data or not data.get("seq_read_mbs"):
+        return None
+    return Storage(str(data.get("name") or "drive"), float(data["seq_read_mbs"]))

@@ -1,0 +1,122 @@
+"""CPU servers: integer-matrix instructions in prompt processing, thread barriers per
+layer, and hosts short of RAM streaming memory-mapped weights from the drive."""
+
+from dataclasses import replace
+
+import pytest
+
+from configurator.engine import Machine, Workload, estimate, load_constants
+from configurator.engine.devices import cpu_isa_for_name, cpu_matrix_isa
+from configurator.engine.engines import engine_profile
+from configurator.engine.hardware import CpuSystem, Storage
+from configurator.engine.memory import weights_bytes
+from configurator.engine.throughput import cpu_layer_overhead_s
+
+from .models import LLAMA_3_8B, LLAMA_3_70B, Q4_K_M, QWEN3_30B_A3B
+
+# One 56-core socket, 8 × DDR5-4800; identical but for the cores' integer-matrix units.
+SERVER = CpuSystem(
+    "server CPU",
+    sockets=1,
+    cores_per_socket=56,
+    memory_channels=8,
+    memory_mts=4800,
+    ram_gb=512,
+    fp32_gflops_per_socket=56 * 2.0 * 64,
+)
+PROMPT = Workload(prompt_tokens=512, context_tokens=1024, gen_tokens=64)
+
+
+# FP32 FLOPs per cycle per core: two 512-bit FMA units (Xeon Scalable, Zen 5) or two
+# 256-bit ones (AVX2 cores).
+AVX512_FLOPS, AVX2_FLOPS = 64, 32
+
+
+def _prefill(cpu: CpuSystem, engine: str = "llama.cpp") -> float:
+    return estimate(Machine(cpu=cpu), LLAMA_3_8B, Q4_K_M, PROMPT, engine).prefill_tokens_per_s
+
+
+def _at_clock(isa: str, flops_per_cycle: int) -> CpuSystem:
+    return replace(SERVER, isa=isa, fp32_gflops_per_socket=56 * 2.0 * flops_per_cycle)
+
+
+def test_amx_and_vnni_cpus_prefill_faster_than_avx2_at_equal_cores_and_clock():
+    amx = _prefill(_at_clock("amx", AVX512_FLOPS))
+    vnni = _prefill(_at_clock("avx512_vnni", AVX512_FLOPS))
+    avx2 = _prefill(_at_clock("avx2", AVX2_FLOPS))
+    assert amx > avx2
+    assert vnni > avx2
+    # Decode reads the same bytes from the same channels whatever the ISA.
+    decode = {
+        isa: estimate(
+            Machine(cpu=replace(SERVER, isa=isa)), LLAMA_3_8B, Q4_K_M, PROMPT
+        ).decode_tokens_per_s
+        for isa in ("amx", "avx2")
+    }
+    assert decode["amx"] == pytest.approx(decode["avx2"], rel=1e-6)
+
+
+def test_an_engine_without_amx_kernels_uses_the_cpus_vnni_dot_products():
+    amx_cpu = replace(SERVER, isa="amx")
+    assert cpu_matrix_isa(amx_cpu, engine_profile("llama.cpp").cpu_isas) == "amx"
+    assert cpu_matrix_isa(amx_cpu, engine_profile("ik_llama.cpp").cpu_isas) == "avx512_vnni"
+    ik_amx = _prefill(amx_cpu, "ik_llama.cpp")
+    ik_vnni = _prefill(replace(SERVER, isa="avx512_vnni"), "ik_llama.cpp")
+    assert ik_amx == pytest.approx(ik_vnni, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("name", "isa"),
+    [
+        ("Intel Xeon Platinum 8480+", "amx"),  # Sapphire Rapids
+        ("Intel Xeon Platinum 8592+", "amx"),  # Emerald Rapids
+        ("Intel Xeon 6980P", "amx"),  # Granite Rapids
+        ("Intel Xeon 6780E", "avx2"),  # Sierra Forest: E-cores, no AVX-512
+        ("Intel Xeon Gold 6226R", "avx512_vnni"),  # Cascade Lake
+        ("Intel Xeon Gold 6138", "avx512"),  # Skylake-SP
+        ("AMD EPYC 9654", "avx512_vnni"),  # Genoa
+        ("AMD EPYC 9965", "avx512_vnni"),  # Turin
+        ("AMD EPYC 7763", "avx2"),  # Milan
+        ("AMD Ryzen 9 5950X", "avx2"),
+        ("AMD Ryzen 9 9950X", "avx512_vnni"),
+    ],
+)
+def test_cpu_isa_follows_the_vendors_product_pages(name, isa):
+    assert cpu_isa_for_name(name) == isa
+
+
+def test_per_layer_cpu_cost_grows_with_threads_and_sockets():
+    constants = load_constants()
+    few = cpu_layer_overhead_s(replace(SERVER, cores_per_socket=8), constants)
+    many = cpu_layer_overhead_s(SERVER, constants)
+    two = cpu_layer_overhead_s(replace(SERVER, sockets=2, memory_channels=16), constants)
+    assert few <= many <= two
+    assert few < two
+
+
+def _short_of_ram(model, ram_gb: float, drive_mbs: float = 3000.0) -> tuple[float, float]:
+    """(decode tokens/s, weight bytes) of ``model`` at Q4_K_M on SERVER with ``ram_gb``."""
+    cpu = replace(SERVER, ram_gb=ram_gb)
+    machine = Machine(cpu=cpu, storage=Storage("NVMe", drive_mbs))
+    result = estimate(machine, model, Q4_K_M, Workload(prompt_tokens=64, context_tokens=256))
+    return result.decode_tokens_per_s, weights_bytes(model, Q4_K_M)
+
+
+def test_a_dense_model_twice_the_ram_decodes_at_drive_speed():
+    size = weights_bytes(LLAMA_3_70B, Q4_K_M)
+    ram_gb = size / 2 / 2**30
+    tokens_per_s, _ = _short_of_ram(LLAMA_3_70B, ram_gb)
+    drive = 3000e6 * load_constants()["storage_efficiency"]
+    # Reading every weight in order evicts the pages needed next: the whole model comes
+    # from the drive for every token (llama.cpp PR 711), not only the half that is missing.
+    assert tokens_per_s == pytest.approx(drive / size, rel=0.25)
+    fits, _ = _short_of_ram(LLAMA_3_70B, 512)
+    assert tokens_per_s < fits / 10
+
+
+def test_a_moe_model_short_of_ram_misses_only_on_the_experts_it_routes_to():
+    # Same shortfall share: the MoE model's token touches few experts, most of them cached.
+    size = weights_bytes(QWEN3_30B_A3B, Q4_K_M)
+    moe, _ = _short_of_ram(QWEN3_30B_A3B, size * 0.75 / 2**30 + 3.0)
+    drive_bound = 3000e6 * load_constants()["storage_efficiency"] / size
+    assert moe > 3 * drive_bound
