@@ -21,6 +21,13 @@ ggml's CUDA backend offloads a matrix multiply on host-resident weights from a b
 32 (``ggml_backend_cuda_device_offload_op``, ``min_batch_size = 32``; llama.cpp PR 13386
 adds ``--no-op-offload``); ik_llama.cpp PR 520 (https://github.com/ikawrakow/ik_llama.cpp/pull/520)
 offloads MoE matrix multiplies only from ``experts_total ÷ experts_per_token × 32`` tokens.
+GPU graphs: llama.cpp's CUDA backend captures each decode step as a CUDA graph and
+replays it (PR 6766, https://github.com/ggml-org/llama.cpp/pull/6766, on by default since
+April 2024); its HIP build gained hipGraph support off by default (PR 11362,
+https://github.com/ggml-org/llama.cpp/pull/11362: "no decrease in overhead" at the time)
+and turned it on only in April 2026 (PR 22254,
+https://github.com/ggml-org/llama.cpp/pull/22254: 1-11 % faster token generation), so the
+ROCm measurements here were taken launching every kernel from the host.
 """
 
 from __future__ import annotations
@@ -88,6 +95,9 @@ class EngineProfile:
     uses. ``gpu_runtime_overhead_gb``: per-GPU memory besides weights, KV and buffers.
     ``activation_tokens``: tokens per forward pass during prefill (the ``ubatch``).
     ``input_embedding_on_host``: the token embedding stays in system RAM.
+    ``ungraphed_backends``: backends on which the engine launches each decode kernel from
+    the host rather than replaying a captured GPU graph, so every layer costs more fixed
+    time (calibration's ``ungraphed_layer_overhead_us``).
     """
 
     name: str
@@ -108,6 +118,7 @@ class EngineProfile:
     expert_offload: bool = False
     spec_methods: frozenset[str] = frozenset()
     input_embedding_on_host: bool = False
+    ungraphed_backends: frozenset[str] = frozenset()
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -214,6 +225,7 @@ ENGINES: dict[str, EngineProfile] = {
         expert_offload=True,
         spec_methods=frozenset({"draft", "ngram", "mtp"}),
         input_embedding_on_host=True,
+        ungraphed_backends=frozenset({"ROCm"}),
         description="GGUF; splits layers over GPUs and offloads the rest to the CPU",
     ),
     "ik_llama.cpp": EngineProfile(
