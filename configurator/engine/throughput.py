@@ -132,6 +132,14 @@ def pool_overhead_s(
     return slot.layers * per_layer + moe
 
 
+def unpack_overlap_seconds(t_read: float, t_unpack: float, constants: Constants) -> float:
+    """Time a pool's read and its unpacking of quantized weights leave exposed beyond the
+    slower of the two: ``unpack_overlap_loss`` × the faster one (0: the ALU work hides
+    fully behind the memory stream). It matters on GPUs whose FP32 rate is small beside
+    their bandwidth (Pascal/Volta/Turing datacenter cards), s."""
+    return constants["unpack_overlap_loss"] * min(t_read, t_unpack)
+
+
 def expert_matmul_efficiency(
     rows: float, constants: Constants, engine: EngineProfile | None = None
 ) -> float:
@@ -218,11 +226,12 @@ def decode_step(
             # Tensor cores waste most of a tile on the few rows of a decode batch.
             rate *= constants["decode_compute_efficiency"]
         t_compute = max(t_unpack, flops / rate)
+        exposed = unpack_overlap_seconds(t_read, t_unpack, constants)
         times.append(
             SlotTime(
                 slot.label,
                 slot.kind,
-                max(t_read, t_compute),
+                max(t_read, t_compute) + exposed,
                 weights + kv,
                 t_compute > t_read,
                 streamed,

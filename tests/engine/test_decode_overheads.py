@@ -9,7 +9,7 @@ from configurator.engine.memory import model_parts
 from configurator.engine.placement import place
 from configurator.engine.throughput import decode_step
 
-from .models import Q4_K_M, QWEN3_30B_A3B, RTX_4090
+from .models import BF16, Q4_K_M, QWEN3_30B_A3B, RTX_4090
 
 # NVIDIA Tesla T4 (TechPowerUp GPU database): 16 GB GDDR6 at 320 GB/s, 65.13 TFLOPS
 # FP16 tensor, 8.141 TFLOPS FP32, 70 W.
@@ -105,3 +105,20 @@ def test_a_backend_without_graph_replay_pays_more_per_layer():
     )
     with_graphs = decode_step(placement, parts, graphed, constants, 512, 16.0, 4.8)
     assert rocm.overhead_s > with_graphs.overhead_s
+
+
+def test_unpacking_quantized_weights_costs_more_on_a_card_with_little_fp32():
+    # Same memory, a quarter of the ALU rate: unpacking Q4 weights no longer hides fully
+    # behind the memory stream, while 16-bit weights need no unpacking.
+    quick = replace(TESLA_T4, name="T4 with 4x FP32", fp32_tflops=4 * TESLA_T4.fp32_tflops)
+    assert _step(TESLA_T4, DENSE_3B).seconds > _step(quick, DENSE_3B).seconds
+    constants = load_constants()
+    profile = engine_profile("llama.cpp")
+    times = []
+    for gpu in (TESLA_T4, quick):
+        parts = model_parts(DENSE_3B, BF16)
+        placement = place(
+            Machine(gpus=((gpu, 1),)), DENSE_3B, BF16, Workload(), profile, constants, parts=parts
+        )
+        times.append(decode_step(placement, parts, profile, constants, 512, 16.0, 16.0).seconds)
+    assert times[0] == times[1]

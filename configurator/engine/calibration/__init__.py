@@ -238,6 +238,15 @@ PARAMETERS: tuple[Parameter, ...] = (
         for kind, default in (("gpu", 10.0), ("unified", 30.0))
     ),
     Parameter(
+        "unpack_overlap_loss",
+        0.3,
+        0.0,
+        1.0,
+        "share of the shorter of a GPU pool's weight read and its unpacking of quantized "
+        "weights that does not overlap the longer in decode (0: fully hidden); it slows "
+        "cards with little FP32 throughput per byte of bandwidth",
+    ),
+    Parameter(
         "row_split_sync_us_per_layer",
         300.0,
         0.0,
