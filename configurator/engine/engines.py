@@ -21,6 +21,13 @@ ggml's CUDA backend offloads a matrix multiply on host-resident weights from a b
 32 (``ggml_backend_cuda_device_offload_op``, ``min_batch_size = 32``; llama.cpp PR 13386
 adds ``--no-op-offload``); ik_llama.cpp PR 520 (https://github.com/ikawrakow/ik_llama.cpp/pull/520)
 offloads MoE matrix multiplies only from ``experts_total ÷ experts_per_token × 32`` tokens.
+GPU graphs: llama.cpp's CUDA backend captures each decode step as a CUDA graph and
+replays it (PR 6766, https://github.com/ggml-org/llama.cpp/pull/6766, on by default since
+April 2024); its HIP build gained hipGraph support off by default (PR 11362,
+https://github.com/ggml-org/llama.cpp/pull/11362: "no decrease in overhead" at the time)
+and turned it on only in April 2026 (PR 22254,
+https://github.com/ggml-org/llama.cpp/pull/22254: 1-11 % faster token generation), so the
+ROCm measurements here were taken launching every kernel from the host.
 """
 
 from __future__ import annotations
@@ -95,6 +102,9 @@ class EngineProfile:
     ``cpu_isas``: integer-matrix instruction classes its CPU kernels use (llama.cpp has
     AMX tile kernels, ``ggml-cpu/amx``; ik_llama.cpp has none, its issue 437 asks for
     them, and uses AVX-512 VNNI / AVX2 dot products).
+    ``ungraphed_backends``: backends on which the engine launches each decode kernel from
+    the host rather than replaying a captured GPU graph, so every layer costs more fixed
+    time (calibration's ``ungraphed_layer_overhead_us``).
     """
 
     name: str
@@ -118,6 +128,7 @@ class EngineProfile:
     eager_flags: frozenset[str] = frozenset()
     eager: bool = False
     cpu_isas: tuple[str, ...] = ("avx512_vnni", "avx512", "avx2")
+    ungraphed_backends: frozenset[str] = frozenset()
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -233,6 +244,7 @@ ENGINES: dict[str, EngineProfile] = {
         spec_methods=frozenset({"draft", "ngram", "mtp"}),
         input_embedding_on_host=True,
         cpu_isas=("amx", "avx512_vnni", "avx512", "avx2"),
+        ungraphed_backends=frozenset({"ROCm"}),
         description="GGUF; splits layers over GPUs and offloads the rest to the CPU",
     ),
     "ik_llama.cpp": EngineProfile(

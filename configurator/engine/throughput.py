@@ -124,6 +124,48 @@ def step_overhead_s(engine: EngineProfile, constants: Constants, batch: int = 1)
     return step
 
 
+def moe_layer_overhead_s(kind: str, engine: EngineProfile, constants: Constants) -> float:
+    """Fixed time per mixture-of-experts block per decode step on a GPU or unified pool,
+    beyond a dense block's: the router's matrix multiply, top-k selection and softmax of
+    the expert weights, the expert-indexed matrix multiplies (``mul_mat_id``), weighting
+    and summing the chosen experts' outputs; more kernels per block, each too small to
+    use fast memory fully. Zero on CPU pools (their per-layer cost covers it), s."""
+    if kind == "cpu":
+        return 0.0
+    return _engine_constant("moe_layer_overhead_us", engine, constants) * 1e-6
+
+
+def ungraphed_layer_overhead_s(backend: str, engine: EngineProfile, constants: Constants) -> float:
+    """Extra fixed time per layer per decode step when ``engine`` launches every kernel
+    from the host on ``backend`` (no captured GPU graph replayed per token), s."""
+    if backend not in engine.ungraphed_backends:
+        return 0.0
+    return constants["ungraphed_layer_overhead_us"] * 1e-6
+
+
+def pool_overhead_s(
+    slot: Slot, parts: ModelParts, engine: EngineProfile, constants: Constants
+) -> float:
+    """Fixed decode-step time of the layers a pool computes: the engine's per-layer cost,
+    the extra of an ungraphed backend, and, for a model with routed experts, the routing
+    cost of the blocks whose experts the pool holds, s."""
+    per_layer = _pool_layer_overhead_s(slot, engine, constants)
+    if slot.kind != "cpu":
+        per_layer += ungraphed_layer_overhead_s(slot.backend, engine, constants)
+    moe = 0.0
+    if parts.expert_layer_bytes > 0:
+        moe = slot.expert_layers * moe_layer_overhead_s(slot.kind, engine, constants)
+    return slot.layers * per_layer + moe
+
+
+def unpack_overlap_seconds(t_read: float, t_unpack: float, constants: Constants) -> float:
+    """Time a pool's read and its unpacking of quantized weights leave exposed beyond the
+    slower of the two: ``unpack_overlap_loss`` × the faster one (0: the ALU work hides
+    fully behind the memory stream). It matters on GPUs whose FP32 rate is small beside
+    their bandwidth (Pascal/Volta/Turing datacenter cards), s."""
+    return constants["unpack_overlap_loss"] * min(t_read, t_unpack)
+
+
 def expert_matmul_efficiency(
     rows: float, constants: Constants, engine: EngineProfile | None = None
 ) -> float:
@@ -266,11 +308,12 @@ def decode_step(
             # Tensor cores waste most of a tile on the few rows of a decode batch.
             rate *= constants["decode_compute_efficiency"]
         t_compute = max(t_unpack, flops / rate)
+        exposed = unpack_overlap_seconds(t_read, t_unpack, constants)
         times.append(
             SlotTime(
                 slot.label,
                 slot.kind,
-                max(t_read, t_compute),
+                max(t_read, t_compute) + exposed,
                 weights + kv,
                 t_compute > t_read,
                 streamed,
@@ -281,9 +324,14 @@ def decode_step(
     if placement.tensor_parallel > 1:
         gpu_times = [t.seconds for t in times if t.kind == "gpu" and t.label != UNPLACED]
         rest = [t.seconds for t in times if t.kind != "gpu" or t.label == UNPLACED]
-        overhead += placement.gpu_layers * layer_overhead_s("gpu", engine, constants)
+        # Each GPU holds a 1/n share of every sharded layer but runs all its kernels:
+        # the layers' fixed costs are paid once, side by side.
+        sharded = [s for s in pools if s.kind == "gpu" and s.label != UNPLACED]
+        overhead += placement.tensor_parallel * max(
+            (pool_overhead_s(s, parts, engine, constants) for s in sharded), default=0.0
+        )
         overhead += sum(
-            s.layers * _pool_layer_overhead_s(s, engine, constants)
+            pool_overhead_s(s, parts, engine, constants)
             for s in pools
             if s.kind != "gpu" or s.label == UNPLACED
         )
@@ -292,7 +340,7 @@ def decode_step(
         total = max(gpu_times, default=0.0) + sum(rest)
         parallel = True
     else:
-        overhead += sum(s.layers * _pool_layer_overhead_s(s, engine, constants) for s in pools)
+        overhead += sum(pool_overhead_s(s, parts, engine, constants) for s in pools)
         total = sum(t.seconds for t in times)
         parallel = False
     return StepTime(total + sync + overhead, tuple(times), sync, overhead, parallel)

@@ -156,6 +156,31 @@ PARAMETERS: tuple[Parameter, ...] = (
         300.0,
         "fixed time per layer per decoded token on a unified-memory GPU with {engine}, µs",
     ),
+    *_per_engine(
+        "moe_layer_overhead_us",
+        {"llama.cpp": 40.0, "ik_llama.cpp": 40.0, "vllm": 20.0, "sglang": 20.0, "mlx": 40.0},
+        0.0,
+        300.0,
+        "extra fixed time per mixture-of-experts block per decoded token on a GPU or "
+        "unified-memory pool with {engine} (router matmul, top-k and softmax of the expert "
+        "weights, expert-indexed matmuls, weighted sum of the experts: more and smaller "
+        "kernels than a dense FFN), µs. Default from llama.cpp discussion 17621 "
+        "(https://github.com/ggml-org/llama.cpp/discussions/17621): gpt-oss-20b tg128 on an "
+        "RTX 5090 at 329 tokens/s without kernel fusion vs ~520 tokens/s speed of light, "
+        "~1.1 ms per token over 24 MoE blocks, part of it the engine's per-layer cost",
+    ),
+    Parameter(
+        "ungraphed_layer_overhead_us",
+        40.0,
+        0.0,
+        300.0,
+        "extra fixed time per layer per decoded token when the engine launches every "
+        "kernel from the host on a backend without GPU-graph replay (llama.cpp on ROCm "
+        "before PR 22254, https://github.com/ggml-org/llama.cpp/pull/22254), µs. Default "
+        "from llama.cpp PR 6766 (https://github.com/ggml-org/llama.cpp/pull/6766): CUDA "
+        "graphs took an RTX 4090's Llama 3 8B Q4_0 tg128 from 137.5 to 146.0 tokens/s, "
+        "0.42 ms per token over 32 layers on a fast host; AMD's launches cost more",
+    ),
     Parameter(
         "layer_overhead_us.cpu",
         30.0,
@@ -270,6 +295,15 @@ PARAMETERS: tuple[Parameter, ...] = (
             f"decode on a {kind}; decode is never faster than this ALU work",
         )
         for kind, default in (("gpu", 10.0), ("unified", 30.0))
+    ),
+    Parameter(
+        "unpack_overlap_loss",
+        0.3,
+        0.0,
+        1.0,
+        "share of the shorter of a GPU pool's weight read and its unpacking of quantized "
+        "weights that does not overlap the longer in decode (0: fully hidden); it slows "
+        "cards with little FP32 throughput per byte of bandwidth",
     ),
     Parameter(
         "row_split_sync_us_per_layer",
