@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from . import memory, rates
+from . import devices, memory, rates
 from .calibration import Constants
 from .engines import EngineProfile
 from .hardware import PCIE_LANE_GBS
@@ -98,16 +98,57 @@ def step_overhead_s(engine: EngineProfile, constants: Constants, batch: int = 1)
     return step
 
 
+def expert_half_rows(
+    slot: Slot, engine: EngineProfile, constants: Constants, bits_per_weight: float
+) -> float:
+    """Tokens per expert at which a routed expert's matrix multiply on ``slot`` runs at
+    half a dense one's efficiency. Per token an expert's weights cost 2 FLOPs at the
+    pool's prefill rate; once per pass they are also read (bytes ÷ bandwidth) and, when
+    quantized, unpacked (``dequant_ops_per_weight`` at the ALU rate). Those once-per-pass
+    costs equal the matrix work at ``half`` tokens: the roofline ridge point (rate × bytes
+    per weight ÷ (2 × bandwidth)) plus the unpacking's share, × ``expert_ridge_factor``
+    of the engine's MoE kernels."""
+    quantized = bits_per_weight < 15.5
+    rate = _prefill_rate(slot, engine, constants, quantized)
+    bandwidth = effective_bandwidth_gbs(slot, constants) * 1e9
+    if bandwidth <= 0:
+        return 0.0
+    rows = rate * (bits_per_weight / 8) / (2.0 * bandwidth)
+    if quantized and slot.kind != "cpu":
+        # unpack_seconds of one weight, in units of one token's 2 FLOPs at ``rate``.
+        rows += unpack_seconds(slot, bits_per_weight / 8, bits_per_weight, constants) * rate / 2
+    return rows * _engine_constant("expert_ridge_factor", engine, constants)
+
+
 def expert_matmul_efficiency(
-    rows: float, constants: Constants, engine: EngineProfile | None = None
+    rows: float,
+    slot: Slot,
+    engine: EngineProfile,
+    constants: Constants,
+    bits_per_weight: float,
 ) -> float:
     """Efficiency of a routed expert's matrix multiply over ``rows`` tokens relative to a
-    dense one: rows / (rows + half), ``half`` a property of the engine's MoE kernels."""
-    if engine is None:
-        half = constants["expert_matmul_half_tokens.llama.cpp"]
-    else:
-        half = _engine_constant("expert_matmul_half_tokens", engine, constants)
-    return rows / (rows + half)
+    dense one: rows / (rows + half), ``half`` from :func:`expert_half_rows` (each expert
+    sees only its share of a pass: tokens × experts per token ÷ experts)."""
+    rows = max(rows, 1e-3)
+    return rows / (rows + expert_half_rows(slot, engine, constants, bits_per_weight))
+
+
+def unpack_seconds(
+    slot: Slot, weight_bytes: float, bits_per_weight: float, constants: Constants
+) -> float:
+    """ALU time to unpack ``weight_bytes`` of quantized weights in a decode step: weights ×
+    ``dequant_ops_per_weight`` ÷ the pool's FP32 rate (on unified-memory GPUs that issue
+    integer and floating-point work side by side,
+    :func:`..devices.unified_unpack_issue_factor` times it). 0 on CPUs, where the per-core
+    cap of ``effective_bandwidth_gbs`` plays this part."""
+    if slot.kind == "cpu":
+        return 0.0
+    ops = constants[f"dequant_ops_per_weight.{_kind(slot.kind)}"]
+    rate = slot.alu_tflops * 1e12
+    if slot.kind == "unified" and slot.unified is not None:
+        rate *= devices.unified_unpack_issue_factor(slot.unified)
+    return weight_bytes / (bits_per_weight / 8) * ops / rate
 
 
 def _read_seconds(
@@ -169,11 +210,7 @@ def decode_step(
         )
         kv = batch * slot.kv_layers * kv_layer
         t_read, streamed = _read_seconds(slot, weights, kv, constants)
-        t_unpack = 0.0
-        if quantized and slot.kind != "cpu":
-            # (On CPUs the per-core cap of effective_bandwidth_gbs plays this part.)
-            ops = constants[f"dequant_ops_per_weight.{_kind(slot.kind)}"]
-            t_unpack = weights / (bits_per_weight / 8) * ops / (slot.alu_tflops * 1e12)
+        t_unpack = unpack_seconds(slot, weights, bits_per_weight, constants) if quantized else 0.0
         flops = (
             slot.dense_layers * dense_flops
             + slot.expert_layers * expert_flops
@@ -216,14 +253,24 @@ def decode_step(
     return StepTime(total + sync + overhead, tuple(times), sync, overhead, parallel)
 
 
+def engine_prefill_speedup(slot: Slot, engine: EngineProfile, constants: Constants) -> float:
+    """Prefill speed of ``engine``'s kernels relative to llama.cpp's on this pool: on a
+    CPU its ``prefill_engine_speedup_cpu`` where it has one (forks such as ik_llama.cpp
+    rewrote the CPU kernels, not the GPU ones), else ``prefill_engine_speedup``."""
+    if slot.kind == "cpu":
+        key = f"prefill_engine_speedup_cpu.{engine.cost_key}"
+        if key in constants.values:
+            return constants[key]
+    return constants.values.get(f"prefill_engine_speedup.{engine.cost_key}", 1.0)
+
+
 def _prefill_rate(
     slot: Slot, engine: EngineProfile, constants: Constants, quantized: bool
 ) -> float:
     """FLOP/s a pool's processor reaches in prefill with ``engine``: its class's share of
     peak, the engine's kernels relative to llama.cpp's, and quantized weights (slower on
     GPUs, which dequantize to FP16; faster on CPUs, which use 8-bit integer dot products)."""
-    rate = effective_flops(slot, constants)
-    rate *= constants.values.get(f"prefill_engine_speedup.{engine.cost_key}", 1.0)
+    rate = effective_flops(slot, constants) * engine_prefill_speedup(slot, engine, constants)
     if quantized:
         if slot.kind == "cpu":
             rate *= constants["cpu_int8_prefill_speedup"]
@@ -307,7 +354,8 @@ def prefill(
 
     Dense matrix work runs at the pool's prefill rate (:func:`_prefill_rate`); routed
     experts see only their share of each forward pass's tokens, so they run less
-    efficiently (:func:`expert_matmul_efficiency`, a property of the engine's kernels);
+    efficiently (:func:`expert_matmul_efficiency`: below the device's roofline ridge an
+    expert's weights take longer to read than to multiply);
     attention costs 4 × prompt × (depth + prompt / 2) × heads × head_dim per layer.
     Layers held in system RAM beside a GPU are multiplied on the GPU when the engine
     offloads them (:func:`host_offload`; PCIe-bound, :func:`offload_seconds`), else by
@@ -326,10 +374,16 @@ def prefill(
     quantized = bits_per_weight < 15.5
     dense_flops = 2.0 * prompt_tokens * parts.dense_layer_params + attention
     expert_rows = pass_tokens * parts.expert_fraction_per_token
-    expert_eff = expert_matmul_efficiency(max(expert_rows, 1e-3), constants, engine)
-    expert_flops = (
-        2.0 * prompt_tokens * parts.expert_layer_params * parts.expert_fraction_per_token
-    ) / expert_eff
+    expert_work = 2.0 * prompt_tokens * parts.expert_layer_params * parts.expert_fraction_per_token
+
+    def expert_flops(on: Slot) -> float:
+        # Matrix work of one layer's routed experts, scaled up for their small batches.
+        if expert_work <= 0:
+            return 0.0
+        return expert_work / expert_matmul_efficiency(
+            expert_rows, on, engine, constants, bits_per_weight
+        )
+
     expert_read = parts.expert_layer_bytes * parts.expert_read_fraction(pass_tokens)
     gpu_slots = [s for s in placement.slots if s.kind == "gpu"]
     offload_dense, offload_experts = host_offload(gpu_slots, engine, parts, pass_tokens)
@@ -338,14 +392,16 @@ def prefill(
         dense_w = passes * slot.dense_layers * parts.dense_layer_bytes
         expert_w = passes * slot.expert_layers * expert_read
         dense_f = slot.dense_layers * dense_flops
-        expert_f = slot.expert_layers * expert_flops
+        expert_f = slot.expert_layers * expert_flops(slot) if slot.expert_layers else 0.0
         if slot.kind == "cpu" and (offload_dense or offload_experts):
             # Host-held weights copied to the first GPU for every forward pass and
             # multiplied there; what is not copied is computed by the CPU.
             first = gpu_slots[0]
             assert first.gpu is not None
             moved_w = (dense_w if offload_dense else 0.0) + (expert_w if offload_experts else 0.0)
-            moved_f = (dense_f if offload_dense else 0.0) + (expert_f if offload_experts else 0.0)
+            moved_f = dense_f if offload_dense else 0.0
+            if offload_experts and slot.expert_layers:
+                moved_f += slot.expert_layers * expert_flops(first)
             t_link, t_gpu = offload_seconds(
                 slot, first, moved_w, moved_f, engine, constants, quantized
             )
