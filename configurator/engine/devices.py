@@ -61,10 +61,6 @@ DEFAULT_GPU_MEMORY_CLASS = "gddr6"
 
 # Backends whose kernels differ enough from the vendor's own to carry their own factor.
 BACKEND_FACTOR_KEYS = {"Vulkan": "vulkan"}
-# (kind, backend, vendor) with a factor of its own: llama.cpp's Vulkan matrix multiplies
-# reach NVIDIA's tensor cores through VK_NV_cooperative_matrix2 (PR 10206), a path other
-# vendors' drivers lack.
-BACKEND_VENDOR_FACTOR_KEYS = {("prefill", "Vulkan", "nvidia"): "vulkan_nvidia"}
 
 
 def gpu_memory_class(gpu: Gpu) -> str:
@@ -89,7 +85,7 @@ def gpu_bandwidth_efficiency(gpu: Gpu, constants, backend: str = "") -> float:
     key = VENDORS[gpu.vendor].bandwidth_factor_key
     if key is not None:
         value *= constants[key]
-    return min(value * backend_factor("bandwidth", backend, constants, gpu.vendor), 1.0)
+    return min(value * backend_factor("bandwidth", backend, constants), 1.0)
 
 
 def unified_bandwidth_efficiency(
@@ -97,25 +93,13 @@ def unified_bandwidth_efficiency(
 ) -> float:
     """Share of a unified-memory system's peak bandwidth decode reaches."""
     value = constants[f"bandwidth_efficiency.{unified_class(system)}"]
-    return min(value * backend_factor("bandwidth", backend, constants, system.vendor), 1.0)
+    return min(value * backend_factor("bandwidth", backend, constants), 1.0)
 
 
-def backend_factor(kind: str, backend: str, constants, vendor: str | None = None) -> float:
-    """``kind`` (bandwidth or prefill) factor of a backend relative to the vendor's own, on
-    ``vendor``'s devices; with no vendor named, the largest over the vendors (the build
-    search's optimistic bounds)."""
+def backend_factor(kind: str, backend: str, constants) -> float:
+    """``kind`` (bandwidth or prefill) factor of a backend relative to the vendor's own."""
     key = BACKEND_FACTOR_KEYS.get(backend)
-    if not key:
-        return 1.0
-    generic = constants[f"backend_{kind}_factor.{key}"]
-    special = {
-        v: constants[f"backend_{kind}_factor.{k}"]
-        for (kd, b, v), k in BACKEND_VENDOR_FACTOR_KEYS.items()
-        if kd == kind and b == backend
-    }
-    if vendor is None:
-        return max([generic, *special.values()])
-    return special.get(vendor, generic)
+    return constants[f"backend_{kind}_factor.{key}"] if key else 1.0
 
 
 # Apple GPU generations whose shader cores issue integer and floating-point instructions

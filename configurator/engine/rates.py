@@ -99,17 +99,8 @@ def slot_bandwidth_efficiency(slot: Slot, constants: Constants) -> float:
     return slot_bandwidth_gbs(slot, constants) / slot.bandwidth_gbs
 
 
-def slot_vendor(slot: Slot) -> str:
-    """Vendor of the pool's processor ('' for a CPU)."""
-    if slot.gpu is not None:
-        return slot.gpu.vendor
-    if slot.unified is not None:
-        return slot.unified.vendor
-    return ""
-
-
 def slot_flops(slot: Slot, constants: Constants) -> float:
     """Matrix FLOP/s a memory pool's processor delivers (prefill kernels of llama.cpp)."""
     scale = constants[f"prefill_efficiency.{slot.device_class}"]
-    scale *= devices.backend_factor("prefill", slot.backend, constants, slot_vendor(slot))
+    scale *= devices.backend_factor("prefill", slot.backend, constants)
     return slot.matrix_tflops * 1e12 * scale

@@ -98,40 +98,14 @@ def step_overhead_s(engine: EngineProfile, constants: Constants, batch: int = 1)
     return step
 
 
-def expert_half_rows(
-    slot: Slot, engine: EngineProfile, constants: Constants, bits_per_weight: float
-) -> float:
-    """Tokens per expert at which a routed expert's matrix multiply on ``slot`` runs at
-    half a dense one's efficiency. Per token an expert's weights cost 2 FLOPs at the
-    pool's prefill rate; once per pass they are also read (bytes ÷ bandwidth) and, when
-    quantized, unpacked (``dequant_ops_per_weight`` at the ALU rate). Those once-per-pass
-    costs equal the matrix work at ``half`` tokens: the roofline ridge point (rate × bytes
-    per weight ÷ (2 × bandwidth)) plus the unpacking's share, × ``expert_ridge_factor``
-    of the engine's MoE kernels."""
-    quantized = bits_per_weight < 15.5
-    rate = _prefill_rate(slot, engine, constants, quantized)
-    bandwidth = effective_bandwidth_gbs(slot, constants) * 1e9
-    if bandwidth <= 0:
-        return 0.0
-    rows = rate * (bits_per_weight / 8) / (2.0 * bandwidth)
-    if quantized and slot.kind != "cpu":
-        # unpack_seconds of one weight, in units of one token's 2 FLOPs at ``rate``.
-        rows += unpack_seconds(slot, bits_per_weight / 8, bits_per_weight, constants) * rate / 2
-    return rows * _engine_constant("expert_ridge_factor", engine, constants)
-
-
-def expert_matmul_efficiency(
-    rows: float,
-    slot: Slot,
-    engine: EngineProfile,
-    constants: Constants,
-    bits_per_weight: float,
-) -> float:
+def expert_matmul_efficiency(rows: float, engine: EngineProfile, constants: Constants) -> float:
     """Efficiency of a routed expert's matrix multiply over ``rows`` tokens relative to a
-    dense one: rows / (rows + half), ``half`` from :func:`expert_half_rows` (each expert
-    sees only its share of a pass: tokens × experts per token ÷ experts)."""
+    dense one: rows / (rows + half), ``half`` (``expert_matmul_half_tokens``) a property of
+    the engine's MoE kernels, at most half a 128-row tile (each expert sees only its share
+    of a pass: tokens × experts per token ÷ experts)."""
+    half = _engine_constant("expert_matmul_half_tokens", engine, constants)
     rows = max(rows, 1e-3)
-    return rows / (rows + expert_half_rows(slot, engine, constants, bits_per_weight))
+    return rows / (rows + half)
 
 
 def unpack_seconds(
@@ -354,8 +328,7 @@ def prefill(
 
     Dense matrix work runs at the pool's prefill rate (:func:`_prefill_rate`); routed
     experts see only their share of each forward pass's tokens, so they run less
-    efficiently (:func:`expert_matmul_efficiency`: below the device's roofline ridge an
-    expert's weights take longer to read than to multiply);
+    efficiently (:func:`expert_matmul_efficiency`, a property of the engine's kernels);
     attention costs 4 × prompt × (depth + prompt / 2) × heads × head_dim per layer.
     Layers held in system RAM beside a GPU are multiplied on the GPU when the engine
     offloads them (:func:`host_offload`; PCIe-bound, :func:`offload_seconds`), else by
@@ -374,16 +347,9 @@ def prefill(
     quantized = bits_per_weight < 15.5
     dense_flops = 2.0 * prompt_tokens * parts.dense_layer_params + attention
     expert_rows = pass_tokens * parts.expert_fraction_per_token
-    expert_work = 2.0 * prompt_tokens * parts.expert_layer_params * parts.expert_fraction_per_token
-
-    def expert_flops(on: Slot) -> float:
-        # Matrix work of one layer's routed experts, scaled up for their small batches.
-        if expert_work <= 0:
-            return 0.0
-        return expert_work / expert_matmul_efficiency(
-            expert_rows, on, engine, constants, bits_per_weight
-        )
-
+    expert_flops = (
+        2.0 * prompt_tokens * parts.expert_layer_params * parts.expert_fraction_per_token
+    ) / expert_matmul_efficiency(expert_rows, engine, constants)
     expert_read = parts.expert_layer_bytes * parts.expert_read_fraction(pass_tokens)
     gpu_slots = [s for s in placement.slots if s.kind == "gpu"]
     offload_dense, offload_experts = host_offload(gpu_slots, engine, parts, pass_tokens)
@@ -392,16 +358,14 @@ def prefill(
         dense_w = passes * slot.dense_layers * parts.dense_layer_bytes
         expert_w = passes * slot.expert_layers * expert_read
         dense_f = slot.dense_layers * dense_flops
-        expert_f = slot.expert_layers * expert_flops(slot) if slot.expert_layers else 0.0
+        expert_f = slot.expert_layers * expert_flops
         if slot.kind == "cpu" and (offload_dense or offload_experts):
             # Host-held weights copied to the first GPU for every forward pass and
             # multiplied there; what is not copied is computed by the CPU.
             first = gpu_slots[0]
             assert first.gpu is not None
             moved_w = (dense_w if offload_dense else 0.0) + (expert_w if offload_experts else 0.0)
-            moved_f = dense_f if offload_dense else 0.0
-            if offload_experts and slot.expert_layers:
-                moved_f += slot.expert_layers * expert_flops(first)
+            moved_f = (dense_f if offload_dense else 0.0) + (expert_f if offload_experts else 0.0)
             t_link, t_gpu = offload_seconds(
                 slot, first, moved_w, moved_f, engine, constants, quantized
             )

@@ -113,16 +113,6 @@ PARAMETERS: tuple[Parameter, ...] = (
         "prefill throughput with llama.cpp's Vulkan backend relative to the vendor's own",
     ),
     Parameter(
-        "backend_prefill_factor.vulkan_nvidia",
-        0.9,
-        0.2,
-        1.5,
-        "prefill throughput with llama.cpp's Vulkan backend on NVIDIA GPUs relative to CUDA "
-        "(VK_NV_cooperative_matrix2 gives Vulkan's matrix multiplies the tensor cores with "
-        "CUDA-like tiling: llama.cpp PR 10206; other vendors' Vulkan drivers expose at most "
-        "the plainer VK_KHR_cooperative_matrix, PR 10597)",
-    ),
-    Parameter(
         "cpu_core_bandwidth_gbs",
         20.0,
         2.0,
@@ -245,14 +235,14 @@ PARAMETERS: tuple[Parameter, ...] = (
         "Q4/Q8 blocks for 8-bit integer dot products, faster than FP32 on AVX2/AVX-512/NEON)",
     ),
     *_per_engine(
-        "expert_ridge_factor",
-        {"llama.cpp": 1.0, "ik_llama.cpp": 1.0, "vllm": 1.0, "sglang": 1.0, "mlx": 1.0},
-        0.25,
-        4.0,
+        "expert_matmul_half_tokens",
+        {"llama.cpp": 16.0, "ik_llama.cpp": 16.0, "vllm": 8.0, "sglang": 8.0, "mlx": 16.0},
+        1.0,
+        64.0,
         "tokens per expert at which a routed expert's matrix multiply with {engine} reaches "
-        "half the efficiency of a dense one, as a multiple of the tokens whose matrix work "
-        "equals reading and unpacking the expert's weights once per pass (the device's "
-        "roofline ridge point plus the unpacking's share)",
+        "half the efficiency of a dense one (each expert sees only its share of a batch); "
+        "at most half the tallest tile the kernels use (128 rows: llama.cpp's CUDA MMQ, "
+        "vLLM's fused-MoE blocks), since a tile that is half full runs at half speed",
     ),
     *_per_engine(
         "prefill_engine_speedup",
