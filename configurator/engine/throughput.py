@@ -166,16 +166,31 @@ def unpack_overlap_seconds(t_read: float, t_unpack: float, constants: Constants)
     return constants["unpack_overlap_loss"] * min(t_read, t_unpack)
 
 
-def expert_matmul_efficiency(
-    rows: float, constants: Constants, engine: EngineProfile | None = None
-) -> float:
+def expert_matmul_efficiency(rows: float, engine: EngineProfile, constants: Constants) -> float:
     """Efficiency of a routed expert's matrix multiply over ``rows`` tokens relative to a
-    dense one: rows / (rows + half), ``half`` a property of the engine's MoE kernels."""
-    if engine is None:
-        half = constants["expert_matmul_half_tokens.llama.cpp"]
-    else:
-        half = _engine_constant("expert_matmul_half_tokens", engine, constants)
+    dense one: rows / (rows + half), ``half`` (``expert_matmul_half_tokens``) a property of
+    the engine's MoE kernels, at most half a 128-row tile (each expert sees only its share
+    of a pass: tokens × experts per token ÷ experts)."""
+    half = _engine_constant("expert_matmul_half_tokens", engine, constants)
+    rows = max(rows, 1e-3)
     return rows / (rows + half)
+
+
+def unpack_seconds(
+    slot: Slot, weight_bytes: float, bits_per_weight: float, constants: Constants
+) -> float:
+    """ALU time to unpack ``weight_bytes`` of quantized weights in a decode step: weights ×
+    ``dequant_ops_per_weight`` ÷ the pool's FP32 rate (on unified-memory GPUs that issue
+    integer and floating-point work side by side,
+    :func:`..devices.unified_unpack_issue_factor` times it). 0 on CPUs, where the per-core
+    cap of ``effective_bandwidth_gbs`` plays this part."""
+    if slot.kind == "cpu":
+        return 0.0
+    ops = constants[f"dequant_ops_per_weight.{_kind(slot.kind)}"]
+    rate = slot.alu_tflops * 1e12
+    if slot.kind == "unified" and slot.unified is not None:
+        rate *= devices.unified_unpack_issue_factor(slot.unified)
+    return weight_bytes / (bits_per_weight / 8) * ops / rate
 
 
 def engine_bandwidth_gbs(slot: Slot, engine: EngineProfile | None, constants: Constants) -> float:
@@ -293,11 +308,7 @@ def decode_step(
         )
         kv = batch * slot.kv_layers * kv_layer
         t_read, streamed = _read_seconds(slot, weights, kv, constants, engine)
-        t_unpack = 0.0
-        if quantized and slot.kind != "cpu":
-            # (On CPUs the per-core cap of effective_bandwidth_gbs plays this part.)
-            ops = constants[f"dequant_ops_per_weight.{_kind(slot.kind)}"]
-            t_unpack = weights / (bits_per_weight / 8) * ops / (slot.alu_tflops * 1e12)
+        t_unpack = unpack_seconds(slot, weights, bits_per_weight, constants) if quantized else 0.0
         flops = (
             slot.dense_layers * dense_flops
             + slot.expert_layers * expert_flops
@@ -346,14 +357,24 @@ def decode_step(
     return StepTime(total + sync + overhead, tuple(times), sync, overhead, parallel)
 
 
+def engine_prefill_speedup(slot: Slot, engine: EngineProfile, constants: Constants) -> float:
+    """Prefill speed of ``engine``'s kernels relative to llama.cpp's on this pool: on a
+    CPU its ``prefill_engine_speedup_cpu`` where it has one (forks such as ik_llama.cpp
+    rewrote the CPU kernels, not the GPU ones), else ``prefill_engine_speedup``."""
+    if slot.kind == "cpu":
+        key = f"prefill_engine_speedup_cpu.{engine.cost_key}"
+        if key in constants.values:
+            return constants[key]
+    return constants.values.get(f"prefill_engine_speedup.{engine.cost_key}", 1.0)
+
+
 def _prefill_rate(
     slot: Slot, engine: EngineProfile, constants: Constants, quantized: bool
 ) -> float:
     """FLOP/s a pool's processor reaches in prefill with ``engine``: its class's share of
     peak, the engine's kernels relative to llama.cpp's, and quantized weights (slower on
     GPUs, which dequantize to FP16; faster on CPUs, which use 8-bit integer dot products)."""
-    rate = effective_flops(slot, constants)
-    rate *= constants.values.get(f"prefill_engine_speedup.{engine.cost_key}", 1.0)
+    rate = effective_flops(slot, constants) * engine_prefill_speedup(slot, engine, constants)
     if quantized:
         if slot.kind == "cpu":
             rate *= cpu_int8_speedup(slot, engine, constants)
@@ -466,7 +487,7 @@ def prefill(
     quantized = bits_per_weight < 15.5
     dense_flops = 2.0 * prompt_tokens * parts.dense_layer_params + attention
     expert_rows = pass_tokens * parts.expert_fraction_per_token
-    expert_eff = expert_matmul_efficiency(max(expert_rows, 1e-3), constants, engine)
+    expert_eff = expert_matmul_efficiency(expert_rows, engine, constants)
     expert_flops = (
         2.0 * prompt_tokens * parts.expert_layer_params * parts.expert_fraction_per_token
     ) / expert_eff

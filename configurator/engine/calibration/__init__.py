@@ -341,9 +341,11 @@ PARAMETERS: tuple[Parameter, ...] = (
         "expert_matmul_half_tokens",
         {"llama.cpp": 16.0, "ik_llama.cpp": 16.0, "vllm": 8.0, "sglang": 8.0, "mlx": 16.0},
         1.0,
-        1024.0,
+        64.0,
         "tokens per expert at which a routed expert's matrix multiply with {engine} reaches "
-        "half the efficiency of a dense one (each expert sees only its share of a batch)",
+        "half the efficiency of a dense one (each expert sees only its share of a batch); "
+        "at most half the tallest tile the kernels use (128 rows: llama.cpp's CUDA MMQ, "
+        "vLLM's fused-MoE blocks), since a tile that is half full runs at half speed",
     ),
     *_per_engine(
         "prefill_engine_speedup",
@@ -358,6 +360,16 @@ PARAMETERS: tuple[Parameter, ...] = (
         0.2,
         5.0,
         "prefill throughput of {engine}'s kernels relative to llama.cpp's on the same device",
+    ),
+    *_per_engine(
+        "prefill_engine_speedup_cpu",
+        {"ik_llama.cpp": 2.0},
+        0.3,
+        6.0,
+        "CPU prefill throughput of {engine}'s kernels relative to llama.cpp's on the same "
+        "CPU (ik_llama.cpp: a fork 'with better CPU performance', README; its row-interleaved "
+        "repacked quants and CPU flash attention; on GPUs its CUDA kernels are mainline's, "
+        "prefill_engine_speedup)",
     ),
     _prefill("gpu_nvidia", 0.45),
     _prefill("gpu_nvidia_hbm", 0.3),
