@@ -33,9 +33,11 @@ class Gpu:
     ``vram_gb``: vendor capacity (binary GB). ``bandwidth_gbs``: peak memory bandwidth,
     GB/s. ``fp16_tflops``: dense FP16/BF16 matrix throughput without sparsity, TFLOP/s.
     ``fp32_tflops``: non-tensor FP32, TFLOP/s (0 when unknown). ``tdp_w``: board power, W.
-    ``interconnect_bandwidth_gbs``: GPU-to-GPU link (NVLink, Infinity Fabric), GB/s per
-    direction, 0 when the card only has PCIe. ``memory_type`` (GDDR6X, HBM3, ...; "" if
-    unknown) matters because HBM cards reach a smaller share of their bandwidth at batch 1.
+    ``power_limit_w``: a lower board power limit set by the owner (``nvidia-smi -pl``), W;
+    0 when the card runs at its stock limit. ``interconnect_bandwidth_gbs``: GPU-to-GPU
+    link (NVLink, Infinity Fabric), GB/s per direction, 0 when the card only has PCIe.
+    ``memory_type`` (GDDR6X, HBM3, ...; "" if unknown) matters because HBM cards reach a
+    smaller share of their bandwidth at batch 1.
     """
 
     name: str
@@ -49,6 +51,7 @@ class Gpu:
     pcie_gen: int = 4
     pcie_lanes: int = 16
     memory_type: str = ""
+    power_limit_w: float = 0.0
 
     def __post_init__(self) -> None:
         checks.text("gpu.name", self.name)
@@ -62,6 +65,7 @@ class Gpu:
         checks.number("gpu.fp16_tflops", self.fp16_tflops, 0.01, 100_000)
         checks.zero_or("gpu.fp32_tflops", self.fp32_tflops, 0.01, 100_000)
         checks.number("gpu.tdp_w", self.tdp_w, 1, 5_000)
+        checks.zero_or("gpu.power_limit_w", self.power_limit_w, 1, 5_000)
         checks.choice("gpu.vendor", self.vendor, GPU_VENDORS)
         checks.number("gpu.interconnect_bandwidth_gbs", self.interconnect_bandwidth_gbs, 0, 100_000)
         checks.integer("gpu.pcie_gen", self.pcie_gen, 1, 6)

@@ -381,16 +381,26 @@ PARAMETERS: tuple[Parameter, ...] = (
     _prefill("unified_nvidia", 0.4),
     _prefill("unified_other", 0.3),
     _prefill("cpu", 0.45),
+    # Share of a device's rated power drawn at full work in each phase. A GPU's (and a
+    # unified GPU's) decode draw rises with the share of its peak memory bandwidth it
+    # pulls, so its decode share is the draw when streaming at full bandwidth. GPU
+    # decode 0.9: the GPU-reported sweeps in measurements/power-wall-gpu.json put an
+    # RTX 5060 Ti at 96 % of its 180 W pulling ~85 % of its bandwidth (llama.cpp, 7B
+    # Q4_K_M), an RTX PRO 6000 at 91 % of 600 W in batched decode (vLLM) and an RTX 4090
+    # at 55 % of 450 W pulling 55 % (vLLM, 4B FP8): 0.8 to 1.1 of rated power at full
+    # bandwidth. Prefill and CPU shares: compute-bound prefill close to rated power; CPU
+    # threads spin while they wait on memory.
     *(
         Parameter(
             f"power_fraction.{kind}.{phase}",
             default,
             0.1,
             1.0,
-            f"share of a {kind}'s rated power drawn while busy with {phase}",
+            f"share of a {kind}'s rated power drawn while busy with {phase}"
+            + (" at its full memory bandwidth" if phase == "decode" and kind != "cpu" else ""),
         )
         for kind, phase, default in (
-            ("gpu", "decode", 0.6),
+            ("gpu", "decode", 0.9),
             ("gpu", "prefill", 0.9),
             ("cpu", "decode", 0.75),
             ("cpu", "prefill", 0.95),

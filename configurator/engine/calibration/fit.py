@@ -318,10 +318,31 @@ def fit(
     sweeps: int = MAX_SWEEPS,
     iterations: int = LM_ITERATIONS,
 ) -> Constants:
-    """Constants minimising the robust log error over ``rows``, from ``start``:
-    Levenberg–Marquardt, then coordinate sweeps (a grid over each constant's range and
-    a golden-section refinement) to step out of shallow local minima."""
+    """Constants minimising the robust log error over ``rows``, from ``start``, in two
+    stages: the speed and memory constants on every row but the power rows, then the
+    power shares on the power rows alone. A power prediction depends on the predicted
+    step (how hard each device works), so a joint fit would bend speed constants to
+    match wall meters."""
     names = list(names) if names is not None else influential(rows, start)
+    power = [n for n in names if n.startswith("power_fraction.")]
+    speed = [n for n in names if n not in power]
+    speed_rows = [row for row in rows if row.metric != "power"]
+    power_rows = [row for row in rows if row.metric == "power"]
+    stage = _fit(speed_rows, start, speed, sweeps, iterations) if speed and speed_rows else start
+    final = _fit(power_rows, stage, power, sweeps, iterations) if power and power_rows else stage
+    return Constants(dict(final.values), dict(final.fixed), dict(final.error_bands), tuple(names))
+
+
+def _fit(
+    rows: Sequence[Measurement],
+    start: Constants,
+    names: list[str],
+    sweeps: int,
+    iterations: int,
+) -> Constants:
+    """One stage of :func:`fit`: Levenberg–Marquardt, then coordinate sweeps (a grid
+    over each constant's range and a golden-section refinement) to step out of shallow
+    local minima."""
     weights = _weights(rows)
     current = _levenberg_marquardt(rows, weights, start, names, iterations) if names else start
     best = _loss(rows, weights, current)

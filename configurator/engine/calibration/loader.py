@@ -51,6 +51,13 @@ Conversions, applied to every row alike:
   avx2) from the row, else from its name (:data:`..devices.CPU_ISA_FACTS`).
 - The drive a short-of-RAM host streams weights from (``hardware.storage``: ``name``,
   ``seq_read_mbs``), else an assumed NVMe drive.
+- Power rows: ``value`` in W and ``power_scope`` ``wall`` (a meter at the socket: every
+  device, the platform and the power supply's losses) or ``gpu`` (what ``nvidia-smi`` or
+  ``amd-smi`` report, summed over the GPUs used). A GPU's ``tdp_w`` is its stock board
+  power (defaults: GPU 300 W, CPU 200 W, unified system 150 W, so power rows state it);
+  ``power_limit_w`` on a GPU is the lower limit its owner set (``nvidia-smi -pl``), which
+  caps its draw. The phase is prefill when the test names prefill or starts with ``pp``,
+  else decode.
 """
 
 from __future__ import annotations
@@ -439,6 +446,7 @@ def _gpu(data: dict[str, Any], needs_compute: bool, needs_bandwidth: bool = True
         interconnect_bandwidth_gbs=float(data.get("interconnect_bandwidth_gbs") or 0),
         pcie_gen=int(data.get("pcie_gen") or 4),
         pcie_lanes=int(data.get("pcie_lanes") or 16),
+        power_limit_w=float(data.get("power_limit_w") or 0),
     )
 
 
