@@ -122,6 +122,24 @@ def summarise(
     return summary
 
 
+def unmoved_sources(outcomes: Sequence[Outcome]) -> tuple[set[str], list[Outcome]]:
+    """Held-out predictions equal to the in-sample one (within 1e-6): a refit without the
+    row's source that did not move the constants its rows depend on. Many of them would
+    mean leave-one-source-out reports in-sample figures, so the count is printed."""
+    unmoved = [
+        o
+        for o in outcomes
+        if o.held_out is not None and abs(o.held_out - o.in_sample) <= 1e-6 * abs(o.in_sample)
+    ]
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        if o.held_out is not None:
+            counts[o.row.source_key] = counts.get(o.row.source_key, 0) + 1
+    for o in unmoved:
+        counts[o.row.source_key] -= 1
+    return {key for key, left in counts.items() if left == 0}, unmoved
+
+
 def _print_rows(outcomes: Sequence[Outcome]) -> None:
     header = f"{'id':22} {'category':18} {'metric':15} {'measured':>9} {'in-sample':>9}"
     print(f"{header} {'held-out':>9} {'err':>6}  setup")
@@ -190,6 +208,7 @@ def write_report(
         "skipped": [{"id": i, "reason": r} for i, r in skipped],
         "summary": views,
         "sources": len({o.row.source_key for o in outcomes}),
+        "unmoved_held_out_rows": len(unmoved_sources(outcomes)[1]),
     }
     with path.open("w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=1, ensure_ascii=False)
@@ -246,6 +265,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if held:
         views["leave_one_source_out"] = summarise(outcomes, held_out=True)
         _print_summary("Leave one source out", views["leave_one_source_out"])
+        sources, unmoved = unmoved_sources(outcomes)
+        print(
+            f"  ({len(unmoved)} held-out rows equal their in-sample prediction; "
+            f"{len(sources)} sources whose refit left every one of their rows unchanged)"
+        )
         views["time_split"] = summarise(_time_outcomes(outcomes, time_split), held_out=True)
         _print_summary(
             f"Time split (fit on rows up to {SPLIT_YEAR}, predict later rows)", views["time_split"]

@@ -36,3 +36,25 @@ def test_category_table_lists_categories_then_overall():
     rows = category_table(REPORT, "decode").splitlines()
     assert rows[2].startswith("| apple | 7.2 % / 25.0 % (3) | no rows | no rows |")
     assert rows[-1].startswith("| overall | 11.4 % / 56.7 % (5) | 13.3 % / 65.5 % (5) |")
+
+
+def test_unmoved_sources_flags_refits_that_left_a_whole_source_unchanged():
+    from types import SimpleNamespace
+
+    from configurator.engine.calibration.fit import Outcome
+    from configurator.engine.validate import unmoved_sources
+
+    def outcome(source, in_sample, held):
+        row = SimpleNamespace(source_key=source, tokens_per_s=100.0)
+        return Outcome(row, in_sample, held)
+
+    outcomes = [
+        outcome("a", 90.0, 90.0),
+        outcome("a", 50.0, 50.00000001),
+        outcome("b", 90.0, 90.0),
+        outcome("b", 80.0, 70.0),
+        outcome("c", 80.0, None),
+    ]
+    sources, rows = unmoved_sources(outcomes)
+    assert sources == {"a"}
+    assert len(rows) == 3
