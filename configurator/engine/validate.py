@@ -3,6 +3,7 @@
     python -m configurator.engine.validate          # all three views (make validate)
     python -m configurator.engine.validate --fit    # refit constants.json, then report
     python -m configurator.engine.validate --in-sample   # quick: stored constants only
+    python -m configurator.engine.validate --bands  # report, store error bands (no refit)
 
 Three views of the absolute percentage error, per metric and per category:
 
@@ -244,6 +245,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--workers", type=int, default=2, help="processes for the refits")
     parser.add_argument("--quiet", action="store_true", help="summaries only, no row table")
+    parser.add_argument(
+        "--bands",
+        action="store_true",
+        help="store this run's error bands and summary in constants.json without refitting",
+    )
     options = parser.parse_args(argv)
 
     rows, skipped = load_measurements()
@@ -285,7 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if held:
         write_report(outcomes, time_split, views, skipped)
         print(f"\nWrote {VALIDATION_PATH}")
-    if options.fit:
+    if options.fit or (options.bands and held):
         bands = error_bands(outcomes) if held else {}
         result = Constants(
             constants.values, constants.fixed, {**constants.error_bands, **bands}, constants.fitted

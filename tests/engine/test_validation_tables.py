@@ -58,3 +58,18 @@ def test_unmoved_sources_flags_refits_that_left_a_whole_source_unchanged():
     sources, rows = unmoved_sources(outcomes)
     assert sources == {"a"}
     assert len(rows) == 3
+
+
+def test_constants_table_lists_every_constant_and_marks_the_unfitted():
+    from configurator.engine.calibration import PARAMETERS, default_constants
+    from configurator.engine.calibration.tables import constants_table
+
+    fitted = default_constants()
+    fitted = type(fitted)(fitted.values, fitted.fixed, fitted.error_bands, ("numa_efficiency",))
+    table = constants_table(fitted)
+    groups = {p.name.split(".", 1)[0] for p in PARAMETERS}
+    assert all(f"| `{g}` |" in table for g in groups)
+    numa = next(line for line in table.splitlines() if line.startswith("| `numa_efficiency`"))
+    assert "| 0.8 |" in numa  # fitted: no mark
+    step = next(line for line in table.splitlines() if line.startswith("| `step_overhead_ms`"))
+    assert "llama.cpp " in step and "*" in step  # defaults, all marked

@@ -2,6 +2,7 @@
 
     python -m configurator.engine.calibration.tables            # the summary table
     python -m configurator.engine.calibration.tables --categories decode prefill
+    python -m configurator.engine.calibration.tables --constants  # the stored constants
 
 Reads ``calibration/validation.json`` as ``make validate`` last wrote it, so the figures in
 the READMEs are the ones the ``/accuracy/`` page shows; nothing is recomputed here.
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..evidence import VALIDATION_PATH
+from . import PARAMETERS, Constants, Parameter, load_constants
 
 VIEWS = (
     ("in_sample", "in sample"),
@@ -81,11 +83,38 @@ def category_table(report: dict[str, Any], metric: str) -> str:
     return "\n".join(lines)
 
 
+def _number(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def constants_table(constants: Constants) -> str:
+    """The stored constants grouped by name (the part before the first dot), each member
+    with its value, the group's bounds, and whether the fit set it or it kept its default."""
+    groups: dict[str, list[Parameter]] = {}
+    for p in PARAMETERS:
+        groups.setdefault(p.name.split(".", 1)[0], []).append(p)
+    lines = ["| constant | values (* = documented default, not fitted) | bounds |", "|---|---|---|"]
+    for group, members in groups.items():
+        cells = []
+        for p in members:
+            label = p.name.split(".", 1)[1] if "." in p.name else ""
+            mark = "" if p.name in constants.fitted else "*"
+            value = _number(constants[p.name]) + mark
+            cells.append(f"{label} {value}".strip())
+        bounds = sorted({f"{_number(p.low)}–{_number(p.high)}" for p in members})
+        lines.append(f"| `{group}` | " + ", ".join(cells) + " | " + "; ".join(bounds) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--report", type=Path, default=VALIDATION_PATH)
     parser.add_argument("--categories", nargs="*", default=[], help="metrics to break down")
+    parser.add_argument("--constants", action="store_true", help="print the constants table")
     options = parser.parse_args(argv)
+    if options.constants:
+        print(constants_table(load_constants()))
+        return 0
     report = json.loads(options.report.read_text(encoding="utf-8"))
     print(
         f"{len(report['rows'])} rows from {report['sources']} sources, "
