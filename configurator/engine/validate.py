@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import zlib
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -48,6 +49,8 @@ TARGETS: dict[str, tuple[float | None, float | None]] = {
     "spec_decode": (0.20, None),
 }
 SPLIT_YEAR = 2024
+# Sources are dealt into this many folds for the cold cross-validation.
+SOURCE_FOLDS = 10
 
 
 FOLD_LM_ITERATIONS = 6
@@ -74,6 +77,41 @@ def _fit_without(args: tuple[str, str, list[str], dict[str, float]]) -> dict[str
     start = start.replace(**{n: values[n] for n in chosen if n in values})
     constants = fit(train, start, chosen, sweeps=0, iterations=FOLD_LM_ITERATIONS)
     return {row.id: predict(row, constants) for row in test}
+
+
+def source_fold(source_key: str) -> int:
+    """The cold cross-validation fold a source belongs to (stable across runs)."""
+    return zlib.crc32(source_key.encode("utf-8")) % SOURCE_FOLDS
+
+
+def _fit_cold(args: tuple[str, int]) -> dict[str, float]:
+    """Refit from the documented defaults, with nothing of the held-out rows in the start
+    (run in a worker process): ``fold`` holds out every source of fold ``k``; ``time``
+    fits only rows published up to SPLIT_YEAR. Levenberg–Marquardt only (the all-rows
+    fit adds coordinate sweeps), so these figures can only be pessimistic, never leak."""
+    kind, k = args
+    rows, _ = load_measurements()
+    if kind == "fold":
+        train = [row for row in rows if source_fold(row.source_key) != k]
+        test = [row for row in rows if source_fold(row.source_key) == k]
+    else:
+        train = [row for row in rows if 0 < row.year <= SPLIT_YEAR]
+        test = [row for row in rows if row.year > SPLIT_YEAR]
+    start = default_constants()
+    constants = fit(train, start, influential(train, start), sweeps=0)
+    return {row.id: predict(row, constants) for row in test}
+
+
+def cold_predictions(workers: int = 2) -> tuple[dict[str, float], dict[str, float]]:
+    """Held-out predictions of the cold views: sources in SOURCE_FOLDS folds, and the time
+    split, every refit from the defaults."""
+    jobs = [("fold", k) for k in range(SOURCE_FOLDS)] + [("time", 0)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(_fit_cold, jobs))
+    folds: dict[str, float] = {}
+    for part in results[:-1]:
+        folds.update(part)
+    return folds, results[-1]
 
 
 def held_out_predictions(
@@ -167,7 +205,7 @@ def _print_summary(title: str, summary: dict[str, dict[str, dict[str, float]]]) 
             print(f"    {name:20} rows {rows:4}   median {median:5.1f} %   p90 {p90:5.1f} %")
 
 
-def _row_record(o: Outcome, time_split: dict[str, float]) -> dict:
+def _row_record(o: Outcome, time_split: dict[str, float], cold: dict[str, float]) -> dict:
     row = o.row
     return {
         "id": row.id,
@@ -178,6 +216,7 @@ def _row_record(o: Outcome, time_split: dict[str, float]) -> dict:
         "predicted": round(o.in_sample, 4),
         "held_out": round(o.held_out, 4) if o.held_out is not None else None,
         "time_split": round(time_split[row.id], 4) if row.id in time_split else None,
+        "source_fold": round(cold[row.id], 4) if row.id in cold else None,
         "unit": row.unit,
         "source": row.source,
         "source_key": row.source_key,
@@ -200,12 +239,13 @@ def write_report(
     views: dict[str, dict],
     skipped: list[tuple[str, str]],
     path: Path = VALIDATION_PATH,
+    cold: dict[str, float] | None = None,
 ) -> None:
     """Write the per-row outcomes and the summary tables as JSON."""
     data = {
         "split_year": SPLIT_YEAR,
         "targets": {k: list(v) for k, v in TARGETS.items()},
-        "rows": [_row_record(o, time_split) for o in outcomes],
+        "rows": [_row_record(o, time_split, cold or {}) for o in outcomes],
         "skipped": [{"id": i, "reason": r} for i, r in skipped],
         "summary": views,
         "sources": len({o.row.source_key for o in outcomes}),
@@ -256,10 +296,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     constants = _constants(rows, options.fit)
     held: dict[str, float] = {}
     time_split: dict[str, float] = {}
+    cold: dict[str, float] = {}
     if not options.in_sample:
-        held, time_split = held_out_predictions(
+        held, _warm_time_split = held_out_predictions(
             rows, list(constants.fitted), options.workers, constants.values
         )
+        cold, time_split = cold_predictions(options.workers)
     outcomes = [Outcome(row, predict(row, constants), held.get(row.id)) for row in rows]
 
     if not options.quiet:
@@ -276,9 +318,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"  ({len(unmoved)} held-out rows equal their in-sample prediction; "
             f"{len(sources)} sources whose refit left every one of their rows unchanged)"
         )
+        folds = [Outcome(o.row, o.in_sample, cold.get(o.row.id)) for o in outcomes]
+        views["source_folds"] = summarise(folds, held_out=True)
+        _print_summary(
+            f"Sources in {SOURCE_FOLDS} folds, each refit from the defaults",
+            views["source_folds"],
+        )
         views["time_split"] = summarise(_time_outcomes(outcomes, time_split), held_out=True)
         _print_summary(
-            f"Time split (fit on rows up to {SPLIT_YEAR}, predict later rows)", views["time_split"]
+            f"Time split (fit from the defaults on rows up to {SPLIT_YEAR}, predict later rows)",
+            views["time_split"],
         )
     print("\nConstants" + (" (refitted)" if options.fit else ""))
     for name, value in sorted(constants.values.items()):
@@ -289,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"  {name:42} {value:10.4g}   {state}")
     if held:
-        write_report(outcomes, time_split, views, skipped)
+        write_report(outcomes, time_split, views, skipped, cold=cold)
         print(f"\nWrote {VALIDATION_PATH}")
     if options.fit or (options.bands and held):
         bands = error_bands(outcomes) if held else {}

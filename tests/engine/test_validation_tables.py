@@ -24,17 +24,17 @@ def test_summary_table_gives_each_view_median_p90_and_rows_with_the_target():
     table = summary_table(REPORT)
     decode = next(line for line in table.splitlines() if line.startswith("| decode"))
     assert decode == (
-        "| decode tokens/s | 11.4 % / 56.7 % (5) | 13.3 % / 65.5 % (5) | no rows "
+        "| decode tokens/s | 11.4 % / 56.7 % (5) | 13.3 % / 65.5 % (5) | no rows | no rows "
         "| ≤ 10 % / ≤ 25 % |"
     )
     prefill = next(line for line in table.splitlines() if line.startswith("| prefill"))
-    assert prefill.endswith("| no rows | no rows | no rows | median ≤ 20 % |")
+    assert prefill.endswith("| no rows | no rows | no rows | no rows | median ≤ 20 % |")
     assert "time split (≤ 2024 → later)" in table.splitlines()[0]
 
 
 def test_category_table_lists_categories_then_overall():
     rows = category_table(REPORT, "decode").splitlines()
-    assert rows[2].startswith("| apple | 7.2 % / 25.0 % (3) | no rows | no rows |")
+    assert rows[2].startswith("| apple | 7.2 % / 25.0 % (3) | no rows | no rows | no rows |")
     assert rows[-1].startswith("| overall | 11.4 % / 56.7 % (5) | 13.3 % / 65.5 % (5) |")
 
 
@@ -73,3 +73,12 @@ def test_constants_table_lists_every_constant_and_marks_the_unfitted():
     assert "| 0.8 |" in numa  # fitted: no mark
     step = next(line for line in table.splitlines() if line.startswith("| `step_overhead_ms`"))
     assert "llama.cpp " in step and "*" in step  # defaults, all marked
+
+
+def test_sources_are_dealt_into_stable_folds():
+    from configurator.engine.validate import SOURCE_FOLDS, source_fold
+
+    keys = [f"source-{i}" for i in range(200)]
+    folds = [source_fold(k) for k in keys]
+    assert folds == [source_fold(k) for k in keys]
+    assert set(folds) == set(range(SOURCE_FOLDS))
