@@ -23,7 +23,7 @@ from . import PARAMETERS, Constants, Parameter, load_constants
 VIEWS = (
     ("in_sample", "in sample"),
     ("leave_one_source_out", "leave one source out"),
-    ("source_folds", "sources in 10 folds, refit from defaults"),
+    ("source_folds", "sources in 5 folds, refit from defaults"),
     ("time_split", "time split (≤ {year} → later)"),
 )
 METRIC_LABELS = {
@@ -56,7 +56,9 @@ def target(targets: dict[str, list], metric: str) -> str:
 def summary_table(report: dict[str, Any]) -> str:
     """Every metric's overall median / p90 absolute error per view, and its target."""
     summary = report["summary"]
-    views = [(key, label.format(year=report["split_year"])) for key, label in VIEWS]
+    views = [
+        (key, label.format(year=report["split_year"])) for key, label in VIEWS if key in summary
+    ]
     head = "| metric | " + " | ".join(label for _, label in views) + " | target |"
     lines = [head, "|---" * (len(views) + 2) + "|"]
     for metric, label in METRIC_LABELS.items():
@@ -70,7 +72,9 @@ def summary_table(report: dict[str, Any]) -> str:
 def category_table(report: dict[str, Any], metric: str) -> str:
     """One metric's error per category in every view."""
     summary = report["summary"]
-    views = [(key, label.format(year=report["split_year"])) for key, label in VIEWS]
+    views = [
+        (key, label.format(year=report["split_year"])) for key, label in VIEWS if key in summary
+    ]
     categories = sorted(
         {c for key, _ in views for c in summary.get(key, {}).get(metric, {}) if c != "overall"}
     )
