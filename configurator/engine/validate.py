@@ -57,6 +57,13 @@ SOURCE_FOLDS = 5
 FOLD_LM_ITERATIONS = 6
 
 
+def _time_split_rows(rows: Sequence[Measurement]) -> tuple[list, list]:
+    """(rows published up to SPLIT_YEAR, rows published after it); undated rows in neither."""
+    train = [row for row in rows if 0 < row.year <= SPLIT_YEAR]
+    test = [row for row in rows if row.year > SPLIT_YEAR]
+    return train, test
+
+
 def _fit_without(args: tuple[str, str, list[str], dict[str, float]]) -> dict[str, float]:
     """Refit on a subset and predict the rest (run in a worker process): ``kind`` is
     ``source`` (hold out one source) or ``time`` (fit on rows up to SPLIT_YEAR). Each
@@ -70,8 +77,7 @@ def _fit_without(args: tuple[str, str, list[str], dict[str, float]]) -> dict[str
         train = [row for row in rows if row.source_key != key]
         test = [row for row in rows if row.source_key == key]
     else:
-        train = [row for row in rows if 0 < row.year <= SPLIT_YEAR]
-        test = [row for row in rows if row.year > SPLIT_YEAR]
+        train, test = _time_split_rows(rows)
     usable = set(influential(train, default_constants()))
     chosen = [n for n in names if n in usable]
     # Constants the training rows cannot inform go back to their defaults (no leak).
@@ -96,8 +102,7 @@ def _fit_cold(args: tuple[str, int]) -> dict[str, float]:
         train = [row for row in rows if source_fold(row.source_key) != k]
         test = [row for row in rows if source_fold(row.source_key) == k]
     else:
-        train = [row for row in rows if 0 < row.year <= SPLIT_YEAR]
-        test = [row for row in rows if row.year > SPLIT_YEAR]
+        train, test = _time_split_rows(rows)
     start = default_constants()
     constants = fit(train, start, influential(train, start), sweeps=0)
     return {row.id: predict(row, constants) for row in test}
