@@ -86,7 +86,9 @@ def test_serve_runs_web_worker_and_beat_and_ctrl_c_stops_all_three(redis_url):
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             left = subprocess.run(
-                ["ps", "-o", "pid,stat,cmd", "-g", str(server.pid)], capture_output=True, text=True
+                ["ps", "-ww", "-o", "pid,stat,cmd", "-g", str(server.pid)],
+                capture_output=True,
+                text=True,
             ).stdout
             os.killpg(server.pid, signal.SIGKILL)
             message = f"serve.sh did not stop on Ctrl-C; still running:\n{left}"
@@ -96,8 +98,10 @@ def test_serve_runs_web_worker_and_beat_and_ctrl_c_stops_all_three(redis_url):
 
 
 def processes_in_group(pgid: int) -> list[tuple[int, int, str]]:
+    # -ww: never cut the command line to $COLUMNS (CI sets it; a deep checkout path then
+    # pushed "rigrank worker" off the end and the worker could not be found)
     out = subprocess.run(
-        ["ps", "-o", "pid=,ppid=,args=", "-g", str(pgid)], capture_output=True, text=True
+        ["ps", "-ww", "-o", "pid=,ppid=,args=", "-g", str(pgid)], capture_output=True, text=True
     ).stdout
     rows = []
     for line in out.splitlines():
