@@ -9,9 +9,8 @@ from configurator import charts
 from configurator.engine.evidence import validation_data
 
 VIEWS = (
-    ("source_folds", "Sources in 5 folds, each refit from the documented defaults"),
-    ("leave_one_source_out", "Leave one source out (refits start from the all-rows fit)"),
-    ("time_split", "Time split (fit on rows up to {year}, predict later rows)"),
+    ("leave_one_source_out", "Leave one source out (each refit from the documented defaults)"),
+    ("time_split", "Time split (fit from the defaults on rows up to {year}, predict later rows)"),
     ("in_sample", "In sample"),
 )
 METRIC_NAMES = {

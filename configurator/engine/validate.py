@@ -4,13 +4,17 @@
     python -m configurator.engine.validate --fit    # refit constants.json, then report
     python -m configurator.engine.validate --in-sample   # quick: stored constants only
     python -m configurator.engine.validate --bands  # report, store error bands (no refit)
-    python -m configurator.engine.validate --cold   # also folds refitted from the defaults
 
 Three views of the absolute percentage error, per metric and per category:
 
 - in sample: the stored constants, fitted on every row;
-- leave one source out: refit without each source (page, thread or PR), predict its rows;
-- time split: fit only on rows published up to 2024, predict the rows of 2025-2026.
+- leave one source out: refit from the documented defaults without each source (page,
+  thread or PR), predict its rows;
+- time split: fit from the defaults only on rows published up to 2024, predict the rows of
+  2025-2026.
+
+No held-out refit starts from the all-rows fit: one that did, and found no first step on
+this rough loss surface, would keep the all-rows constants and report in-sample figures.
 
 Writes ``calibration/validation.json`` (every row's measured, predicted and held-out
 values and the summary tables), which the estimate's ``evidence`` and the ``/accuracy/``
@@ -22,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import zlib
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -35,7 +38,15 @@ from .calibration import (
     default_constants,
     load_constants,
 )
-from .calibration.fit import Outcome, error_bands, fit, influential, predict, quantile
+from .calibration.fit import (
+    MAX_SWEEPS,
+    Outcome,
+    error_bands,
+    fit,
+    influential,
+    predict,
+    quantile,
+)
 from .calibration.loader import Measurement, load_measurements
 from .evidence import VALIDATION_PATH, hardware_key
 
@@ -50,11 +61,6 @@ TARGETS: dict[str, tuple[float | None, float | None]] = {
     "spec_decode": (0.20, None),
 }
 SPLIT_YEAR = 2024
-# Sources are dealt into this many folds for the cold cross-validation (``--cold``).
-SOURCE_FOLDS = 5
-
-
-FOLD_LM_ITERATIONS = 6
 
 
 def _time_split_rows(rows: Sequence[Measurement]) -> tuple[list, list]:
@@ -64,13 +70,14 @@ def _time_split_rows(rows: Sequence[Measurement]) -> tuple[list, list]:
     return train, test
 
 
-def _fit_without(args: tuple[str, str, list[str], dict[str, float]]) -> dict[str, float]:
+def _fit_without(args: tuple[str, str, list[str]]) -> dict[str, float]:
     """Refit on a subset and predict the rest (run in a worker process): ``kind`` is
-    ``source`` (hold out one source) or ``time`` (fit on rows up to SPLIT_YEAR). Each
-    refit starts from the all-rows constants and runs Levenberg–Marquardt only (no
-    coordinate sweeps), so that ~80 folds finish in minutes; the pull towards the
-    documented defaults is the same as in the full fit."""
-    kind, key, names, values = args
+    ``source`` (hold out one source) or ``time`` (fit on rows up to SPLIT_YEAR). Every
+    refit starts from the documented defaults, so nothing of the held-out rows reaches it
+    through its starting point. A source's refit runs Levenberg–Marquardt only (the
+    all-rows fit adds coordinate sweeps; ~160 folds must finish in minutes), so its
+    figures can only be pessimistic; the time split gets the full fit."""
+    kind, key, names = args
     rows, _ = load_measurements()
     start = default_constants()
     if kind == "source":
@@ -78,66 +85,26 @@ def _fit_without(args: tuple[str, str, list[str], dict[str, float]]) -> dict[str
         test = [row for row in rows if row.source_key == key]
     else:
         train, test = _time_split_rows(rows)
-    usable = set(influential(train, default_constants()))
+    usable = set(influential(train, start))
     chosen = [n for n in names if n in usable]
-    # Constants the training rows cannot inform go back to their defaults (no leak).
-    start = start.replace(**{n: values[n] for n in chosen if n in values})
-    constants = fit(train, start, chosen, sweeps=0, iterations=FOLD_LM_ITERATIONS)
+    sweeps = 0 if kind == "source" else MAX_SWEEPS
+    constants = fit(train, start, chosen, sweeps=sweeps)
     return {row.id: predict(row, constants) for row in test}
-
-
-def source_fold(source_key: str) -> int:
-    """The cold cross-validation fold a source belongs to (stable across runs)."""
-    return zlib.crc32(source_key.encode("utf-8")) % SOURCE_FOLDS
-
-
-def _fit_cold(args: tuple[str, int]) -> dict[str, float]:
-    """Refit from the documented defaults, with nothing of the held-out rows in the start
-    (run in a worker process): ``fold`` holds out every source of fold ``k``; ``time``
-    fits only rows published up to SPLIT_YEAR. Levenberg–Marquardt only (the all-rows
-    fit adds coordinate sweeps), so these figures can only be pessimistic, never leak."""
-    kind, k = args
-    rows, _ = load_measurements()
-    if kind == "fold":
-        train = [row for row in rows if source_fold(row.source_key) != k]
-        test = [row for row in rows if source_fold(row.source_key) == k]
-    else:
-        train, test = _time_split_rows(rows)
-    start = default_constants()
-    constants = fit(train, start, influential(train, start), sweeps=0)
-    return {row.id: predict(row, constants) for row in test}
-
-
-def cold_predictions(workers: int = 2) -> tuple[dict[str, float], dict[str, float]]:
-    """Held-out predictions of the cold views: sources in SOURCE_FOLDS folds, and the time
-    split, every refit from the defaults."""
-    jobs = [("fold", k) for k in range(SOURCE_FOLDS)] + [("time", 0)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(_fit_cold, jobs))
-    folds: dict[str, float] = {}
-    for part in results[:-1]:
-        folds.update(part)
-    return folds, results[-1]
 
 
 def held_out_predictions(
-    rows: Sequence[Measurement],
-    names: list[str],
-    workers: int = 2,
-    start: dict[str, float] | None = None,
+    rows: Sequence[Measurement], names: list[str], workers: int = 2
 ) -> tuple[dict[str, float], dict[str, float]]:
-    """Leave-one-source-out and time-split predictions, folds spread over processes;
-    ``start``: the constants each refit starts from (the all-rows fit)."""
+    """Leave-one-source-out and time-split predictions, folds spread over processes."""
     sources = sorted({row.source_key for row in rows})
-    values = dict(start or {})
-    jobs = [("source", source, names, values) for source in sources]
-    jobs.append(("time", "", names, values))
-    loso: dict[str, float] = {}
+    jobs = [("source", source, names) for source in sources]
+    jobs.insert(0, ("time", "", names))  # the longest job first
     with ProcessPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(_fit_without, jobs))
-    for part in results[:-1]:
+    loso: dict[str, float] = {}
+    for part in results[1:]:
         loso.update(part)
-    return loso, results[-1]
+    return loso, results[0]
 
 
 def summarise(
@@ -169,8 +136,9 @@ def summarise(
 
 def unmoved_sources(outcomes: Sequence[Outcome]) -> tuple[set[str], list[Outcome]]:
     """Held-out predictions equal to the in-sample one (within 1e-6): a refit without the
-    row's source that did not move the constants its rows depend on. Many of them would
-    mean leave-one-source-out reports in-sample figures, so the count is printed."""
+    row's source that left the constants its rows read where the all-rows fit put them
+    (possible for a row that reads no fitted constant, or one at a bound). Many of them
+    would mean leave-one-source-out reports in-sample figures, so the count is printed."""
     unmoved = [
         o
         for o in outcomes
@@ -211,7 +179,7 @@ def _print_summary(title: str, summary: dict[str, dict[str, dict[str, float]]]) 
             print(f"    {name:20} rows {rows:4}   median {median:5.1f} %   p90 {p90:5.1f} %")
 
 
-def _row_record(o: Outcome, time_split: dict[str, float], cold: dict[str, float]) -> dict:
+def _row_record(o: Outcome, time_split: dict[str, float]) -> dict:
     row = o.row
     return {
         "id": row.id,
@@ -222,7 +190,6 @@ def _row_record(o: Outcome, time_split: dict[str, float], cold: dict[str, float]
         "predicted": round(o.in_sample, 4),
         "held_out": round(o.held_out, 4) if o.held_out is not None else None,
         "time_split": round(time_split[row.id], 4) if row.id in time_split else None,
-        "source_fold": round(cold[row.id], 4) if row.id in cold else None,
         "unit": row.unit,
         "source": row.source,
         "source_key": row.source_key,
@@ -245,13 +212,12 @@ def write_report(
     views: dict[str, dict],
     skipped: list[tuple[str, str]],
     path: Path = VALIDATION_PATH,
-    cold: dict[str, float] | None = None,
 ) -> None:
     """Write the per-row outcomes and the summary tables as JSON."""
     data = {
         "split_year": SPLIT_YEAR,
         "targets": {k: list(v) for k, v in TARGETS.items()},
-        "rows": [_row_record(o, time_split, cold or {}) for o in outcomes],
+        "rows": [_row_record(o, time_split) for o in outcomes],
         "skipped": [{"id": i, "reason": r} for i, r in skipped],
         "summary": views,
         "sources": len({o.row.source_key for o in outcomes}),
@@ -296,27 +262,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="store this run's error bands and summary in constants.json without refitting",
     )
-    parser.add_argument(
-        "--cold",
-        action="store_true",
-        help=(
-            "also refit sources dealt into folds, and the time split, from the defaults "
-            "(no leak from the all-rows fit; slow: tens of minutes on 2 cores)"
-        ),
-    )
     options = parser.parse_args(argv)
 
     rows, skipped = load_measurements()
     constants = _constants(rows, options.fit)
     held: dict[str, float] = {}
     time_split: dict[str, float] = {}
-    cold: dict[str, float] = {}
     if not options.in_sample:
-        held, time_split = held_out_predictions(
-            rows, list(constants.fitted), options.workers, constants.values
-        )
-        if options.cold:
-            cold, time_split = cold_predictions(options.workers)
+        held, time_split = held_out_predictions(rows, list(constants.fitted), options.workers)
     outcomes = [Outcome(row, predict(row, constants), held.get(row.id)) for row in rows]
 
     if not options.quiet:
@@ -327,23 +280,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     _print_summary(f"In sample ({len(rows)} rows, {len(skipped)} skipped)", views["in_sample"])
     if held:
         views["leave_one_source_out"] = summarise(outcomes, held_out=True)
-        _print_summary("Leave one source out", views["leave_one_source_out"])
+        _print_summary(
+            "Leave one source out (each refit from the defaults)", views["leave_one_source_out"]
+        )
         sources, unmoved = unmoved_sources(outcomes)
         print(
             f"  ({len(unmoved)} held-out rows equal their in-sample prediction; "
             f"{len(sources)} sources whose refit left every one of their rows unchanged)"
         )
-        if cold:
-            folds = [Outcome(o.row, o.in_sample, cold.get(o.row.id)) for o in outcomes]
-            views["source_folds"] = summarise(folds, held_out=True)
-            _print_summary(
-                f"Sources in {SOURCE_FOLDS} folds, each refit from the defaults",
-                views["source_folds"],
-            )
-        start = "from the defaults" if cold else "from the all-rows fit"
         views["time_split"] = summarise(_time_outcomes(outcomes, time_split), held_out=True)
         _print_summary(
-            f"Time split (refit {start} on rows up to {SPLIT_YEAR}, predict later rows)",
+            f"Time split (refit from the defaults on rows up to {SPLIT_YEAR}, predict later rows)",
             views["time_split"],
         )
     print("\nConstants" + (" (refitted)" if options.fit else ""))
@@ -355,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"  {name:42} {value:10.4g}   {state}")
     if held:
-        write_report(outcomes, time_split, views, skipped, cold=cold)
+        write_report(outcomes, time_split, views, skipped)
         print(f"\nWrote {VALIDATION_PATH}")
     if options.fit or (options.bands and held):
         bands = error_bands(outcomes) if held else {}

@@ -94,3 +94,42 @@ def test_the_validation_command_prints_rows_and_figures(capsys):
     out = capsys.readouterr().out
     assert "In sample" in out and "decode" in out and "prefill" in out
     assert "median" in out and "p90" in out
+
+
+def test_a_prediction_reads_every_constant_it_depends_on(measured):
+    """The fit recomputes only the rows that read the constant it moves; that is exact
+    only if moving any constant a row did not read leaves the row's prediction as it
+    was. Checked on every measurement row and every fitted constant, moved to both ends
+    of its range."""
+    from configurator.engine.calibration.fit import predict_reading
+
+    rows, _ = measured
+    constants = load_constants()
+    reads = [predict_reading(row, constants) for row in rows]
+    assert all(read is not None for _, read in reads), "no row needs bulk access"
+    for name in constants.fitted:
+        parameter = PARAMETER_BY_NAME[name]
+        for value in (parameter.low, parameter.high):
+            moved = constants.replace(**{name: value})
+            for row, (before, read) in zip(rows, reads, strict=True):
+                if name not in read:
+                    assert predict(row, moved) == before, (row.id, name)
+    assert sum(len(read) for _, read in reads) < 0.5 * len(rows) * len(constants.fitted)
+
+
+def test_a_held_out_source_is_refitted_from_the_defaults_not_the_all_rows_fit(measured):
+    """Leave-one-source-out must not start from constants fitted with the held-out rows
+    in them: with the all-rows fit as a start, a refit that finds no first step keeps it
+    and reports in-sample figures."""
+    from configurator.engine import validate
+
+    rows, _ = measured
+    source = "kyuz0-mi50-gfx906-toolboxes"
+    assert any(row.source_key == source for row in rows)
+    names = ["vendor_bandwidth_factor.amd", "bandwidth_efficiency.gddr6"]
+    held = validate._fit_without(("source", source, names))
+    trained = [row for row in rows if row.source_key != source]
+    expected = fit(trained, default_constants(), names, sweeps=0)
+    for row in rows:
+        if row.source_key == source:
+            assert held[row.id] == pytest.approx(predict(row, expected), rel=1e-9)

@@ -72,12 +72,3 @@ def test_constants_table_lists_every_constant_and_marks_the_unfitted():
     assert "| 0.8 |" in numa  # fitted: no mark
     step = next(line for line in table.splitlines() if line.startswith("| `step_overhead_ms`"))
     assert "llama.cpp " in step and "*" in step  # defaults, all marked
-
-
-def test_sources_are_dealt_into_stable_folds():
-    from configurator.engine.validate import SOURCE_FOLDS, source_fold
-
-    keys = [f"source-{i}" for i in range(200)]
-    folds = [source_fold(k) for k in keys]
-    assert folds == [source_fold(k) for k in keys]
-    assert set(folds) == set(range(SOURCE_FOLDS))

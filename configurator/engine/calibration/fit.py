@@ -153,12 +153,15 @@ def _prior(constants: Constants) -> float:
     return PRIOR_WEIGHT * total
 
 
+def _huber(r: float) -> float:
+    scale2 = HUBER_SCALE * HUBER_SCALE
+    return scale2 * (math.sqrt(1.0 + r * r / scale2) - 1.0)
+
+
 def _loss(rows: Sequence[Measurement], weights: Sequence[float], constants: Constants) -> float:
     total = _prior(constants)
-    scale2 = HUBER_SCALE * HUBER_SCALE
     for row, weight in zip(rows, weights, strict=True):
-        r = math.log(predict(row, constants) / row.tokens_per_s)
-        total += weight * scale2 * (math.sqrt(1.0 + r * r / scale2) - 1.0)
+        total += weight * _huber(math.log(predict(row, constants) / row.tokens_per_s))
     return total
 
 
@@ -185,34 +188,119 @@ def _from_unit(p: Parameter, u: float) -> float:
     return p.low + u * (p.high - p.low)
 
 
+class _ReadLog(dict):
+    """The constants' values, remembering which names a prediction read. A prediction
+    is a pure function of what it reads, so changing a constant it did not read cannot
+    change it: the fit recomputes only the rows that read the constant it moves. Bulk
+    access (iteration, ``items()``, a copy) counts as reading every name."""
+
+    def __init__(self, values: dict[str, float]):
+        super().__init__(values)
+        self.read: set[str] = set()
+        self.everything = False
+
+    def __getitem__(self, name: str) -> float:
+        self.read.add(name)
+        return dict.__getitem__(self, name)
+
+    def get(self, name: str, default=None):
+        self.read.add(name)
+        return dict.get(self, name, default)
+
+    def __contains__(self, name: object) -> bool:
+        self.read.add(name)  # type: ignore[arg-type]
+        return dict.__contains__(self, name)
+
+    def _bulk(self):
+        self.everything = True
+
+    def __iter__(self):
+        self._bulk()
+        return dict.__iter__(self)
+
+    def keys(self):
+        self._bulk()
+        return dict.keys(self)
+
+    def values(self):
+        self._bulk()
+        return dict.values(self)
+
+    def items(self):
+        self._bulk()
+        return dict.items(self)
+
+
+def predict_reading(row: Measurement, constants: Constants) -> tuple[float, set[str] | None]:
+    """The row's prediction and the names of the constants it read (None: all of them)."""
+    log = _ReadLog(constants.values)
+    value = predict(row, Constants(log, constants.fixed, constants.error_bands, constants.fitted))
+    return value, None if log.everything else log.read
+
+
+class _Rows:
+    """Rows being fitted, with their residuals at a point and, per constant being
+    fitted, the rows whose prediction reads it (so moving one constant recomputes only
+    those rows)."""
+
+    def __init__(self, rows: Sequence[Measurement], weights: Sequence[float], names: list[str]):
+        self.rows = list(rows)
+        self.weights = list(weights)
+        self.names = names
+        self.index = {name: i for i, name in enumerate(names)}
+
+    def evaluate(self, constants: Constants) -> _Point:
+        residuals, uses = [], []
+        everything = list(range(len(self.names)))
+        for row in self.rows:
+            value, read = predict_reading(row, constants)
+            residuals.append(math.log(value / row.tokens_per_s))
+            if read is None:
+                uses.append(everything)
+            else:
+                uses.append(sorted(self.index[n] for n in read if n in self.index))
+        readers: list[list[int]] = [[] for _ in self.names]
+        for i, used in enumerate(uses):
+            for j in used:
+                readers[j].append(i)
+        return _Point(constants, residuals, uses, readers)
+
+    def residuals_of(self, constants: Constants, which: Sequence[int]) -> list[float]:
+        return [
+            math.log(predict(self.rows[i], constants) / self.rows[i].tokens_per_s) for i in which
+        ]
+
+    def loss(self, point: _Point) -> float:
+        return _prior(point.constants) + sum(
+            w * _huber(r) for r, w in zip(point.residuals, self.weights, strict=True)
+        )
+
+
+@dataclass(frozen=True)
+class _Point:
+    constants: Constants
+    residuals: list[float]
+    uses: list[list[int]]  # per row: indices of the fitted constants it reads
+    readers: list[list[int]]  # per constant: the rows that read it
+
+
 def influential(rows: Sequence[Measurement], constants: Constants) -> list[str]:
     """Names of the constants that change at least one row's prediction somewhere in
     their range (those in ``NOT_FITTED`` excepted)."""
+    candidates = [p.name for p in PARAMETERS if p.name not in NOT_FITTED]
+    table = _Rows(rows, _weights(rows), candidates)
+    point = table.evaluate(constants)
     names = []
-    base = [predict(row, constants) for row in rows]
-    for p in PARAMETERS:
-        if p.name in NOT_FITTED:
-            continue
+    for j, name in enumerate(candidates):
+        p = PARAMETER_BY_NAME[name]
+        readers = point.readers[j]
+        base = [point.residuals[i] for i in readers]
         for u in (0.05, 0.5, 0.95):
-            changed = constants.replace(**{p.name: _from_unit(p, u)})
-            if any(
-                abs(predict(row, changed) / b - 1) > 1e-6 for row, b in zip(rows, base, strict=True)
-            ):
-                names.append(p.name)
+            moved = table.residuals_of(constants.replace(**{name: _from_unit(p, u)}), readers)
+            if any(abs(math.exp(b - a) - 1) > 1e-6 for a, b in zip(base, moved, strict=True)):
+                names.append(name)
                 break
     return names
-
-
-def _residuals(rows: Sequence[Measurement], constants: Constants) -> list[float]:
-    return [math.log(predict(row, constants) / row.tokens_per_s) for row in rows]
-
-
-def _robust(residuals: Sequence[float], weights: Sequence[float]) -> float:
-    scale2 = HUBER_SCALE * HUBER_SCALE
-    return sum(
-        w * scale2 * (math.sqrt(1.0 + r * r / scale2) - 1.0)
-        for r, w in zip(residuals, weights, strict=True)
-    )
 
 
 def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
@@ -237,6 +325,59 @@ def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
     return x
 
 
+class _Unit:
+    """The fitted constants as a point in their unit coordinates."""
+
+    def __init__(self, start: Constants, names: list[str]):
+        self.start = start
+        self.params = [PARAMETER_BY_NAME[n] for n in names]
+        self.anchors = [_to_unit(p, p.default) for p in self.params]
+
+    def of(self, constants: Constants) -> list[float]:
+        return [_to_unit(p, constants.values[p.name]) for p in self.params]
+
+    def constants(self, point: Sequence[float]) -> Constants:
+        return self.start.replace(
+            **{p.name: _from_unit(p, x) for p, x in zip(self.params, point, strict=True)}
+        )
+
+
+def _normal_equations(
+    table: _Rows, at: _Point, u: list[float], unit: _Unit
+) -> tuple[list[list[float]], list[float]]:
+    """JᵀΩJ and JᵀΩr of the iteratively reweighted pseudo-Huber problem at ``u``, the
+    Jacobian by forward differences over the rows that read each constant, plus the
+    prior's diagonal."""
+    n = len(u)
+    scale2 = HUBER_SCALE * HUBER_SCALE
+    jacobian: list[dict[int, float]] = [{} for _ in table.rows]
+    for j in range(n):
+        step = 1e-4 if u[j] < 1.0 - 1e-4 else -1e-4
+        moved = u[:]
+        moved[j] += step
+        readers = at.readers[j]
+        shifted = table.residuals_of(unit.constants(moved), readers)
+        for i, value in zip(readers, shifted, strict=True):
+            derivative = (value - at.residuals[i]) / step
+            if derivative:
+                jacobian[i][j] = derivative
+    jtj = [[0.0] * n for _ in range(n)]
+    jte = [0.0] * n
+    for i, column in enumerate(jacobian):
+        r = at.residuals[i]
+        omega = table.weights[i] / math.sqrt(1.0 + r * r / scale2)
+        items = list(column.items())
+        for a, da in items:
+            jte[a] += omega * da * r
+            row = jtj[a]
+            for b, db in items:
+                row[b] += omega * da * db
+    for j in range(n):  # the quadratic pull towards the default (see _prior)
+        jtj[j][j] += 2 * PRIOR_WEIGHT
+        jte[j] += 2 * PRIOR_WEIGHT * (u[j] - unit.anchors[j])
+    return jtj, jte
+
+
 def _levenberg_marquardt(
     rows: Sequence[Measurement],
     weights: Sequence[float],
@@ -246,50 +387,16 @@ def _levenberg_marquardt(
 ) -> Constants:
     """Projected Levenberg–Marquardt on the constants' unit coordinates, with
     iteratively reweighted pseudo-Huber weights."""
-    params = [PARAMETER_BY_NAME[n] for n in names]
-    u = [_to_unit(p, start.values[p.name]) for p in params]
-
-    def constants_at(point: list[float]) -> Constants:
-        return start.replace(
-            **{p.name: _from_unit(p, x) for p, x in zip(params, point, strict=True)}
-        )
-
-    anchors = [_to_unit(p, p.default) for p in params]
-    prior_scale = math.sqrt(PRIOR_WEIGHT * 2)
-
-    def residuals_at(point: list[float]) -> list[float]:
-        prior = [(x - a) * prior_scale for x, a in zip(point, anchors, strict=True)]
-        return _residuals(rows, constants_at(point)) + prior
-
-    weights = list(weights) + [1.0] * len(params)
-    residuals = residuals_at(u)
-    loss = _robust(residuals, weights)
+    table = _Rows(rows, weights, names)
+    unit = _Unit(start, names)
+    u = unit.of(start)
+    at = table.evaluate(unit.constants(u))
+    loss = table.loss(at)
     damping = 1e-2
-    scale2 = HUBER_SCALE * HUBER_SCALE
+    n = len(u)
     for _ in range(iterations):
-        omega = [
-            w / math.sqrt(1.0 + r * r / scale2) for r, w in zip(residuals, weights, strict=True)
-        ]
-        columns = []
-        for j in range(len(u)):
-            step = 1e-4 if u[j] < 1.0 - 1e-4 else -1e-4
-            moved = u[:]
-            moved[j] += step
-            shifted = residuals_at(moved)
-            columns.append([(b - a) / step for a, b in zip(residuals, shifted, strict=True)])
-        n = len(u)
-        jtj = [
-            [
-                sum(o * ci * cj for o, ci, cj in zip(omega, columns[i], columns[j], strict=True))
-                for j in range(n)
-            ]
-            for i in range(n)
-        ]
-        jte = [
-            sum(o * ci * r for o, ci, r in zip(omega, columns[i], residuals, strict=True))
-            for i in range(n)
-        ]
-        improved = False
+        jtj, jte = _normal_equations(table, at, u, unit)
+        improved = converged = False
         for _ in range(8):
             system = [
                 [jtj[i][j] + (damping * (jtj[i][i] + 1e-9) if i == j else 0.0) for j in range(n)]
@@ -297,18 +404,18 @@ def _levenberg_marquardt(
             ]
             delta = _solve(system, [-g for g in jte])
             trial = [min(max(x + d, 0.0), 1.0) for x, d in zip(u, delta, strict=True)]
-            trial_residuals = residuals_at(trial)
-            trial_loss = _robust(trial_residuals, weights)
+            trial_at = table.evaluate(unit.constants(trial))
+            trial_loss = table.loss(trial_at)
             if trial_loss < loss:
                 converged = loss - trial_loss < 1e-7 * max(loss, 1e-12)
-                u, residuals, loss = trial, trial_residuals, trial_loss
+                u, at, loss = trial, trial_at, trial_loss
                 damping = max(damping / 3, 1e-7)
                 improved = True
                 break
             damping *= 4
         if not improved or converged:
             break
-    return constants_at(u)
+    return at.constants
 
 
 def fit(
@@ -333,6 +440,63 @@ def fit(
     return Constants(dict(final.values), dict(final.fixed), dict(final.error_bands), tuple(names))
 
 
+def _golden(loss_at, u_best: float, score: float) -> tuple[float, float]:
+    """Golden-section refinement of a grid minimum at ``u_best`` (one grid step either
+    side): the best (loss, u) found."""
+    step = 1.0 / (GRID_POINTS - 1)
+    low, high = max(u_best - step, 0.0), min(u_best + step, 1.0)
+    ratio = (math.sqrt(5) - 1) / 2
+    a, b = high - ratio * (high - low), low + ratio * (high - low)
+    fa, fb = loss_at(a), loss_at(b)
+    for _ in range(GOLDEN_STEPS):
+        if fa < fb:
+            high, b, fb = b, a, fa
+            a = high - ratio * (high - low)
+            fa = loss_at(a)
+        else:
+            low, a, fa = a, b, fb
+            b = low + ratio * (high - low)
+            fb = loss_at(b)
+    for value, u in ((fa, a), (fb, b)):
+        if value < score:
+            score, u_best = value, u
+    return score, u_best
+
+
+def _sweep(table: _Rows, at: _Point) -> _Point:
+    """One coordinate sweep: each constant in turn over a grid of its range, refined by
+    golden section; only the rows that read the constant are recomputed."""
+    best = table.loss(at)
+    for j, name in enumerate(table.names):
+        p = PARAMETER_BY_NAME[name]
+        readers = at.readers[j]
+        fixed_part = (
+            best
+            - _prior(at.constants)
+            - sum(table.weights[i] * _huber(at.residuals[i]) for i in readers)
+        )
+
+        def loss_at(
+            u: float, name=name, p=p, readers=readers, fixed_part=fixed_part, at=at
+        ) -> float:
+            moved = at.constants.replace(**{name: _from_unit(p, u)})
+            residuals = table.residuals_of(moved, readers)
+            return (
+                fixed_part
+                + _prior(moved)
+                + sum(table.weights[i] * _huber(r) for i, r in zip(readers, residuals, strict=True))
+            )
+
+        grid = [i / (GRID_POINTS - 1) for i in range(GRID_POINTS)]
+        u_now = _to_unit(p, at.constants.values[name])
+        score, u_best = min([(loss_at(u), u) for u in grid] + [(best, u_now)])
+        score, u_best = _golden(loss_at, u_best, score)
+        if score < best:
+            at = table.evaluate(at.constants.replace(**{name: _from_unit(p, u_best)}))
+            best = table.loss(at)
+    return at
+
+
 def _fit(
     rows: Sequence[Measurement],
     start: Constants,
@@ -345,45 +509,18 @@ def _fit(
     local minima."""
     weights = _weights(rows)
     current = _levenberg_marquardt(rows, weights, start, names, iterations) if names else start
-    best = _loss(rows, weights, current)
+    table = _Rows(rows, weights, names)
+    at = table.evaluate(current)
+    best = table.loss(at)
     for _ in range(sweeps):
         before = best
-        for name in names:
-            p = PARAMETER_BY_NAME[name]
-
-            def loss_at(
-                u: float, name: str = name, p: Parameter = p, base: Constants = current
-            ) -> float:
-                return _loss(rows, weights, base.replace(**{name: _from_unit(p, u)}))
-
-            grid = [i / (GRID_POINTS - 1) for i in range(GRID_POINTS)]
-            u_now = _to_unit(p, current.values[name])
-            scored = [(loss_at(u), u) for u in grid] + [(best, u_now)]
-            score, u_best = min(scored)
-            step = 1.0 / (GRID_POINTS - 1)
-            low, high = max(u_best - step, 0.0), min(u_best + step, 1.0)
-            ratio = (math.sqrt(5) - 1) / 2
-            a, b = high - ratio * (high - low), low + ratio * (high - low)
-            fa, fb = loss_at(a), loss_at(b)
-            for _ in range(GOLDEN_STEPS):
-                if fa < fb:
-                    high, b, fb = b, a, fa
-                    a = high - ratio * (high - low)
-                    fa = loss_at(a)
-                else:
-                    low, a, fa = a, b, fb
-                    b = low + ratio * (high - low)
-                    fb = loss_at(b)
-            for value, u in ((fa, a), (fb, b)):
-                if value < score:
-                    score, u_best = value, u
-            if score < best:
-                best = score
-                current = current.replace(**{name: _from_unit(p, u_best)})
+        at = _sweep(table, at)
+        best = table.loss(at)
         if before - best < 1e-4 * max(before, 1e-12):
             break
-        current = _levenberg_marquardt(rows, weights, current, names)
-        best = _loss(rows, weights, current)
+        at = table.evaluate(_levenberg_marquardt(rows, weights, at.constants, names))
+        best = table.loss(at)
+    current = at.constants
     return Constants(
         dict(current.values), dict(current.fixed), dict(current.error_bands), tuple(names)
     )

@@ -23,7 +23,6 @@ from . import PARAMETERS, Constants, Parameter, load_constants
 VIEWS = (
     ("in_sample", "in sample"),
     ("leave_one_source_out", "leave one source out"),
-    ("source_folds", "sources in 5 folds, refit from defaults"),
     ("time_split", "time split (≤ {year} → later)"),
 )
 METRIC_LABELS = {
