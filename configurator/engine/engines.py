@@ -94,6 +94,13 @@ class EngineProfile:
     read from disk each token. ``gpu_memory_utilization``: share of each GPU's VRAM it
     uses. ``gpu_runtime_overhead_gb``: per-GPU memory besides weights, KV and buffers.
     ``activation_tokens``: tokens per forward pass during prefill (the ``ubatch``).
+    ``copies_routed_experts_only``: a prefill pass copies only the routed experts its
+    tokens use to the GPU, not whole expert tensors (llama.cpp PR 15346, 2025-08-16).
+    ``host_weights_pinned``: weights held in system RAM sit in the GPU's pinned host
+    buffer, so prefill copies them to the GPU by DMA at the full link rate (llama.cpp
+    with ``--no-mmap``: ``make_cpu_buft_list`` puts them in the first GPU's host buffer
+    type); otherwise they are memory-mapped and every copy goes through the driver's
+    pageable staging path (calibration's ``pcie_pageable_efficiency``).
     ``input_embedding_on_host``: the token embedding stays in system RAM.
     ``eager_flags``: command-line flags that make the engine launch every decode kernel
     from Python instead of replaying captured CUDA/HIP graphs (vLLM ``--enforce-eager``,
@@ -122,6 +129,8 @@ class EngineProfile:
     prefill_on_gpu_for_host_layers: bool = False
     host_offload_min_tokens: int = 32
     host_expert_offload_per_expert: bool = False
+    host_weights_pinned: bool = False
+    copies_routed_experts_only: bool = False
     expert_offload: bool = False
     spec_methods: frozenset[str] = frozenset()
     input_embedding_on_host: bool = False
@@ -240,6 +249,7 @@ ENGINES: dict[str, EngineProfile] = {
         activation_tokens=512,
         tensor_sync="gather",
         prefill_on_gpu_for_host_layers=True,
+        copies_routed_experts_only=True,
         expert_offload=True,
         spec_methods=frozenset({"draft", "ngram", "mtp"}),
         input_embedding_on_host=True,

@@ -11,7 +11,8 @@ per token come from calibration.
 Prefill (one prompt): ≈ 2 × active parameters FLOPs per token plus attention
 (2 × prompt² × heads × head_dim per layer), at a device-class share of peak, and never
 faster than reading the weights once per forward pass. With llama.cpp, weights held in
-system RAM are computed on the GPU during prefill, so they cross PCIe once per pass.
+system RAM are computed on the GPU during prefill, so they cross PCIe once per pass
+(ubatch), before the GPU multiplies them.
 """
 
 from __future__ import annotations
@@ -411,6 +412,45 @@ def host_offload(
     return dense, experts
 
 
+def host_copy_efficiency(engine: EngineProfile, constants: Constants) -> float:
+    """Share of the PCIe link's rate that copies of host-held weights to the GPU reach.
+    From pinned memory (``engine.host_weights_pinned``: llama.cpp ``--no-mmap``, which
+    puts them in the GPU's host buffer type) the GPU's DMA engine reads them directly
+    (``pcie_efficiency``). Memory-mapped weights (the default) are pageable: the driver
+    first copies them into a pinned staging buffer, which about halves the rate
+    (``pcie_pageable_efficiency``; llama.cpp PR 28223: 166 → 330 tokens/s of prefill
+    once the host's experts were pinned, 2 × RTX 3090)."""
+    if engine.host_weights_pinned:
+        return constants["pcie_efficiency"]
+    return constants["pcie_pageable_efficiency"]
+
+
+def copied_expert_bytes(
+    parts: ModelParts, engine: EngineProfile, constants: Constants, pass_tokens: int
+) -> float:
+    """Bytes of one host-held block's routed experts copied to the GPU for a prefill pass
+    of ``pass_tokens`` tokens. An engine that copies whole expert tensors moves them all;
+    one with ``engine.copies_routed_experts_only`` (llama.cpp since PR 15346) moves only
+    the experts the pass routes to. Real routing is concentrated: the PR's log of a
+    512-token batch of code on Qwen3-30B-A3B used 72-95 of 128 experts per layer where
+    independent picks would touch all 128. So tokens are taken to pick among a pool of
+    ``expert_copy_routed_share`` × experts: share × (1 − (1 − k ÷ (share × E))^tokens)."""
+    if not engine.copies_routed_experts_only or parts.expert_fraction_per_token >= 1:
+        return parts.expert_layer_bytes
+    share = constants["expert_copy_routed_share"]
+    pick = min(parts.expert_fraction_per_token / share, 1.0)
+    return parts.expert_layer_bytes * share * (1.0 - (1.0 - pick) ** max(pass_tokens, 1))
+
+
+def host_link_gbs(host: Slot, gpu: Slot) -> float:
+    """Rated rate of ``gpu``'s PCIe link to the host, GB/s: lanes × GB/s per lane at the
+    lower of the card's and the host's PCIe generation (the link trains at the lower)."""
+    assert gpu.gpu is not None
+    if host.cpu is not None and host.cpu.pcie_gen is not None:
+        return PCIE_LANE_GBS[min(gpu.gpu.pcie_gen, host.cpu.pcie_gen)] * gpu.gpu.pcie_lanes
+    return gpu.gpu.pcie_bandwidth_gbs
+
+
 def offload_seconds(
     host: Slot,
     gpu: Slot,
@@ -420,19 +460,16 @@ def offload_seconds(
     constants: Constants,
     quantized: bool,
     passes: int = 1,
+    efficiency: float | None = None,
 ) -> tuple[float, float]:
     """(PCIe seconds, GPU seconds) to multiply ``weight_bytes`` of host-held weights
     (``flops`` FLOPs over the pass) on ``gpu``: the bytes cross the GPU's PCIe link
-    (lanes × GB/s per lane at the lower of the card's and the host's PCIe generation,
-    × ``pcie_efficiency``; a drive-spilled share is read from the drive first) and
-    the GPU multiplies at its prefill rate. Per-token prefill of such layers is thus
-    bounded by link bandwidth × pass tokens ÷ weight bytes, not by the CPU's FLOP/s."""
-    assert gpu.gpu is not None
-    link_gbs = gpu.gpu.pcie_bandwidth_gbs
-    if host.cpu is not None and host.cpu.pcie_gen is not None:
-        # The link trains at the lower of the card's and the host's PCIe generation.
-        link_gbs = PCIE_LANE_GBS[min(gpu.gpu.pcie_gen, host.cpu.pcie_gen)] * gpu.gpu.pcie_lanes
-    link = link_gbs * constants["pcie_efficiency"] * 1e9
+    (:func:`host_link_gbs` × ``efficiency``, by default ``pcie_efficiency``; a
+    drive-spilled share is read from the drive first) and the GPU multiplies at its
+    prefill rate. Per-token prefill of such layers is thus bounded by link bandwidth ×
+    pass tokens ÷ weight bytes, not by the CPU's FLOP/s."""
+    share = constants["pcie_efficiency"] if efficiency is None else efficiency
+    link = host_link_gbs(host, gpu) * share * 1e9
     _, streamed = _drive_split(host, weight_bytes, constants, passes)
     return weight_bytes / link + streamed, flops / _prefill_rate(gpu, engine, constants, quantized)
 
@@ -505,17 +542,26 @@ def prefill(
             # multiplied there; what is not copied is computed by the CPU.
             first = gpu_slots[0]
             assert first.gpu is not None
-            moved_w = (dense_w if offload_dense else 0.0) + (expert_w if offload_experts else 0.0)
-            moved_f = (dense_f if offload_dense else 0.0) + (expert_f if offload_experts else 0.0)
-            t_link, t_gpu = offload_seconds(
-                slot, first, moved_w, moved_f, engine, constants, quantized, passes
+            copied_w = (
+                passes
+                * slot.expert_layers
+                * copied_expert_bytes(parts, engine, constants, pass_tokens)
             )
+            moved_w = (dense_w if offload_dense else 0.0) + (copied_w if offload_experts else 0.0)
+            moved_f = (dense_f if offload_dense else 0.0) + (expert_f if offload_experts else 0.0)
+            share = host_copy_efficiency(engine, constants)
+            t_link, t_gpu = offload_seconds(
+                slot, first, moved_w, moved_f, engine, constants, quantized, passes, share
+            )
+            host_w = (0.0 if offload_dense else dense_w) + (0.0 if offload_experts else expert_w)
             host_f = (0.0 if offload_dense else dense_f) + (0.0 if offload_experts else expert_f)
             t_host, streamed = _host_part(
-                slot, dense_w + expert_w - moved_w, host_f, engine, constants, quantized, passes
+                slot, host_w, host_f, engine, constants, quantized, passes
             )
             weights = dense_w + expert_w
-            seconds = max(t_link, t_gpu) + t_host
+            # The scheduler copies a split's weights, then computes it: the copies do not
+            # overlap the GPU's work (llama.cpp issue 25859, PR 28414).
+            seconds = t_link + t_gpu + t_host
             compute_bound = t_gpu >= t_link
         else:
             weights = dense_w + expert_w

@@ -449,6 +449,24 @@ PARAMETERS: tuple[Parameter, ...] = (
         "launches, adapter hooks), ms",
     ),
     Parameter(
+        "pcie_pageable_efficiency",
+        0.4,
+        0.15,
+        0.8,
+        "share of the PCIe link's rate reached when prefill copies memory-mapped or "
+        "plain-CPU-buffer (pageable) host weights to the GPU through the driver's staging "
+        "buffer; half the pinned pcie_efficiency (llama.cpp PR 28223: 2x once pinned)",
+    ),
+    Parameter(
+        "expert_copy_routed_share",
+        0.65,
+        0.3,
+        1.0,
+        "share of a layer's routed experts that a large prefill pass actually routes to "
+        "(llama.cpp PR 15346's log: 72-95 of 128 experts of Qwen3-30B-A3B for 512 tokens), "
+        "so the share of host-held experts an engine copying only used experts moves",
+    ),
+    Parameter(
         "train_activation_scale",
         1.0,
         0.3,

@@ -41,6 +41,12 @@ Conversions, applied to every row alike:
 - ``threads`` below the core count limit the cores that pull memory and compute.
 - ``-rtr`` (ik_llama.cpp run-time repacking) and ``--no-op-offload`` keep the matmuls of
   host-held layers on the CPU during prefill.
+- llama.cpp rows dated before its PR 15346 (2025-08-16) copy whole expert tensors of
+  host-held layers during prefill, later ones only the experts in use.
+- ``--no-mmap`` (``-mmp 0``) puts layers held in RAM in the GPU's pinned host buffer, so
+  prefill copies them at the full PCIe rate; otherwise (memory-mapped, or, before
+  llama.cpp PR 14990 of 2025-07-31, tensors overridden to the CPU by ``-ot`` or
+  ``--n-cpu-moe``) the copies are pageable.
 - ik_llama.cpp's ``-ser K,1`` (smart expert reduction) runs K routed experts per generated
   token.
 - Two or more sockets count as interleaved (weights spread over every node) only when the
@@ -240,6 +246,7 @@ def _measurement(item: dict[str, Any], constants: Constants) -> Measurement:
     else:
         engine = _as_run(engine_profile(name), (item.get("placement") or {}).get("flags"))
     layout = item.get("placement") or {}
+    engine = _as_dated(engine, layout.get("flags"), str(item.get("date") or ""))
     gpu_layers, cpu_moe, split = _layout(layout, machine, model)
     backend = item.get("backend")
     accelerator_backend = backend if backend in engine.backends and backend != "CPU" else None
@@ -383,6 +390,38 @@ def _as_run(engine: EngineProfile, flags: object) -> EngineProfile:
     if engine.prefill_on_gpu_for_host_layers and _HOST_MATMULS_STAY.search(str(flags or "")):
         return replace(engine, prefill_on_gpu_for_host_layers=False)
     return engine
+
+
+_NO_MMAP = re.compile(r"(?:^|\s)(?:--no-mmap|-nmm|(?:-mmp|--mmap)[ =]0)\b")
+_CPU_OVERRIDE = re.compile(
+    r"(?:^|\s)(?:-ot|--override-tensor|-ncmoe|--n-cpu-moe|-cmoe|--cpu-moe)\b"
+)
+# llama.cpp PR 15346 (merged 2025-08-16): prefill copies only the routed experts in use.
+_ROUTED_COPIES_SINCE = "2025-08-16"
+# llama.cpp PR 14990 (merged 2025-07-31): tensors overridden to the CPU may use the GPU's
+# host buffer type too; before it they went to the plain CPU buffer.
+_OVERRIDES_PINNED_SINCE = "2025-07-31"
+
+
+def _as_dated(engine: EngineProfile, flags: object, date: str) -> EngineProfile:
+    """``engine`` as it was on the row's ``date`` (unknown: as now) and run with
+    ``flags``: before llama.cpp PR 15346 prefill copied whole expert tensors of host-held
+    layers to the GPU; ``--no-mmap`` pins host-held weights."""
+    if engine.copies_routed_experts_only and date and date < _ROUTED_COPIES_SINCE:
+        engine = replace(engine, copies_routed_experts_only=False)
+    return _with_pinned_host_weights(engine, flags, date)
+
+
+def _with_pinned_host_weights(engine: EngineProfile, flags: object, date: str) -> EngineProfile:
+    """``engine`` with its RAM-held weights in pinned memory when the run disabled mmap:
+    llama.cpp's ``make_cpu_buft_list`` then puts them in the GPU's host buffer type, and
+    since PR 14990 also those overridden to the CPU (``-ot``, ``--n-cpu-moe``)."""
+    text = str(flags or "")
+    if not engine.prefill_on_gpu_for_host_layers or not _NO_MMAP.search(text):
+        return engine
+    if _CPU_OVERRIDE.search(text) and date < _OVERRIDES_PINNED_SINCE:
+        return engine
+    return replace(engine, host_weights_pinned=True)
 
 
 _SER = re.compile(r"(?:-ser|--smart-expert-reduction)[ =](\d+)")
