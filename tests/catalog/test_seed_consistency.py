@@ -171,3 +171,22 @@ def test_a_hybrid_model_states_the_recurrent_state_the_engine_sizes(model):
     if kind in ("gated_deltanet", "mamba2", "lightning"):
         needed |= {"recurrent_state_heads", "recurrent_state_key_dim", "recurrent_state_value_dim"}
     assert sorted(n for n in needed if not model.get(n)) == []
+
+
+HELD_NOT_READ = [m for m in MODELS if m.get("mtp_layers") or m.get("vision_params_b")]
+
+
+@pytest.mark.parametrize("model", HELD_NOT_READ, ids=ids(HELD_NOT_READ))
+def test_decode_reads_the_language_model_of_a_row_with_mtp_or_vision(model):
+    # total_params_b holds the whole checkpoint; the engine takes the vision tower and
+    # the MTP layers back out for what one token reads. A row whose total already left
+    # them out would have the engine read less than the language model counts. The upper
+    # bound allows the embedding and head copies GLM's MTP layer carries (2.1 % on
+    # GLM-4.7-Flash), the lower one rows sized from a rounded card figure (1.1 %).
+    from configurator.engine import ModelArch
+
+    bare = {**model, "mtp_layers": None, "vision_params_b": None}
+    language_model = parameter_count(Architecture.from_mapping(bare)).total_b
+    read = ModelArch.from_dict(model).text_params_b
+
+    assert 0.988 < read / language_model < 1.025
