@@ -190,3 +190,15 @@ def test_decode_reads_the_language_model_of_a_row_with_mtp_or_vision(model):
     read = ModelArch.from_dict(model).text_params_b
 
     assert 0.988 < read / language_model < 1.025
+
+
+def test_command_as_48_sliding_layers_keep_only_their_4096_token_window():
+    # llama.cpp: n_swa 4096, n_swa_pattern 4 over 64 layers, 8 KV heads of 128.
+    from configurator.engine import ModelArch, memory
+
+    row = next(m for m in MODELS if m["slug"] == "c4ai-command-a-03-2025")
+    per_token_layer = 2 * 8 * 128 * 2  # K and V, f16
+    expected = (16 * 131_072 + 48 * 4096) * per_token_layer  # 9.4 GB, not 34.4 GB
+
+    kv = memory.kv_cache_bytes(ModelArch.from_dict(row), 131_072, 16.0)
+    assert kv == pytest.approx(expected, rel=1e-3)

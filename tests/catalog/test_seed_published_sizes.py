@@ -47,6 +47,8 @@ PUBLISHED = {
     # quantisation of Qwen3.5-397B-A17B, 36.0B (rounded) for Qwen3.6-35B-A3B.
     "qwen3-5-397b-a17b": (403.4, 0.005),
     "qwen3-6-35b-a3b": (36.0, 0.005),
+    # llama.cpp's "model params" of a Command A fine-tune (same tensors as the base).
+    "c4ai-command-a-03-2025": (111.058, 0.001),
 }
 
 
