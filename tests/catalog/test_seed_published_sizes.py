@@ -49,6 +49,8 @@ PUBLISHED = {
     "qwen3-6-35b-a3b": (36.0, 0.005),
     # llama.cpp's "model params" of a Command A fine-tune (same tensors as the base).
     "c4ai-command-a-03-2025": (111.058, 0.001),
+    # Devstral 2's BF16 GGUF: 232.88 GiB at 16 bits per weight.
+    "devstral-2-123b-instruct-2512": (125.03, 0.001),
 }
 
 
