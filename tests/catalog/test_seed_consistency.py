@@ -171,3 +171,34 @@ def test_a_hybrid_model_states_the_recurrent_state_the_engine_sizes(model):
     if kind in ("gated_deltanet", "mamba2", "lightning"):
         needed |= {"recurrent_state_heads", "recurrent_state_key_dim", "recurrent_state_value_dim"}
     assert sorted(n for n in needed if not model.get(n)) == []
+
+
+HELD_NOT_READ = [m for m in MODELS if m.get("mtp_layers") or m.get("vision_params_b")]
+
+
+@pytest.mark.parametrize("model", HELD_NOT_READ, ids=ids(HELD_NOT_READ))
+def test_decode_reads_the_language_model_of_a_row_with_mtp_or_vision(model):
+    # total_params_b holds the whole checkpoint; the engine takes the vision tower and
+    # the MTP layers back out for what one token reads. A row whose total already left
+    # them out would have the engine read less than the language model counts. The upper
+    # bound allows the embedding and head copies GLM's MTP layer carries (2.1 % on
+    # GLM-4.7-Flash), the lower one rows sized from a rounded card figure (1.1 %).
+    from configurator.engine import ModelArch
+
+    bare = {**model, "mtp_layers": None, "vision_params_b": None}
+    language_model = parameter_count(Architecture.from_mapping(bare)).total_b
+    read = ModelArch.from_dict(model).text_params_b
+
+    assert 0.988 < read / language_model < 1.025
+
+
+def test_command_as_48_sliding_layers_keep_only_their_4096_token_window():
+    # llama.cpp: n_swa 4096, n_swa_pattern 4 over 64 layers, 8 KV heads of 128.
+    from configurator.engine import ModelArch, memory
+
+    row = next(m for m in MODELS if m["slug"] == "c4ai-command-a-03-2025")
+    per_token_layer = 2 * 8 * 128 * 2  # K and V, f16
+    expected = (16 * 131_072 + 48 * 4096) * per_token_layer  # 9.4 GB, not 34.4 GB
+
+    kv = memory.kv_cache_bytes(ModelArch.from_dict(row), 131_072, 16.0)
+    assert kv == pytest.approx(expected, rel=1e-3)

@@ -40,6 +40,17 @@ PUBLISHED = {
     "glm-4-5": (358.34, 0.01),
     # Hugging Face 31B (rounded); MTP layer's embedding/head copies (0.63B) not recounted.
     "glm-4-7-flash": (31.0, 0.025),
+    # Hugging Face 110B (rounded); the MTP layer's embedding/head copies (1.24B) are not
+    # recounted.
+    "glm-4-5-air": (110.0, 0.015),
+    # Checkpoint counts with the vision tower and the MTP layer: 403.4B listed for a
+    # quantisation of Qwen3.5-397B-A17B, 36.0B (rounded) for Qwen3.6-35B-A3B.
+    "qwen3-5-397b-a17b": (403.4, 0.005),
+    "qwen3-6-35b-a3b": (36.0, 0.005),
+    # llama.cpp's "model params" of a Command A fine-tune (same tensors as the base).
+    "c4ai-command-a-03-2025": (111.058, 0.001),
+    # Devstral 2's BF16 GGUF: 232.88 GiB at 16 bits per weight.
+    "devstral-2-123b-instruct-2512": (125.03, 0.001),
 }
 
 
@@ -70,3 +81,12 @@ def test_glm_4_7_flash_counts_its_768_wide_query_latent():
 
     assert row["q_lora_rank"] == 768
     assert assumed - stated == pytest.approx(main_and_mtp_layers * per_rank * 768 / 1e9, rel=1e-6)
+
+
+def test_qwen3_5s_checkpoint_needs_its_mtp_layer_and_vision_tower():
+    row = ROWS["qwen3-5-397b-a17b"]
+    bare = {**row, "mtp_layers": None, "vision_params_b": None}
+    language_model = parameter_count(Architecture.from_mapping(bare)).total_b
+
+    # Without them the recount falls 1.9 % short of the 403.4B checkpoint.
+    assert language_model < 403.4 * 0.985
