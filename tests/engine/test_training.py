@@ -115,6 +115,7 @@ def test_short_micro_batches_use_the_gpu_less_well():
         ("torchtune-readme-28", 0.3),  # Llama 3.2 3B QLoRA, A100: 8,035 tokens/s
         ("torchtune-readme-2", 0.15),  # Llama 3.1 8B full, RTX 4090: 1,650 tokens/s
         ("torchtune-readme-27", 0.15),  # Llama 3.2 3B QLoRA, offloaded: 4.6 GiB
+        ("torchtune-readme-7", 0.2),  # Llama 3.1 8B LoRA, RTX A6000: 30.3 GiB
     ],
 )
 def test_it_reproduces_published_fine_tuning_figures(row_id, tolerance):
