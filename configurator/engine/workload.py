@@ -50,7 +50,9 @@ class Workload:
         ):
             value = self.gradient_checkpointing
             raise ValueError(f"gradient_checkpointing must be true, false or unset (got {value!r})")
-        if self.activation_offloading not in (None, True, False):
+        if self.activation_offloading is not None and not isinstance(
+            self.activation_offloading, bool
+        ):
             value = self.activation_offloading
             raise ValueError(f"activation_offloading must be true, false or unset (got {value!r})")
 
