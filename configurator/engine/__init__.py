@@ -4,7 +4,7 @@ Frozen dataclasses in, an :class:`Estimate` out::
 
     from configurator.engine import Gpu, Machine, ModelArch, Quant, Workload, estimate
 
-    rtx4090 = Gpu("GeForce RTX 4090", vram_gb=24, bandwidth_gbs=1008, fp16_tflops=165.2)
+    rtx4090 = Gpu("GeForce RTX 4090", vram_gb=24, bandwidth_gbs=1008, fp16_tflops=330.3)
     result = estimate(
         Machine(gpus=((rtx4090, 2),)),
         ModelArch.from_size("70b"),

@@ -276,3 +276,37 @@ def cpu_matrix_isa(cpu: CpuSystem, engine_isas: tuple[str, ...]) -> str:
         if isa in engine_isas:
             return isa
     return DEFAULT_CPU_ISA
+
+
+# Dense FP16/BF16 tensor-core rate with FP32 accumulation as a share of the rate with
+# FP16 accumulation, which is what ``Gpu.fp16_tflops`` holds (the catalogue's GeForce
+# figures and the loader's doubled GeForce rows). Mixed-precision training (PyTorch bf16
+# autocast: cuBLAS accumulates in FP32) runs at the FP32-accumulate rate, which GeForce
+# parts (Turing TU10x, Ampere GA10x, Ada AD10x, Blackwell GB20x consumer) run at half
+# speed; datacenter and workstation parts (A100, H100, RTX A6000, RTX 6000 Ada, RTX PRO,
+# Titan RTX) at full speed. NVIDIA's whitepapers, "Peak FP16 Tensor TFLOPS with FP16 /
+# with FP32 Accumulate": Turing (RTX 2080 Ti 107.6 / 53.8, Titan RTX 130.5 / 130.5),
+# https://images.nvidia.com/aem-dam/en-zz/Solutions/design-visualization/technologies/turing-architecture/NVIDIA-Turing-Architecture-Whitepaper.pdf;
+# Ampere GA102 v2 (RTX 3090 142 / 71; RTX A6000 BF16 with FP32 accumulate 154.8, the
+# same as with FP16), https://www.nvidia.com/content/PDF/nvidia-ampere-ga-102-gpu-architecture-whitepaper-v2.pdf;
+# Ada v2.1 Appendix A (RTX 4090 330.3 / 165.2),
+# https://images.nvidia.com/aem-dam/Solutions/geforce/ada/nvidia-ada-gpu-architecture.pdf;
+# RTX Blackwell (RTX 5090 419 / 209.5, as quoted in https://main-horse.github.io/posts/5090-mm-perf,
+# whose torch.matmul bf16 reached 224 TFLOPS: the Blackwell GeForce cap is less certain).
+# (regular expression on the lower-cased name, share); first match wins, else 1.
+FP32_ACCUMULATE_SHARES: tuple[tuple[str, float], ...] = (
+    (r"rtx pro|titan", 1.0),
+    (r"\brtx ?(20|30|40|50)[5-9]0\b", 0.5),
+)
+
+
+def fp32_accumulate_share(name: str) -> float:
+    """Share of a GPU's FP16-accumulate tensor rate it reaches with FP32 accumulation
+    (:data:`FP32_ACCUMULATE_SHARES`): 0.5 for GeForce RTX cards, else 1."""
+    import re
+
+    lowered = name.lower()
+    for pattern, share in FP32_ACCUMULATE_SHARES:
+        if re.search(pattern, lowered):
+            return share
+    return 1.0

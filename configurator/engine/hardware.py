@@ -31,7 +31,9 @@ class Gpu:
     """A discrete GPU or accelerator card.
 
     ``vram_gb``: vendor capacity (binary GB). ``bandwidth_gbs``: peak memory bandwidth,
-    GB/s. ``fp16_tflops``: dense FP16/BF16 matrix throughput without sparsity, TFLOP/s.
+    GB/s. ``fp16_tflops``: dense FP16/BF16 matrix throughput without sparsity, TFLOP/s,
+    with FP16 accumulation (GeForce cards reach half of it with FP32 accumulation, as
+    training does: :func:`.devices.fp32_accumulate_share`).
     ``fp32_tflops``: non-tensor FP32, TFLOP/s (0 when unknown). ``tdp_w``: board power, W.
     ``power_limit_w``: a lower board power limit set by the owner (``nvidia-smi -pl``), W;
     0 when the card runs at its stock limit. ``interconnect_bandwidth_gbs``: GPU-to-GPU

@@ -330,12 +330,13 @@ def activation_bytes(
     """Block activations one GPU holds at the peak of the backward pass for ``tokens``
     tokens of its micro-batch: every block's saved tensors without checkpointing; with
     it, each block's input (2 × hidden bytes a token) plus the one block being
-    recomputed; with the checkpoints offloaded to host RAM, only that block."""
+    recomputed; with the saved tensors (or checkpoints) offloaded to host RAM, only the
+    block being worked on."""
     per_layer = activation_bytes_per_token_per_layer(model)
-    if not checkpointing:
-        return tokens * per_layer * model.layers
     if offloaded:
         return tokens * per_layer
+    if not checkpointing:
+        return tokens * per_layer * model.layers
     return tokens * (2.0 * model.hidden_size * model.layers + per_layer)
 
 
@@ -374,7 +375,9 @@ def training_memory(
         trainable_b = lora_params_b(model, workload.lora_rank)
         state = trainable_b * 1e9 * ADAPTER_BYTES_PER_PARAM
     checkpointing = workload.uses_gradient_checkpointing
-    offloaded = checkpointing and profile.offloads_checkpoints
+    offloaded = workload.activation_offloading
+    if offloaded is None:
+        offloaded = checkpointing and profile.offloads_checkpoints
     return TrainingMemory(
         gpus=max(gpus, 1),
         frozen_weights_bytes=frozen,

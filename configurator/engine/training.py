@@ -7,7 +7,9 @@ scaled by ``train_activation_scale`` and the logits at ``train_logit_bytes.<fram
 bytes per token per vocabulary entry, both fitted to measured peak memory of real runs.
 
 A step of one micro-batch on one device takes
-- compute: tokens × FLOPs per token ÷ (peak FP16 × ``train_mfu`` × the
+- compute: tokens × FLOPs per token ÷ (peak FP16 at FP32 accumulation, half the
+  FP16-accumulate peak on GeForce cards (:func:`.devices.fp32_accumulate_share`),
+  × ``train_mfu`` × the
   framework's ``train_mfu_factor.<framework>``: one shared efficiency, so a framework
   without speed measurements takes the others'), with 6
   FLOPs per weight per token for full fine-tuning and 4 with frozen base weights (LoRA
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from . import memory
+from . import devices, memory
 from .calibration import Constants
 from .engines import ENGINES, TRAINING_FRAMEWORKS, TRAINING_PROFILES, training_framework
 from .hardware import Machine
@@ -53,7 +55,13 @@ def _devices(machine: Machine, constants: Constants) -> tuple[list[_Device], flo
     if machine.gpus:
         gpus = machine.gpu_list()
         found = [
-            _Device(f"GPU {i}: {g.name}", "gpu", g.capacity_bytes, g.fp16_tflops, g.bandwidth_gbs)
+            _Device(
+                f"GPU {i}: {g.name}",
+                "gpu",
+                g.capacity_bytes,
+                g.fp16_tflops * devices.fp32_accumulate_share(g.name),
+                g.bandwidth_gbs,
+            )
             for i, g in enumerate(gpus)
         ]
         return found, ENGINES["transformers"].gpu_runtime_overhead_gb

@@ -22,7 +22,9 @@ class Workload:
     per KV element (16 for F16, 8.5 for Q8_0, 4.5 for Q4_0). ``mode``: inference, lora,
     qlora or full. ``lora_rank``: adapter rank. ``gradient_checkpointing``: None takes
     the usual default of each mode (on for QLoRA, as PEFT's k-bit preparation does; off
-    for LoRA and full, as the Hugging Face Trainer does).
+    for LoRA and full, as the Hugging Face Trainer does). ``activation_offloading``:
+    saved activations go to host RAM in the forward pass and come back for the backward
+    (torchtune's ``enable_activation_offloading``); None takes the framework's way.
     """
 
     context_tokens: int = 4096
@@ -33,6 +35,7 @@ class Workload:
     mode: str = "inference"
     lora_rank: int = 16
     gradient_checkpointing: bool | None = None
+    activation_offloading: bool | None = None
 
     def __post_init__(self) -> None:
         checks.integer("context_tokens", self.context_tokens, 1, MAX_CONTEXT_TOKENS)
@@ -47,6 +50,11 @@ class Workload:
         ):
             value = self.gradient_checkpointing
             raise ValueError(f"gradient_checkpointing must be true, false or unset (got {value!r})")
+        if self.activation_offloading is not None and not isinstance(
+            self.activation_offloading, bool
+        ):
+            value = self.activation_offloading
+            raise ValueError(f"activation_offloading must be true, false or unset (got {value!r})")
 
     @property
     def is_training(self) -> bool:

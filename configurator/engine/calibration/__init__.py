@@ -73,6 +73,25 @@ def _per_engine(
     )
 
 
+# Bytes per token per vocabulary entry each framework's loss holds, from how it computes it:
+# the Hugging Face Trainer's models upcast the whole bf16 logits to fp32 before the cross
+# entropy (``logits = logits.float()`` in transformers' modeling_llama.py up to v4.44), so
+# bf16 logits (2) + fp32 copy (4) + fp32 log-softmax (4) + fp32 gradient (4) = 14 (PEFT and
+# Axolotl train through it); torchtune's CEWithChunkedOutputLoss keeps the bf16 logits and
+# upcasts one of 8 chunks at a time (https://github.com/pytorch/torchtune/pull/1390): 2 + 0.5;
+# LitGPT computes the head in 128-token chunks and ``chunked_cross_entropy`` upcasts each
+# (litgpt/finetune/lora.py), about the same; Unsloth's Cut Cross Entropy never stores the
+# logits (https://unsloth.ai/blog/llama3-3; Wijmans et al. 2024, arXiv:2411.09009): the floor.
+TRAIN_LOGIT_BYTES_DEFAULTS: dict[str, float] = {
+    "transformers": 14.0,
+    "peft": 14.0,
+    "unsloth": 0.5,
+    "torchtune": 2.5,
+    "axolotl": 14.0,
+    "litgpt": 2.5,
+}
+assert set(TRAIN_LOGIT_BYTES_DEFAULTS) == set(TRAINING_NAMES)
+
 PARAMETERS: tuple[Parameter, ...] = (
     _bandwidth("gddr6", 0.8),
     _bandwidth("gddr6x", 0.85),
@@ -426,7 +445,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     ),
     *_per_engine(
         "train_logit_bytes",
-        {name: 8.0 for name in TRAINING_NAMES},
+        TRAIN_LOGIT_BYTES_DEFAULTS,
         0.25,
         32.0,
         "bytes per token per vocabulary entry that {engine}'s loss keeps at the peak of a "

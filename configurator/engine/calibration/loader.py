@@ -317,6 +317,7 @@ def _workload(item: dict[str, Any], metric: str) -> Workload:
             mode=method if method in ("lora", "qlora", "full") else "lora",
             lora_rank=int(training.get("lora_rank") or 16),
             gradient_checkpointing=training.get("gradient_checkpointing"),
+            activation_offloading=training.get("activation_offloading"),
         )
     if metric == "prefill":
         prompt_tokens = int(prompt) if prompt else UNKNOWN_LENGTH_TOKENS
