@@ -77,6 +77,12 @@ class EngineProfile:
     ``tensor`` (every layer sharded over all GPUs). ``tensor_sync``: how a tensor split
     synchronises, ``allreduce`` (two all-reduces per layer) or ``gather`` (llama.cpp's
     row split gathers each matrix result through the main GPU).
+    ``allreduce_algorithms``: the all-reduces it can run, first choice first: ``oneshot``
+    (a custom kernel in which every GPU reads its peers' buffers directly and sums them,
+    vLLM's and SGLang's ``custom_all_reduce``) is used only for tensor-parallel sizes in
+    ``oneshot_sizes``, messages up to ``oneshot_max_bytes``, and GPUs that reach each other
+    peer-to-peer and all-to-all (or just two with peer-to-peer access); otherwise ``ring``
+    (NCCL). ``oneshot_off_flags``: flags that turn the custom kernel off.
     ``tp_must_divide_heads``: a tensor-parallel size must divide the attention heads and
     divide or be a multiple of the KV heads (else the engine refuses; pipeline instead).
     ``cost_key``: the name under which its calibrated fixed costs (per layer, per step),
@@ -125,6 +131,10 @@ class EngineProfile:
     activation_tokens: int
     cost_key: str = ""
     tensor_sync: str = "allreduce"
+    allreduce_algorithms: tuple[str, ...] = ("ring",)
+    oneshot_sizes: tuple[int, ...] = ()
+    oneshot_max_bytes: float = 0.0
+    oneshot_off_flags: frozenset[str] = frozenset()
     tp_must_divide_heads: bool = False
     prefill_on_gpu_for_host_layers: bool = False
     host_offload_min_tokens: int = 32
@@ -147,6 +157,8 @@ class EngineProfile:
         checks.integer("engine.activation_tokens", self.activation_tokens, 1, 1_000_000)
         checks.integer("engine.host_offload_min_tokens", self.host_offload_min_tokens, 1, 1_000_000)
         checks.choice("engine.tensor_sync", self.tensor_sync, ("allreduce", "gather"))
+        for algorithm in self.allreduce_algorithms:
+            checks.choice("engine.allreduce_algorithms", algorithm, ("oneshot", "ring"))
         for split in self.splits:
             checks.choice("engine.splits", split, ("layer", "tensor"))
         if not self.splits:
@@ -218,9 +230,13 @@ class EngineProfile:
         """This engine as run with the command-line ``flags`` (eager when one of its
         ``eager_flags`` is among them)."""
         words = set(str(flags or "").replace("=", " ").split())
+        profile = self
         if self.eager_flags & words:
-            return replace(self, eager=True)
-        return self
+            profile = replace(profile, eager=True)
+        if self.oneshot_off_flags & words:
+            ring_only = tuple(a for a in self.allreduce_algorithms if a != "oneshot")
+            profile = replace(profile, allreduce_algorithms=ring_only or ("ring",))
+        return profile
 
     def tensor_parallel_problem(self, size: int, attention_heads: int, kv_heads: int) -> str:
         """Why a tensor-parallel ``size`` is not allowed ('' when it is)."""
@@ -234,6 +250,13 @@ class EngineProfile:
 
 
 _LLAMA_FORMATS = frozenset({"GGUF", "MXFP4"})
+# vLLM's custom all-reduce (vllm/distributed/device_communicators/custom_all_reduce.py:
+# ``_SUPPORTED_WORLD_SIZES = [2, 4, 6, 8]``, ``max_size=8192 * 1024``; disabled for more
+# than two GPUs that are not fully connected, and without peer-to-peer access), used by
+# SGLang too (sgl-project/sglang PR 2904); NCCL otherwise.
+_CUSTOM_ALLREDUCE = ("oneshot", "ring")
+_CUSTOM_ALLREDUCE_SIZES = (2, 4, 6, 8)
+_CUSTOM_ALLREDUCE_MAX_BYTES = 8192 * 1024
 _GPU_SERVER_FORMATS = frozenset({"GPTQ", "AWQ", "FP8", "MXFP4", "NF4", "INT8", "NVFP4"})
 
 ENGINES: dict[str, EngineProfile] = {
@@ -286,6 +309,10 @@ ENGINES: dict[str, EngineProfile] = {
         gpu_runtime_overhead_gb=1.0,
         activation_tokens=2048,
         tp_must_divide_heads=True,
+        allreduce_algorithms=_CUSTOM_ALLREDUCE,
+        oneshot_sizes=_CUSTOM_ALLREDUCE_SIZES,
+        oneshot_max_bytes=_CUSTOM_ALLREDUCE_MAX_BYTES,
+        oneshot_off_flags=frozenset({"--disable-custom-all-reduce"}),
         spec_methods=frozenset({"draft", "eagle", "mtp", "ngram"}),
         eager_flags=frozenset({"--enforce-eager"}),
         description="GPU only (incl. DGX Spark); tensor parallel; paged KV cache and "
@@ -302,6 +329,10 @@ ENGINES: dict[str, EngineProfile] = {
         gpu_runtime_overhead_gb=1.0,
         activation_tokens=2048,
         tp_must_divide_heads=True,
+        allreduce_algorithms=_CUSTOM_ALLREDUCE,
+        oneshot_sizes=_CUSTOM_ALLREDUCE_SIZES,
+        oneshot_max_bytes=_CUSTOM_ALLREDUCE_MAX_BYTES,
+        oneshot_off_flags=frozenset({"--disable-custom-all-reduce"}),
         spec_methods=frozenset({"eagle", "mtp", "ngram"}),
         eager_flags=frozenset({"--disable-cuda-graph"}),
         description="GPU only (incl. DGX Spark); tensor parallel; radix KV cache and "

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import NamedTuple
 
 from . import checks, memory, power
 from . import spec as speculation
 from . import training as train
 from .calibration import Constants, load_constants
+from .collectives import allreduce_algorithm, allreduce_latency_s
 from .engines import DEFAULT_ENGINE, EngineProfile, engine_profile
 from .evidence import query_for
 from .hardware import GIB_BYTES, Machine, with_threads
 from .model import ModelArch
-from .placement import Placement, Slot, place
+from .placement import LINK_NAMES, Placement, Slot, place
 from .quant import Quant
 from .rates import slot_bandwidth_efficiency
 from .results import DeviceMemory, Estimate, TrainingReport
@@ -441,7 +441,8 @@ def _bottleneck(layout: Placement, step: StepTime, constants: Constants) -> str:
         )
     if step.sync_s > 0.3 * total:
         return (
-            f"Decode is limited by tensor-parallel synchronisation over {layout.link.upper()}, "
+            f"Decode is limited by tensor-parallel synchronisation over "
+            f"{LINK_NAMES[layout.link]}, "
             f"{_share(step.sync_s, total)} of each token's time."
         )
     if step.overhead_s > 0.4 * total:
@@ -621,10 +622,13 @@ def _setup_notes(
             f"Tensor parallel over {layout.tensor_parallel} GPUs needs the attention heads "
             f"({model.attention_heads}) to divide evenly; vLLM would refuse this split."
         )
-    if layout.tensor_parallel > 1:
+    if layout.tensor_parallel > 1 and engine.tensor_sync == "allreduce":
+        message = workload.concurrent_sequences * model.hidden_size * 2.0
+        algorithm = allreduce_algorithm(layout, engine, message)
+        latency_us = allreduce_latency_s(layout, algorithm, constants) * 1e6
         notes.append(
-            f"Tensor parallel: two all-reduces per layer over {layout.link.upper()}, "
-            f"{_allreduce_us(layout, constants):.0f} µs each plus transfer."
+            f"Tensor parallel: two all-reduces per layer over {LINK_NAMES[layout.link]} "
+            f"({_ALGORITHM_NAMES[algorithm]}), {latency_us:.0f} µs each plus transfer."
         )
     if layout.storage_assumed:
         notes.append("No drive given: a 5,000 MB/s NVMe SSD is assumed for streaming.")
@@ -668,10 +672,7 @@ def _closing_notes(workload: Workload, constants: Constants) -> list[str]:
     return notes
 
 
+# The all-reduce algorithms of :mod:`collectives`, as named to users.
+_ALGORITHM_NAMES = {"oneshot": "the engine's one-shot custom all-reduce", "ring": "NCCL ring"}
+
 __all__ = ["estimate"]
-
-
-def _allreduce_us(layout: Placement, constants: Constants) -> float:
-    """Latency of one small all-reduce over the layout's GPUs (log2(GPUs) steps), µs."""
-    steps = math.log2(max(layout.tensor_parallel, 2))
-    return constants[f"allreduce_latency_us.{layout.link}"] * steps

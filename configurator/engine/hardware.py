@@ -38,6 +38,11 @@ class Gpu:
     ``power_limit_w``: a lower board power limit set by the owner (``nvidia-smi -pl``), W;
     0 when the card runs at its stock limit. ``interconnect_bandwidth_gbs``: GPU-to-GPU
     link (NVLink, Infinity Fabric), GB/s per direction, 0 when the card only has PCIe.
+    ``interconnect_group_size``: how many GPUs that link joins all-to-all (8 on an HGX or
+    OAM board through NVSwitch or an Infinity Fabric mesh, 2 for a bridged pair); 0 when
+    unknown, taken as all the machine's GPUs. ``pcie_p2p``: the cards can read and write
+    each other's memory over PCIe (peer-to-peer); False where the driver refuses it, so
+    collectives pass through host memory; None when unknown, taken as available.
     ``memory_type`` (GDDR6X, HBM3, ...; "" if unknown) matters because HBM cards reach a
     smaller share of their bandwidth at batch 1.
     """
@@ -54,6 +59,8 @@ class Gpu:
     pcie_lanes: int = 16
     memory_type: str = ""
     power_limit_w: float = 0.0
+    interconnect_group_size: int = 0
+    pcie_p2p: bool | None = None
 
     def __post_init__(self) -> None:
         checks.text("gpu.name", self.name)
@@ -72,6 +79,9 @@ class Gpu:
         checks.number("gpu.interconnect_bandwidth_gbs", self.interconnect_bandwidth_gbs, 0, 100_000)
         checks.integer("gpu.pcie_gen", self.pcie_gen, 1, 6)
         checks.integer("gpu.pcie_lanes", self.pcie_lanes, 1, 16)
+        checks.integer("gpu.interconnect_group_size", self.interconnect_group_size, 0, 64)
+        if self.pcie_p2p is not None and not isinstance(self.pcie_p2p, bool):
+            raise ValueError(f"gpu.pcie_p2p must be true, false or null (got {self.pcie_p2p!r})")
 
     @property
     def has_hbm(self) -> bool:

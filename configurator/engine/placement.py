@@ -90,11 +90,12 @@ class Placement:
     """The whole layout.
 
     ``split``: single, layer or tensor; ``tensor_parallel``: GPUs sharing each layer (1
-    without a tensor split); ``link``: nvlink or pcie between them. ``spilled_bytes``:
-    weights read from ``storage`` for every token; ``unplaced_bytes`` and
-    ``unplaced_layers``: what has nowhere to go. ``gpu_layers`` / ``host_layers``: blocks
-    computed on GPUs / in system RAM; ``host_expert_layers``: blocks whose experts sit in
-    system RAM while the rest of the block is on a GPU.
+    without a tensor split); ``link``: nvlink, pcie or host between them
+    (:data:`LINK_NAMES`). ``spilled_bytes``: weights read from ``storage`` for every
+    token; ``unplaced_bytes`` and ``unplaced_layers``: what has nowhere to go.
+    ``gpu_layers`` / ``host_layers``: blocks computed on GPUs / in system RAM;
+    ``host_expert_layers``: blocks whose experts sit in system RAM while the rest of the
+    block is on a GPU.
     """
 
     slots: tuple[Slot, ...]
@@ -134,7 +135,7 @@ class Placement:
         if gpu_slots and self.tensor_parallel > 1:
             parts.append(
                 f"{_fmt(self.gpu_layers)} layers tensor-parallel over {self.tensor_parallel} "
-                f"GPUs ({self.link.upper()})"
+                f"GPUs ({LINK_NAMES.get(self.link, self.link)})"
             )
         elif gpu_slots:
             shares = " + ".join(_fmt(s.dense_layers) for s in gpu_slots)
@@ -742,9 +743,27 @@ def _place_tensor(
     )
 
 
+# What the GPUs of a tensor split exchange their partial results over, as named to users.
+LINK_NAMES = {
+    "nvlink": "NVLink",
+    "pcie": "PCIe",
+    "host": "PCIe through host memory (no peer-to-peer)",
+}
+
+
 def _link(gpus: list[Gpu]) -> str:
-    if len(gpus) > 1 and all(g.interconnect_bandwidth_gbs > 0 for g in gpus):
+    """``nvlink`` when every GPU's link reaches every other (all have one and the group
+    it joins all-to-all, where known, holds them all); else ``pcie`` with peer-to-peer
+    access, or ``host`` when a card refuses it (transfers are staged in system RAM)."""
+    n = len(gpus)
+    if n > 1 and all(
+        g.interconnect_bandwidth_gbs > 0
+        and (g.interconnect_group_size == 0 or n <= g.interconnect_group_size)
+        for g in gpus
+    ):
         return "nvlink"
+    if any(g.pcie_p2p is False for g in gpus):
+        return "host"
     return "pcie"
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from . import devices, memory, rates
+from . import collectives, devices, memory, rates
 from .calibration import Constants
 from .engines import EngineProfile
 from .hardware import PCIE_LANE_GBS, CpuSystem
@@ -269,12 +269,8 @@ def _sync_per_layer_s(
     if engine.tensor_sync == "gather":
         # llama.cpp's row split gathers every matrix result through the main GPU.
         return constants["row_split_sync_us_per_layer"] * 1e-6 * (placement.tensor_parallel - 1)
-    n = placement.tensor_parallel
-    link = placement.link_gbs
-    # A small all-reduce is latency-bound: log2(n) steps of a tree (NCCL's choice for
-    # small messages); the ring's transfer term covers larger messages.
-    latency = constants[f"allreduce_latency_us.{placement.link}"] * 1e-6 * math.log2(n)
-    return 2 * (latency + 2 * (n - 1) / n * message_bytes / (link * 1e9))
+    # Two all-reduces per layer: after the attention output and the MLP down projection.
+    return 2 * collectives.allreduce_seconds(placement, engine, message_bytes, constants)
 
 
 def decode_step(

@@ -127,22 +127,22 @@ def test_four_a100_pcie_without_bridges_talk_over_pcie(seed, a100_request):
     assert build.compatible, build.violations
     assert rule(build, "gpu_interconnect")["status"] == "pass"
     assert "PCIe" in rule(build, "gpu_interconnect")["detail"]
-    assert "PCIE" in " ".join(build.estimate.assumptions)
-    assert "NVLINK" not in " ".join(build.estimate.assumptions)
+    assert "over PCIe" in " ".join(build.estimate.assumptions)
+    assert "over NVLink" not in " ".join(build.estimate.assumptions)
 
 
 def test_a100_bridges_join_pairs_only(seed, a100_request):
     two_cat, two = a100_server(seed, 2, bridges=3)
     pair = evaluate(two_cat, a100_request, two)
     assert rule(pair, "gpu_interconnect")["status"] == "pass"
-    assert "NVLINK" in " ".join(pair.estimate.assumptions)
+    assert "over NVLink" in " ".join(pair.estimate.assumptions)
     unbridged = evaluate(seed, a100_request, a100_server(seed, 2)[1])
     assert pair.tokens_per_s > unbridged.tokens_per_s
     # Four cards with bridges: two bridged pairs; a tensor split over four spans them.
     four_cat, four = a100_server(seed, 4, bridges=6)
     quad = evaluate(four_cat, a100_request, four)
     assert rule(quad, "gpu_interconnect")["status"] == "warn"
-    assert "NVLINK" not in " ".join(quad.estimate.assumptions)
+    assert "over NVLink" not in " ".join(quad.estimate.assumptions)
     # Too few bridges for a pair is a failure, not a silent NVLink.
     short_cat, short = a100_server(seed, 2, bridges=1)
     assert rule(evaluate(short_cat, a100_request, short), "gpu_interconnect")["status"] == "fail"

@@ -121,7 +121,7 @@ def test_it_synchronises_faster_over_nvlink_than_over_pcie():
     )
     nvlink = estimate(Machine(gpus=((RTX_3090, 2),)), LLAMA_3_70B, AWQ, engine="vllm")
     assert nvlink.decode_tokens_per_s > pcie.decode_tokens_per_s
-    assert "NVLINK" in nvlink.placement and "PCIE" in pcie.placement
+    assert "NVLink" in nvlink.placement and "PCIe" in pcie.placement
 
 
 def test_it_says_a_gpu_only_engine_cannot_place_what_does_not_fit():

@@ -267,20 +267,48 @@ PARAMETERS: tuple[Parameter, ...] = (
         "efficiencies are fitted mostly on llama.cpp rows",
     ),
     Parameter(
-        "allreduce_latency_us.nvlink",
-        20.0,
-        2.0,
-        300.0,
-        "latency of one step of a small all-reduce between GPUs joined by NVLink or "
-        "Infinity Fabric, µs; a tree all-reduce takes log2(GPUs) steps (nccl-tests on "
-        "8 × A100/H100: ~20–60 µs for a few KB over 8 GPUs)",
+        "allreduce_base_us.oneshot",
+        8.5,
+        1.0,
+        100.0,
+        "fixed time of one one-shot custom all-reduce (vLLM/SGLang custom_all_reduce: one "
+        "kernel, each GPU reads its peers' buffers) before the per-peer hops, µs (SGLang PR "
+        "2904, vLLM's kernel on 8 × H100 without CUDA graphs: 8.5–9.3 µs for 4 KB at 2–8 "
+        "GPUs)",
     ),
     Parameter(
-        "allreduce_latency_us.pcie",
-        50.0,
-        2.0,
-        500.0,
-        "latency of one step of a small all-reduce between GPUs over PCIe, µs",
+        "allreduce_base_us.ring",
+        13.0,
+        1.0,
+        100.0,
+        "fixed time of one NCCL ring all-reduce before its 2 × (GPUs − 1) hops, µs: small "
+        "messages take ~19.5 µs on 8 × H100 NVLink (ByteDance-Seed/Triton-distributed issue "
+        "57: 19.2–20.7 µs for 128 B–16 KB) and 19.4 µs for 4 KB on 4 × V100 over a PCIe "
+        "switch (haohervchb/sglang-V100 PR 2), both ≈ 13 µs + the hops",
+    ),
+    Parameter(
+        "allreduce_wait_us",
+        0.0,
+        0.0,
+        200.0,
+        "time each all-reduce costs in a running model beyond the collective itself, µs: "
+        "every all-reduce is a barrier that waits for the slowest GPU's kernels; "
+        "microbenchmarks of the collective alone see none of it (default 0)",
+    ),
+    *(
+        Parameter(
+            f"allreduce_hop_us.{link}",
+            default,
+            0.1,
+            50.0,
+            f"latency of one all-reduce hop between GPUs over {name}, µs (NCCL "
+            "src/graph/tuning.cc hwLat, ring, LL protocol: NVLink 0.47, PCI 1.0); a hop "
+            "through host memory (no peer-to-peer access) crosses PCIe twice",
+        )
+        for link, name, default in (
+            ("nvlink", "NVLink or Infinity Fabric", 0.47),
+            ("pcie", "PCIe with peer-to-peer access", 1.0),
+        )
     ),
     *_per_engine(
         "sequence_overhead_us",

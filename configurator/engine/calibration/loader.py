@@ -487,6 +487,8 @@ def _gpu(data: dict[str, Any], needs_compute: bool, needs_bandwidth: bool = True
         pcie_gen=int(data.get("pcie_gen") or 4),
         pcie_lanes=int(data.get("pcie_lanes") or 16),
         power_limit_w=float(data.get("power_limit_w") or 0),
+        interconnect_group_size=int(data.get("interconnect_group_size") or 0),
+        pcie_p2p=data.get("pcie_p2p"),
     )
 
 
