@@ -35,8 +35,9 @@ QUANTIZED_PATHS = ("int8_matrix", "int8_dot", "fp16_matrix")
 # 8-bit multiply-adds of one dp4a / v_dot4_i32_i8 per lane per clock (4 MACs = 8 ops)
 # over one FP32 fused multiply-add (2 FLOPs): NVIDIA Pascal Tuning Guide 1.4.1 (GP104:
 # "new 8-bit integer 4-element vector dot product (DP4A)"),
-# https://docs.nvidia.com/cuda/pascal-tuning-guide/index.html; AMD rates MI50 (gfx906)
-# at 53.6 INT8 TOPS beside 13.4 FP32 TFLOPS (https://en.wikipedia.org/wiki/AMD_Instinct).
+# https://docs.nvidia.com/cuda/pascal-tuning-guide/index.html; AMD's sdot4
+# (``v_dot4_i32_i8``) is ggml's dp4a on gfx906/RDNA2, llama.cpp PR 8629, one instruction
+# per 32-bit lane like ``__dp4a``.
 INT8_DOT_PER_FP32 = 4.0
 
 # Backends whose kernels this table describes (ggml-cuda, built for AMD through HIP),
@@ -100,9 +101,10 @@ ARCHITECTURES: dict[str, GpuArchitecture] = {
             True,
             "int8_matrix",
             mma_share=2 / 3,
-            source="MMQ issues Ampere-style mma.sync, which reaches about 2/3 of H100's "
-            "tensor peak; wgmma is needed for the rest (FlashAttention-3, Shah et al. 2024, "
-            "https://arxiv.org/abs/2407.08608)",
+            source="stock MMQ issues Ampere-style mma.sync (a wgmma path is only an opt-in "
+            "experiment, https://github.com/ggml-org/llama.cpp/pull/24777), which reaches "
+            "about 2/3 of H100's tensor peak; wgmma is needed for the rest (FlashAttention-3, "
+            "Shah et al. 2024, https://arxiv.org/abs/2407.08608)",
         ),
         GpuArchitecture("blackwell_gb100", "nvidia", True, "int8_matrix", source=_MMQ),
         GpuArchitecture("blackwell_gb20x", "nvidia", True, "int8_matrix", source=_MMQ),

@@ -4,7 +4,7 @@ against published prompt-processing figures."""
 
 import pytest
 
-from configurator.engine import Gpu, Machine, Workload, estimate, load_constants
+from configurator.engine import Gpu, Machine, Quant, Workload, estimate, load_constants
 from configurator.engine.calibration.fit import predict
 from configurator.engine.calibration.loader import load_measurements
 from configurator.engine.gpu_arch import (
@@ -16,9 +16,10 @@ from configurator.engine.gpu_arch import (
 from .models import LLAMA_3_8B, Q4_K_M
 
 # Catalogue figures (catalog/seed/parts/gpu.json, TechPowerUp GPU database).
-TESLA_P100 = Gpu("Tesla P100 16GB PCIe", 16, 732, 19.05, 9.526, 250, memory_type="HBM2")
+TESLA_P100 = Gpu("Tesla P100 16GB PCIe", 16, 732.2, 19.05, 9.526, 250, memory_type="HBM2")
 TESLA_T4 = Gpu("Tesla T4 16GB", 16, 320, 65.13, 8.141, 70, memory_type="GDDR6")
-TESLA_P40 = Gpu("Tesla P40 24GB", 24, 347, 0.1837, 11.76, 250, memory_type="GDDR5")
+TESLA_P40 = Gpu("Tesla P40 24GB", 24, 347.1, 0.1837, 11.76, 250, memory_type="GDDR5")
+RX_6800 = Gpu("Radeon RX 6800 16GB", 16, 512, 32.3, 16.17, 250, vendor="amd", memory_type="GDDR6")
 PROMPT = Workload(prompt_tokens=512, context_tokens=1024, gen_tokens=64)
 
 
@@ -116,3 +117,22 @@ def test_hopper_quantized_prefill_reaches_two_thirds_of_the_tensor_peak(rows):
     row = rows["m063"]
     predicted = predict(row, load_constants())
     assert 0.8 < predicted / row.tokens_per_s < 1.5
+
+
+@pytest.mark.parametrize(
+    ("gpu", "measured"),
+    [(TESLA_P40, 894), (RX_6800, 1276)],
+)
+def test_published_mmq_pp512_on_dp4a_cards_is_within_the_prefill_band(rows, gpu, measured):
+    # llama.cpp PR 4682 (https://github.com/ggml-org/llama.cpp/pull/4682), 7B Q8_0 pp512
+    # with MMQ: P40 894 tokens/s (334 with FP16 cuBLAS, its 1/64-rate FP16), RX 6800
+    # 1276 tokens/s. Not calibration rows: at the FP32 (P40) or packed-FP16 (RX 6800)
+    # rate alone the engine predicts 310 and 1073 tokens/s.
+    constants = load_constants()
+    low, high = constants.error_bands["prefill"]
+    llama_2_7b = rows["kyuz0-mi50-gfx906-toolboxes-17"].model
+    workload = Workload(prompt_tokens=512, context_tokens=1024, gen_tokens=128)
+    result = estimate(Machine(gpus=((gpu, 1),)), llama_2_7b, Quant.from_name("Q8_0"), workload)
+    predicted = result.prefill_tokens_per_s
+    assert predicted * low <= measured <= predicted * high
+    assert 0.7 < predicted / measured < 1.3
