@@ -8,7 +8,10 @@ from configurator.engine import Gpu, Machine, Quant, Workload, estimate, load_co
 from configurator.engine.calibration.fit import predict
 from configurator.engine.calibration.loader import load_measurements
 from configurator.engine.gpu_arch import (
+    ARCHITECTURE_PATTERNS,
+    ARCHITECTURES,
     INT8_DOT_PER_FP32,
+    QUANTIZED_PATHS,
     architecture_for_name,
     quantized_prefill_scale,
 )
@@ -136,3 +139,14 @@ def test_published_mmq_pp512_on_dp4a_cards_is_within_the_prefill_band(rows, gpu,
     predicted = result.prefill_tokens_per_s
     assert predicted * low <= measured <= predicted * high
     assert 0.7 < predicted / measured < 1.3
+
+
+def test_every_architecture_has_a_source_and_a_consistent_path():
+    for arch in ARCHITECTURES.values():
+        assert arch.source
+        assert arch.quantized_path in (*QUANTIZED_PATHS, None)
+        if arch.quantized_path == "int8_dot":
+            assert arch.int8_dot
+        assert 0 < arch.mma_share <= 1
+    for _, key in ARCHITECTURE_PATTERNS:
+        assert key in ARCHITECTURES
