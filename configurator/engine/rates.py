@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import devices
+from . import devices, gpu_arch
 from .calibration import Constants
 from .hardware import CpuSystem, Gpu
 
@@ -104,6 +104,18 @@ def slot_bandwidth_gbs(slot: Slot, constants: Constants) -> float:
 def slot_bandwidth_efficiency(slot: Slot, constants: Constants) -> float:
     """Share of the pool's peak bandwidth that decode reaches."""
     return slot_bandwidth_gbs(slot, constants) / slot.bandwidth_gbs
+
+
+def gpu_quantized_prefill_scale(slot: Slot, engine_key: str, constants: Constants) -> float:
+    """Prefill rate of quantized weights on a GPU pool relative to its 16-bit rate: set by
+    the units its architecture lets llama.cpp's CUDA/HIP kernels use
+    (:func:`.gpu_arch.quantized_prefill_scale`); ``prefill_quantized_factor`` on pools
+    that are not discrete GPUs, with other kernels, or of unknown architecture."""
+    factor = constants["prefill_quantized_factor"]
+    if slot.gpu is None:
+        return factor
+    dot = constants["prefill_int8_dot_efficiency"]
+    return gpu_arch.quantized_prefill_scale(slot.gpu, engine_key, slot.backend, factor, dot)
 
 
 def slot_flops(slot: Slot, constants: Constants) -> float:

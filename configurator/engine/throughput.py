@@ -376,7 +376,7 @@ def _prefill_rate(
         if slot.kind == "cpu":
             rate *= cpu_int8_speedup(slot, engine, constants)
         else:
-            rate *= constants["prefill_quantized_factor"]
+            rate *= rates.gpu_quantized_prefill_scale(slot, engine.cost_key, constants)
     return rate
 
 

@@ -366,6 +366,16 @@ PARAMETERS: tuple[Parameter, ...] = (
         1.0,
         "GPU prefill throughput with quantized weights relative to 16-bit weights",
     ),
+    Parameter(
+        "prefill_int8_dot_efficiency",
+        0.5,
+        0.1,
+        1.0,
+        "share of the 8-bit dot-product peak (4 × FP32: dp4a, v_dot4) that llama.cpp's MMQ "
+        "reaches, relative to the class's share of matrix peak, on GPUs without matrix "
+        "units it uses (Pascal GP10x, gfx906, RDNA2; gpu_arch.py); about half, as the "
+        "unpacking of the weights takes the same vector units",
+    ),
     *(
         Parameter(
             f"cpu_int8_prefill_speedup.{isa}",
