@@ -69,7 +69,9 @@ KERNELS: dict[str, CpuKernel] = {
     "amx": CpuKernel("amx", vnni_bits=256, amx=True),
 }
 
-# GGUF weight types by the llama.cpp kernel family that multiplies them on x86.
+# GGUF weight types by the llama.cpp kernel family that multiplies them on x86 (first
+# match wins). Types not listed (Q4_1, Q5_1, MXFP4, ternary) take DEFAULT_KERNEL: one-row
+# vec_dot routines like the K-quants'.
 WEIGHT_FAMILIES: tuple[tuple[str, str], ...] = (
     (r"^IQ4_NL", "q0_gemm"),
     (r"^IQ4_XS", "k_vec_dot"),

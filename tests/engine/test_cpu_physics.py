@@ -6,7 +6,12 @@ from dataclasses import replace
 import pytest
 
 from configurator.engine import Machine, Quant, Workload, estimate, load_constants
-from configurator.engine.cpu_kernels import KERNELS, int8_macs_per_fma
+from configurator.engine.cpu_kernels import (
+    KERNELS,
+    cpu_fma_width_bits,
+    int8_macs_per_fma,
+    weight_kernel,
+)
 from configurator.engine.devices import cpu_isa_for_name, cpu_matrix_isa
 from configurator.engine.engines import engine_profile
 from configurator.engine.hardware import CpuSystem, Storage
@@ -169,3 +174,38 @@ def test_a_moe_model_short_of_ram_misses_only_on_the_experts_it_routes_to():
     moe, _ = _short_of_ram(QWEN3_30B_A3B, size * 0.75 / 2**30 + 3.0)
     drive_bound = 3000e6 * load_constants()["storage_efficiency"] / size
     assert moe > 3 * drive_bound
+
+
+@pytest.mark.parametrize(
+    ("engine", "weight_type", "isa", "kernel"),
+    [
+        ("llama.cpp", "Q4_0", "avx512_vnni", "q0_gemm"),
+        ("llama.cpp", "Q8_0 (unsloth)", "avx2", "q0_gemm"),
+        ("llama.cpp", "IQ4_NL", "avx2", "q0_gemm"),
+        ("llama.cpp", "Q4_K_M", "avx512_vnni", "k_vec_dot"),
+        ("llama.cpp", "IQ4_XS", "avx2", "k_vec_dot"),
+        ("llama.cpp", "IQ3_S", "avx2", "iq_grid"),
+        ("llama.cpp", "IQ1_M", "amx", "iq_grid"),
+        ("llama.cpp", "Q4_0", "amx", "amx"),
+        ("llama.cpp", "Q4_K_M", "amx", "k_vec_dot"),  # PR 8998: AMX for Q4_0/Q4_1 only
+        ("ik_llama.cpp", "Q6_K", "avx512_vnni", "iqk"),
+    ],
+)
+def test_each_weight_type_goes_through_its_engines_kernel(engine, weight_type, isa, kernel):
+    assert weight_kernel(engine_profile(engine), weight_type, isa).name == kernel
+
+
+@pytest.mark.parametrize(
+    ("name", "bits"),
+    [
+        ("Intel Xeon Gold 6138", 512),  # Skylake-SP, two AVX-512 FMA units
+        ("Intel Xeon 6980P", 512),
+        ("AMD EPYC 9654", 256),  # Zen 4 splits AVX-512 over 256-bit units
+        ("AMD EPYC 9175F", 512),  # Zen 5
+        ("AMD Ryzen 9 7950X", 256),
+        ("AMD Ryzen 9 9950X", 512),
+        ("Intel Core i9-9900", 256),
+    ],
+)
+def test_fma_width_follows_the_core_design(name, bits):
+    assert cpu_fma_width_bits(replace(SERVER, name=name)) == bits
