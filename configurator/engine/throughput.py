@@ -19,8 +19,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from . import cpu_kernels, devices, memory, rates
+from . import devices, memory, rates
 from .calibration import Constants
+from .cpu_kernels import quantized_prefill_flops
 from .engines import EngineProfile
 from .hardware import PCIE_LANE_GBS, CpuSystem
 from .memory import ModelParts
@@ -376,7 +377,7 @@ def _prefill_rate(
     GPUs, which dequantize to FP16; on CPUs the 8-bit integer kernel the engine picks for
     ``weight_type``, :func:`.cpu_kernels.quantized_prefill_flops`)."""
     if quantized and slot.kind == "cpu" and slot.cpu is not None:
-        return cpu_kernels.quantized_prefill_flops(slot.cpu, engine, weight_type, constants)
+        return quantized_prefill_flops(slot.cpu, engine, weight_type, constants)
     rate = effective_flops(slot, constants) * engine_prefill_speedup(slot, engine, constants)
     if quantized:
         rate *= constants["prefill_quantized_factor"]
