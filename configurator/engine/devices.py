@@ -250,12 +250,6 @@ CPU_ISA_FACTS: tuple[tuple[str, str], ...] = (
 )
 
 
-# Classes whose int8 prefill factor (relative to the FP32 rate) is another class's: without
-# VNNI, llama.cpp's AVX-512 dot products run AVX2's multiply-add sequence (vpmaddubsw,
-# vpmaddwd) at twice the width, and the FP32 rate the factor multiplies doubles too.
-CPU_INT8_FACTOR_CLASS: dict[str, str] = {"avx512": "avx2"}
-
-
 def cpu_isa_for_name(name: str) -> str:
     """Best integer-matrix class (:data:`CPU_ISA_CLASSES`) of a CPU named ``name``."""
     import re

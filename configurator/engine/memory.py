@@ -118,7 +118,8 @@ class ModelParts:
     blocks but not read per decoded token: the input table, the vision tower and any
     multi-token-prediction layers the engine loads (``held_extra_bytes`` of it);
     ``head_bytes``: the output projection (same size as the table). Parameter counts
-    alongside, for FLOPs.
+    alongside, for FLOPs. ``weight_type``: the quant's name (its GGUF type picks the
+    CPU kernel that multiplies it, :mod:`.cpu_kernels`).
     """
 
     model: ModelArch
@@ -132,6 +133,7 @@ class ModelParts:
     expert_layer_params: float
     head_params: float
     held_extra_bytes: float = 0.0
+    weight_type: str = ""
 
     @property
     def layer_bytes(self) -> float:
@@ -184,6 +186,7 @@ def model_parts(model: ModelArch, quant: Quant, with_mtp: bool = False) -> Model
         expert_layer_params=expert_params,
         head_params=head_params,
         held_extra_bytes=extra * bits.dense / 8,
+        weight_type=quant.name,
     )
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from . import collectives, devices, memory, rates
 from .calibration import Constants
+from .cpu_kernels import quantized_prefill_flops
 from .engines import EngineProfile
 from .hardware import PCIE_LANE_GBS, CpuSystem
 from .memory import ModelParts
@@ -366,29 +367,18 @@ def engine_prefill_speedup(slot: Slot, engine: EngineProfile, constants: Constan
 
 
 def _prefill_rate(
-    slot: Slot, engine: EngineProfile, constants: Constants, quantized: bool
+    slot: Slot, engine: EngineProfile, constants: Constants, quantized: bool, weight_type: str = ""
 ) -> float:
     """FLOP/s a pool's processor reaches in prefill with ``engine``: its class's share of
     peak, the engine's kernels relative to llama.cpp's, and quantized weights (slower on
-    GPUs, which dequantize to FP16; faster on CPUs, which use 8-bit integer dot products)."""
+    GPUs, which dequantize to FP16; on CPUs the 8-bit integer kernel the engine picks for
+    ``weight_type``, :func:`.cpu_kernels.quantized_prefill_flops`)."""
+    if quantized and slot.kind == "cpu" and slot.cpu is not None:
+        return quantized_prefill_flops(slot.cpu, engine, weight_type, constants)
     rate = effective_flops(slot, constants) * engine_prefill_speedup(slot, engine, constants)
     if quantized:
-        if slot.kind == "cpu":
-            rate *= cpu_int8_speedup(slot, engine, constants)
-        else:
-            rate *= rates.gpu_quantized_prefill_scale(slot, engine.cost_key, constants)
+        rate *= rates.gpu_quantized_prefill_scale(slot, engine.cost_key, constants)
     return rate
-
-
-def cpu_int8_speedup(slot: Slot, engine: EngineProfile, constants: Constants) -> float:
-    """Prefill rate of quantized weights on a CPU pool relative to its FP32 rate: set by
-    the integer-matrix instructions the engine's kernels use on that CPU (AMX tiles,
-    AVX-512 VNNI, AVX-512, AVX2; :func:`.devices.cpu_matrix_isa`)."""
-    if slot.cpu is None:
-        return constants[f"cpu_int8_prefill_speedup.{devices.DEFAULT_CPU_ISA}"]
-    isa = devices.cpu_matrix_isa(slot.cpu, engine.cpu_isas)
-    isa = devices.CPU_INT8_FACTOR_CLASS.get(isa, isa)
-    return constants[f"cpu_int8_prefill_speedup.{isa}"]
 
 
 def host_offload(
@@ -478,13 +468,15 @@ def _host_part(
     constants: Constants,
     quantized: bool,
     passes: int = 1,
+    weight_type: str = "",
 ) -> tuple[float, float]:
     """(seconds, of which streamed from a drive) for the CPU to multiply ``weight_bytes``
     of its own weights (``flops`` FLOPs): the slower of reading them and its prefill rate."""
     if weight_bytes <= 0 and flops <= 0:
         return 0.0, 0.0
     t_memory, streamed = _read_seconds(slot, weight_bytes, 0.0, constants, passes=passes)
-    return max(t_memory, flops / _prefill_rate(slot, engine, constants, quantized)), streamed
+    rate = _prefill_rate(slot, engine, constants, quantized, weight_type)
+    return max(t_memory, flops / rate), streamed
 
 
 def prefill(
@@ -552,7 +544,7 @@ def prefill(
             host_w = (0.0 if offload_dense else dense_w) + (0.0 if offload_experts else expert_w)
             host_f = (0.0 if offload_dense else dense_f) + (0.0 if offload_experts else expert_f)
             t_host, streamed = _host_part(
-                slot, host_w, host_f, engine, constants, quantized, passes
+                slot, host_w, host_f, engine, constants, quantized, passes, parts.weight_type
             )
             weights = dense_w + expert_w
             # The scheduler copies a split's weights, then computes it: the copies do not
@@ -562,7 +554,8 @@ def prefill(
         else:
             weights = dense_w + expert_w
             t_memory, streamed = _read_seconds(slot, weights, 0.0, constants, passes=passes)
-            t_compute = (dense_f + expert_f) / _prefill_rate(slot, engine, constants, quantized)
+            rate = _prefill_rate(slot, engine, constants, quantized, parts.weight_type)
+            t_compute = (dense_f + expert_f) / rate
             seconds = max(t_memory, t_compute)
             compute_bound = t_compute >= t_memory
         times.append(SlotTime(slot.label, slot.kind, seconds, weights, compute_bound, streamed))

@@ -5,7 +5,13 @@ from dataclasses import replace
 
 import pytest
 
-from configurator.engine import Machine, Workload, estimate, load_constants
+from configurator.engine import Machine, Quant, Workload, estimate, load_constants
+from configurator.engine.cpu_kernels import (
+    KERNELS,
+    cpu_fma_width_bits,
+    int8_macs_per_fma,
+    weight_kernel,
+)
 from configurator.engine.devices import cpu_isa_for_name, cpu_matrix_isa
 from configurator.engine.engines import engine_profile
 from configurator.engine.hardware import CpuSystem, Storage
@@ -25,27 +31,47 @@ SERVER = CpuSystem(
     fp32_gflops_per_socket=56 * 2.0 * 64,
 )
 PROMPT = Workload(prompt_tokens=512, context_tokens=1024, gen_tokens=64)
+Q4_0 = Quant.from_name("Q4_0")
 
 
-# FP32 FLOPs per cycle per core: two 512-bit FMA units (Xeon Scalable, Zen 5) or two
-# 256-bit ones (AVX2 cores).
+# FP32 FLOPs per cycle per core: two 512-bit FMA units (Xeon Scalable) or two 256-bit
+# ones (Zen 3 and Zen 4, which splits AVX-512 over 256-bit units).
 AVX512_FLOPS, AVX2_FLOPS = 64, 32
+CLOCK_GHZ = 2.0
 
 
-def _prefill(cpu: CpuSystem, engine: str = "llama.cpp") -> float:
-    return estimate(Machine(cpu=cpu), LLAMA_3_8B, Q4_K_M, PROMPT, engine).prefill_tokens_per_s
+def _prefill(cpu: CpuSystem, engine: str = "llama.cpp", quant: Quant = Q4_K_M) -> float:
+    return estimate(Machine(cpu=cpu), LLAMA_3_8B, quant, PROMPT, engine).prefill_tokens_per_s
 
 
-def _at_clock(isa: str, flops_per_cycle: int) -> CpuSystem:
-    return replace(SERVER, isa=isa, fp32_gflops_per_socket=56 * 2.0 * flops_per_cycle)
+def _at_clock(name: str, flops_per_cycle: int) -> CpuSystem:
+    """SERVER under another name, 56 cores at CLOCK_GHZ with ``flops_per_cycle``."""
+    gflops = 56 * CLOCK_GHZ * flops_per_cycle
+    return replace(SERVER, name=name, fp32_gflops_per_socket=gflops)
 
 
-def test_amx_and_vnni_cpus_prefill_faster_than_avx2_at_equal_cores_and_clock():
-    amx = _prefill(_at_clock("amx", AVX512_FLOPS))
-    vnni = _prefill(_at_clock("avx512_vnni", AVX512_FLOPS))
-    avx2 = _prefill(_at_clock("avx2", AVX2_FLOPS))
-    assert amx > avx2
-    assert vnni > avx2
+def test_vnni_does_at_least_avx2s_int8_work_per_core_per_clock():
+    # vpdpbusd: width/8 multiply-accumulates per instruction; vpmaddubsw + vpmaddwd: half.
+    for kernel in KERNELS.values():
+        for bits in (256, 512):
+            vnni = int8_macs_per_fma(kernel, "avx512_vnni", bits)
+            assert vnni >= int8_macs_per_fma(kernel, "avx2", bits)
+            assert int8_macs_per_fma(kernel, "amx", bits) >= vnni
+    q0 = KERNELS["q0_gemm"]
+    assert int8_macs_per_fma(q0, "avx512_vnni", 256) == 2 * int8_macs_per_fma(q0, "avx2", 256)
+    # AMX: a 16x64 by 64x16 int8 tile product every 16 cycles against 2 x 16 FP32 FMAs.
+    assert int8_macs_per_fma(KERNELS["amx"], "amx", 512) == pytest.approx(1024 / 32)
+
+
+def test_vnni_speeds_up_q4_0_but_not_k_quants_at_equal_cores_and_clock():
+    zen4 = _at_clock("AMD EPYC 9654", AVX2_FLOPS)  # AVX-512 VNNI on 256-bit units
+    zen3 = _at_clock("AMD EPYC 7763", AVX2_FLOPS)  # AVX2
+    assert _prefill(zen4, quant=Q4_0) == pytest.approx(2 * _prefill(zen3, quant=Q4_0), rel=0.02)
+    # llama.cpp's K-quant vec_dot applies sub-block scales to 16-bit sums: no VNNI.
+    assert _prefill(zen4) == pytest.approx(_prefill(zen3), rel=0.02)
+    # AMX tiles (llama.cpp's Q4_0 kernels) outrun the same Xeon's VNNI dot products.
+    xeon = _at_clock("Intel Xeon Platinum 8480+", AVX512_FLOPS)
+    assert _prefill(xeon, quant=Q4_0) > _prefill(replace(xeon, isa="avx512_vnni"), quant=Q4_0)
     # Decode reads the same bytes from the same channels whatever the ISA.
     decode = {
         isa: estimate(
@@ -54,6 +80,34 @@ def test_amx_and_vnni_cpus_prefill_faster_than_avx2_at_equal_cores_and_clock():
         for isa in ("amx", "avx2")
     }
     assert decode["amx"] == pytest.approx(decode["avx2"], rel=1e-6)
+
+
+def test_q4_0_prefills_faster_than_q4_k_m_on_a_vnni_cpu():
+    assert _prefill(RYZEN_7950X, quant=Q4_0) > 1.3 * _prefill(RYZEN_7950X)
+
+
+# llama.cpp b4384 on a Ryzen 9 7950X (16 cores x 4.5 GHz x 32 FLOP/cycle), Llama 3.1 8B,
+# pp512 (ik_llama.cpp discussion 164, https://github.com/ikawrakow/ik_llama.cpp/discussions/164;
+# IQ3_S: llama.cpp 5635 in ik_llama.cpp PR 518, https://github.com/ikawrakow/ik_llama.cpp/pull/518).
+RYZEN_7950X = CpuSystem(
+    "AMD Ryzen 9 7950X",
+    sockets=1,
+    cores_per_socket=16,
+    memory_channels=2,
+    memory_mts=5200,
+    ram_gb=64,
+    fp32_gflops_per_socket=2304,
+)
+
+
+@pytest.mark.parametrize(
+    ("quant", "measured"),
+    [("Q4_0", 153.52), ("Q8_0", 147.92), ("Q4_K_S", 108.40), ("Q6_K", 82.56), ("IQ3_S", 28.04)],
+)
+def test_published_7950x_prefill_by_weight_type(quant, measured):
+    predicted = _prefill(RYZEN_7950X, quant=Quant.from_name(quant))
+    # One rate per ISA missed these by x0.58 (Q4_0) to x3.2 (IQ3_S).
+    assert 0.7 * measured < predicted < 1.4 * measured
 
 
 def test_an_engine_without_amx_kernels_uses_the_cpus_vnni_dot_products():
@@ -120,3 +174,38 @@ def test_a_moe_model_short_of_ram_misses_only_on_the_experts_it_routes_to():
     moe, _ = _short_of_ram(QWEN3_30B_A3B, size * 0.75 / 2**30 + 3.0)
     drive_bound = 3000e6 * load_constants()["storage_efficiency"] / size
     assert moe > 3 * drive_bound
+
+
+@pytest.mark.parametrize(
+    ("engine", "weight_type", "isa", "kernel"),
+    [
+        ("llama.cpp", "Q4_0", "avx512_vnni", "q0_gemm"),
+        ("llama.cpp", "Q8_0 (unsloth)", "avx2", "q0_gemm"),
+        ("llama.cpp", "IQ4_NL", "avx2", "q0_gemm"),
+        ("llama.cpp", "Q4_K_M", "avx512_vnni", "k_vec_dot"),
+        ("llama.cpp", "IQ4_XS", "avx2", "k_vec_dot"),
+        ("llama.cpp", "IQ3_S", "avx2", "iq_grid"),
+        ("llama.cpp", "IQ1_M", "amx", "iq_grid"),
+        ("llama.cpp", "Q4_0", "amx", "amx"),
+        ("llama.cpp", "Q4_K_M", "amx", "k_vec_dot"),  # PR 8998: AMX for Q4_0/Q4_1 only
+        ("ik_llama.cpp", "Q6_K", "avx512_vnni", "iqk"),
+    ],
+)
+def test_each_weight_type_goes_through_its_engines_kernel(engine, weight_type, isa, kernel):
+    assert weight_kernel(engine_profile(engine), weight_type, isa).name == kernel
+
+
+@pytest.mark.parametrize(
+    ("name", "bits"),
+    [
+        ("Intel Xeon Gold 6138", 512),  # Skylake-SP, two AVX-512 FMA units
+        ("Intel Xeon 6980P", 512),
+        ("AMD EPYC 9654", 256),  # Zen 4 splits AVX-512 over 256-bit units
+        ("AMD EPYC 9175F", 512),  # Zen 5
+        ("AMD Ryzen 9 7950X", 256),
+        ("AMD Ryzen 9 9950X", 512),
+        ("Intel Core i9-9900", 256),
+    ],
+)
+def test_fma_width_follows_the_core_design(name, bits):
+    assert cpu_fma_width_bits(replace(SERVER, name=name)) == bits

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from .. import devices, memory, rates
+from .. import cpu_kernels, devices, memory, rates
 from ..calibration import Constants
 from ..hardware import CpuSystem
 from ..model import ModelArch
@@ -125,6 +125,8 @@ class Bounds:
             1.0, devices.backend_factor("bandwidth", backend, constants)
         )
         self.prefill_scale = max(1.0, devices.backend_factor("prefill", backend, constants))
+        # A CPU's prompt processing can outrun its FP32 peak (8-bit integer kernels).
+        self.cpu_prefill_scale = cpu_kernels.prefill_peak_factor_bound(constants)
         c = constants
         # Idle power: per W of GPU and CPU rating, per GB of RAM, and the platform's.
         self._idle = (
@@ -266,7 +268,9 @@ class Bounds:
 
     def _bound_cpu(self, cand: Candidate, host: Host, mts: int) -> None:
         cand.tps_ub = self.decode_ub(self.cpu_step_seconds(host, mts))
-        cand.prefill_ub = self.prefill_ub(host.cpu.gflops * host.sockets / 1000)
+        cand.prefill_ub = self.prefill_ub(
+            host.cpu.gflops * host.sockets / 1000 * self.cpu_prefill_scale
+        )
         ram = cand.memory.capacity_gb if cand.memory else 0.0
         cand.power_lb = self.power_lb((), host.cpu, host.sockets, ram)
 
@@ -303,6 +307,7 @@ class Bounds:
         fastest, peak, vram, gpu_w = self._gpu_figures(cand.gpus)
         bandwidth = fastest * (cand.gpu_count if tensor else 1)
         host_peak = host.cpu.gflops * host.sockets / 1000 if host else max_host_peak_tflops
+        host_peak *= self.cpu_prefill_scale
         if self.training:
             cand.tps_ub = self.training_ub(peak)
         elif not cand.gpu_only and host is not None and mem is not None:

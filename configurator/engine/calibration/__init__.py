@@ -378,20 +378,24 @@ PARAMETERS: tuple[Parameter, ...] = (
     ),
     *(
         Parameter(
-            f"cpu_int8_prefill_speedup.{isa}",
+            f"cpu_kernel_efficiency.{kernel}",
             default,
-            1.0,
+            low,
             high,
-            f"CPU prefill with quantized weights relative to the FP32 rate on cores whose "
-            f"8-bit integer dot products use {isa.upper().replace('_', ' ')} (llama.cpp "
-            f"repacks Q4/Q8 blocks for integer dot products; AMX multiplies 16×64 int8 "
-            f"tiles); never below 1: llama.cpp quantizes activations to 8 bits because "
-            f"integer dot products outrun FP32 FMAs on the same vector units",
+            f"share of its int8 multiply-accumulate peak (FP32 peak × the MACs per FMA of "
+            f"its instructions, cpu_kernels.int8_macs_per_fma) that {what} reaches in CPU "
+            f"prompt processing (unpacking, block scales, activation quantization, loads)",
         )
-        for isa, default, high in (
-            ("avx2", 1.4, 6.0),
-            ("avx512_vnni", 2.0, 8.0),
-            ("amx", 2.5, 16.0),
+        for kernel, default, low, high, what in (
+            # Defaults: a register-blocked int8 GEMM spends about half its instructions
+            # on the multiply-adds (llamafile tinyBLAS_Q0_AVX: sign, updot, FP32 scale
+            # FMA per 32-weight block), the vec_dot routines as much again on 4-bit
+            # unpacking and sub-block scales, the IQ1-IQ3 types on grid lookups.
+            ("q0_gemm", 0.3, 0.05, 1.0, "llama.cpp's tiled Q4_0/Q5_0/Q8_0/IQ4_NL GEMM"),
+            ("k_vec_dot", 0.3, 0.05, 1.0, "llama.cpp's K-quant and IQ4_XS vec_dot"),
+            ("iq_grid", 0.1, 0.02, 1.0, "llama.cpp's IQ1-IQ3 (codebook grid) vec_dot"),
+            ("iqk", 0.4, 0.05, 1.0, "ik_llama.cpp's iqk_mul_mat GEMMs (every type)"),
+            ("amx", 0.04, 0.01, 1.0, "llama.cpp's AMX-INT8 tile kernels"),
         )
     ),
     *_per_engine(
@@ -424,8 +428,9 @@ PARAMETERS: tuple[Parameter, ...] = (
         0.3,
         6.0,
         "CPU prefill throughput of {engine}'s kernels relative to llama.cpp's on the same "
-        "CPU (ik_llama.cpp: a fork 'with better CPU performance', README; its row-interleaved "
-        "repacked quants and CPU flash attention; on GPUs its CUDA kernels are mainline's, "
+        "CPU with 16-bit weights (ik_llama.cpp: a fork 'with better CPU performance', README; "
+        "its CPU flash attention and tiled fp16/bf16 GEMMs; quantized weights go through "
+        "cpu_kernel_efficiency.iqk; on GPUs its CUDA kernels are mainline's, "
         "prefill_engine_speedup)",
     ),
     _prefill("gpu_nvidia", 0.45),
@@ -539,12 +544,13 @@ NOT_FITTED: dict[str, str] = {
         "the reference: the per-memory-class bandwidth efficiencies are llama.cpp's, other "
         "engines' factors are relative to it"
     ),
-    "cpu_int8_prefill_speedup.amx": (
+    "cpu_kernel_efficiency.amx": (
         "no row measures llama.cpp prompt processing on an AMX CPU without a GPU (the AMX "
-        "Xeon rows ran ik_llama.cpp, which has no AMX kernels); default between the AVX-512 "
-        "VNNI default and the 8x int8 rate of AMX tiles, which llama.cpp's kernels do not "
-        "reach (they apply the block scales in FP32 between tile multiplies, llama.cpp PR "
-        "7707; Ollama PR 9203 measured AMX slower than AVX-512 on Sapphire Rapids decode)"
+        "Xeon rows ran ik_llama.cpp, which has no AMX kernels, its issue 437). Default: AMX "
+        "prompt processing about twice the AVX-512 VNNI path's (llama.cpp PR 8998, "
+        "gemma-2b Q4_0 on a Xeon with AMX: 'prompt eval time became 2x faster'), i.e. "
+        "2 × 2 MACs per FMA × 0.3 ÷ 32; the tiles idle while the FP32 block scales are "
+        "applied between tile multiplies (PR 7707)"
     ),
     "numa_efficiency": (
         "no measured two-socket row states that its weights were interleaved over the "
