@@ -43,6 +43,7 @@ from .calibration.fit import (
     Outcome,
     error_bands,
     fit,
+    fit_from_starts,
     influential,
     predict,
     quantile,
@@ -229,9 +230,16 @@ def write_report(
 
 
 def _constants(rows: list[Measurement], refit: bool) -> Constants:
+    """The constants to report on: refitted from two starts (the documented defaults and
+    the stored constants, those not fitted put back to their defaults), the better fit
+    kept; or the stored ones."""
     start = default_constants()
     if refit:
-        return fit(rows, start)
+        stored = load_constants()
+        warm = start.replace(
+            **{n: v for n, v in stored.values.items() if n in start.values and n not in NOT_FITTED}
+        )
+        return fit_from_starts(rows, [start, warm])
     constants = load_constants()
     if not constants.fitted:
         names = tuple(influential(rows, start))

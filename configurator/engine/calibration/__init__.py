@@ -539,7 +539,15 @@ PARAMETERS: tuple[Parameter, ...] = (
 PARAMETER_BY_NAME = {p.name: p for p in PARAMETERS}
 
 # Parameters the data cannot pin down, kept at their documented default rather than fitted.
+_COLLECTIVE_MICROBENCHMARK = (
+    "a microbenchmark figure of the collective alone (see its meaning); fitting it to whole-"
+    "model rows would fold their other costs into it: allreduce_wait_us carries those"
+)
 NOT_FITTED: dict[str, str] = {
+    "allreduce_base_us.oneshot": _COLLECTIVE_MICROBENCHMARK,
+    "allreduce_base_us.ring": _COLLECTIVE_MICROBENCHMARK,
+    "allreduce_hop_us.nvlink": _COLLECTIVE_MICROBENCHMARK,
+    "allreduce_hop_us.pcie": _COLLECTIVE_MICROBENCHMARK,
     "engine_bandwidth_factor.llama.cpp": (
         "the reference: the per-memory-class bandwidth efficiencies are llama.cpp's, other "
         "engines' factors are relative to it"

@@ -440,6 +440,26 @@ def fit(
     return Constants(dict(final.values), dict(final.fixed), dict(final.error_bands), tuple(names))
 
 
+def objective(rows: Sequence[Measurement], constants: Constants) -> float:
+    """What :func:`fit` minimises, both stages together: the robust loss of the speed and
+    memory rows and of the power rows, plus the pull towards the defaults once."""
+    speed = [row for row in rows if row.metric != "power"]
+    power = [row for row in rows if row.metric == "power"]
+    return (
+        _loss(speed, _weights(speed), constants)
+        + _loss(power, _weights(power), constants)
+        - _prior(constants)
+    )
+
+
+def fit_from_starts(rows: Sequence[Measurement], starts: Sequence[Constants]) -> Constants:
+    """The best of several fits, one from each start (the loss has kinks where one
+    bound of a max() takes over from another, so a fit can stop in a local minimum that
+    another start avoids)."""
+    fits = [fit(rows, start) for start in starts]
+    return min(fits, key=lambda constants: objective(rows, constants))
+
+
 def _golden(loss_at, u_best: float, score: float) -> tuple[float, float]:
     """Golden-section refinement of a grid minimum at ``u_best`` (one grid step either
     side): the best (loss, u) found."""
