@@ -110,3 +110,42 @@ def test_a_second_gpu_on_a_b850_board_gets_the_chipsets_four_lanes(seed, ask):
     build = evaluate(seed, ask(), am5_gpu_tower("asus-rog-strix-b850-a-gaming-wifi", 2))
     assert rule(build, "gpu_slots")["status"] == "pass"
     assert rule(build, "pcie_lanes")["detail"] == "GPUs run at PCIe x16/x4."
+
+
+def lga1700_gpu_tower(gpu: str, gpus: int = 1):
+    return [
+        (gpu, gpus),
+        ("intel-core-i7-14700k", 1),
+        ("asus-rog-strix-b760-f-gaming-wifi", 1),
+        ("crucial-ddr5-32gb-5600-ct32g56c46u5", 2),
+        ("noctua-nh-d15-g2", 1),
+        ("corsair-hx1500i-2022", 1),
+        ("fractal-design-torrent", 1),
+        ("samsung-990-pro-2tb", 1),
+    ]
+
+
+def test_a_b760_board_seats_one_gpu_in_its_cpu_slot_at_x16(seed, ask):
+    """The ROG Strix B760-F's slot at position 2 is PCIe 5.0 x16 from the CPU."""
+    build = evaluate(
+        seed, ask("llama-3-1-8b-instruct"), lga1700_gpu_tower("nvidia-geforce-rtx-5090")
+    )
+    assert all(r["status"] != "fail" for r in build.rules), build.rules
+    assert rule(build, "gpu_slots")["status"] == "pass"
+    assert rule(build, "pcie_lanes")["detail"] == "GPUs run at PCIe 5.0 x16."
+    assert build.estimate is not None and build.tokens_per_s > 0
+
+
+def test_a_second_gpu_on_the_b760_board_gets_the_chipsets_gen3_x4(seed, ask):
+    """Its second x16-length slot (position 5) is PCIe 3.0 x4 from the B760 chipset, three
+    positions below the first, so two dual-slot RTX 4070 Ti fit and one runs at x4."""
+    build = evaluate(seed, ask(), lga1700_gpu_tower("nvidia-geforce-rtx-4070-ti", 2))
+    assert rule(build, "gpu_slots")["status"] == "pass"
+    assert rule(build, "pcie_lanes")["detail"] == "GPUs run at PCIe x16/x4."
+
+
+def test_a_card_without_a_listed_width_leaves_the_slot_check_open(seed, ask):
+    """Radeon RX 9070 cards are partner designs of varying width, so the seed leaves
+    slot_width null and two of them are not declared to fit."""
+    build = evaluate(seed, ask(), lga1700_gpu_tower("amd-radeon-rx-9070", 2))
+    assert rule(build, "gpu_slots")["status"] == "unknown"
