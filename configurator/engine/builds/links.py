@@ -3,8 +3,8 @@
 A card and its slot negotiate the lower of the two PCIe generations and the lower of
 the two lane counts (a PCIe 4.0 x16 card in a PCIe 5.0 x16 slot runs at 4.0 x16; an
 x8 card in an x16 slot runs at x8). The cards with the fastest links of their own
-take the fastest slots of a slot plan. Used by the lane rule's text and by the engine's machine, so
-both name the same link.
+take the fastest slots of a slot plan. Used by the lane rule's text and by the
+engine's machine, so both name the same link.
 """
 
 from __future__ import annotations
@@ -69,8 +69,8 @@ def seat(
 
 
 def describe(pairs: Sequence[tuple[int | None, int | None]]) -> str:
-    """ "PCIe 4.0 x16/x8" when every (gen, lanes) pair shares a known generation,
-    "PCIe 4.0 x16/3.0 x4" when they differ, "PCIe x16/x4" when one is unknown."""
+    """The links as text: PCIe 4.0 x16/x8 when every (gen, lanes) pair shares a known
+    generation, PCIe 4.0 x16/3.0 x4 when they differ, PCIe x16/x4 when one is unknown."""
     gens = {gen for gen, _ in pairs}
     if None in gens:
         return "PCIe " + "/".join(f"x{lanes}" for _, lanes in pairs)
