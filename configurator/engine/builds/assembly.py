@@ -18,6 +18,7 @@ from ..estimate import estimate
 from ..hardware import CpuSystem, Machine, Storage
 from ..results import Estimate
 from .bounds import cpu_system
+from .links import narrowest, seat
 from .memo import BoundedMemo
 from .parts import Part, StoragePart
 from .request import CPU_SERVER, GPU_SERVER, GPU_TOWER, HYBRID, STACK_NAMES, UNIFIED
@@ -51,10 +52,10 @@ def machine_for(
     full_lanes: bool = False,
 ) -> Machine:
     """The engine's machine for a parts list (``with_host=False`` drops the CPU, to
-    ask whether the GPUs alone hold the model). Each GPU gets the lanes and PCIe
-    generation of the slots the GPUs sit in (the narrowest, as the engine takes one
-    figure per GPU kind; ``full_lanes`` gives them x16), and its NVLink only with
-    ``link`` (bridges in the build)."""
+    ask whether the GPUs alone hold the model). Each GPU gets the link it trains to
+    with its slots: the lower of the card's and the slot's lanes and PCIe generation
+    (its narrowest slot, as the engine takes one figure per GPU kind; ``full_lanes``
+    gives it its own lanes), and its NVLink only with ``link`` (bridges in the build)."""
     assembly = items if isinstance(items, Assembly) else Assembly(items)
     system = assembly.system
     drive = next((p for p, _ in assembly.of("storage")), None)
@@ -64,11 +65,11 @@ def machine_for(
     if system is not None:
         return Machine(unified=system.engine_system, name=system.label)
     plan = assembly.slot_plan()
-    lanes = [lane for lane in (plan.lanes if plan else ()) if lane]
-    gens = [gen for gen in (plan.gens if plan else ()) if gen]
-    min_lanes = min(lanes) if lanes and not full_lanes else None
-    min_gen = min(gens) if gens else None
-    gpus = [(gpu.to_engine(min_lanes, min_gen, link), qty) for gpu, qty in assembly.gpus]
+    links = seat(assembly.gpus, plan.lanes, plan.gens) if plan else ()
+    gpus = []
+    for gpu, qty in assembly.gpus:
+        lanes, gen = narrowest(links, gpu)
+        gpus.append((gpu.to_engine(None if full_lanes else lanes, gen, link), qty))
     cpu = cpu_system_for(assembly) if with_host else None
     if not gpus and cpu is None:
         raise ValueError("parts: a build needs GPUs, a CPU with memory, or a complete system")

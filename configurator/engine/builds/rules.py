@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ..engines import engine_profile, tensor_parallel_sizes
+from .links import describe, seat
 from .parts import (
     KINDS,
     AdapterPart,
@@ -65,8 +66,8 @@ RULES: dict[str, str] = {
     "attention and KV heads); otherwise a pipeline (layer) split, said so.",
     "gpu_interconnect": "NVLink / Infinity Fabric only with the bridges in the build, in the "
     "group sizes the cards support; otherwise PCIe.",
-    "pcie_lanes": "PCIe lanes and generation each GPU's slot gives it, and what an x8/x8 "
-    "split costs a tensor-parallel build.",
+    "pcie_lanes": "The PCIe link each GPU trains to in its slot (the lower of the card's and "
+    "the slot's generation and lanes), and what an x8/x8 split costs a tensor-parallel build.",
     "risers": "Riser cables and bridges fit the GPUs in the build.",
 }
 # Rules that concern GPUs (listed only for builds with GPUs).
@@ -676,15 +677,16 @@ def _check_gpus(assembly: Assembly, board: BoardPart | None, case: CasePart | No
         add(Finding("gpu_slots", None, "A GPU's slot width is not listed (2 slots assumed)."))
     plan = assembly.slot_plan()
     if plan is not None:
-        _check_slot_plan(plan, add)
+        _check_slot_plan(plan, gpus, add)
         if case is not None:
             _check_case_slots(plan, case, assembly.gpu_count, add)
     if case is not None:
         _check_gpu_case(gpus, case, add)
 
 
-def _check_slot_plan(plan: SlotPlan, add) -> None:
-    """Where the GPUs sit, and the lanes and PCIe generation their slots give them."""
+def _check_slot_plan(plan: SlotPlan, gpus: Sequence[tuple[GpuPart, int]], add) -> None:
+    """Where the GPUs sit, and the PCIe link each trains to with its slot (the lower
+    of the card's and the slot's generation and lanes)."""
     ok = plan.fits if plan.status != "unknown" else None
     add(Finding("gpu_slots", ok, plan.detail, plan.status))
     if plan.risers:
@@ -695,9 +697,12 @@ def _check_slot_plan(plan: SlotPlan, add) -> None:
     if not known or len(known) != len(plan.lanes):
         add(Finding("pcie_lanes", None, "Electrical lanes of the GPUs' slots not known."))
         return
-    gens = {g for g in plan.gens if g}
-    gen = f"PCIe {max(gens)}.0 " if len(gens) == 1 else "PCIe "
-    add(Finding("pcie_lanes", True, f"GPUs run at {gen}" + "/".join(f"x{x}" for x in known) + "."))
+    links = seat(gpus, plan.lanes, plan.gens)
+    text = "GPUs run at " + describe([(link.gen, link.lanes) for link in links])
+    if any(link.card_limited for link in links):
+        slots = describe([(link.slot_gen, link.slot_lanes) for link in links])
+        text += f", the lower of each card's and its slot's link (slots: {slots})"
+    add(Finding("pcie_lanes", True, text + "."))
 
 
 def _check_case_slots(plan: SlotPlan, case: CasePart, count: int, add) -> None:
@@ -1004,13 +1009,14 @@ def check_parallel(assembly: Assembly, engine: str, model: object) -> Parallel:
     split = _split_for(assembly, engine, model, findings)
     link = _link_for(assembly, split, findings)
     plan = assembly.slot_plan()
-    lanes = [lane for lane in (plan.lanes if plan else ()) if lane]
+    links = seat(assembly.gpus, plan.lanes, plan.gens) if plan else ()
+    lanes = [x.lanes for x in links if x.lanes]
     if split == "tensor" and lanes and min(lanes) < 16:
-        text = "/".join(f"x{lane}" for lane in plan.lanes)  # type: ignore[union-attr]
+        text = "/".join(f"x{x.lanes or '?'}" for x in links)
         findings.append(
             warn(
                 "pcie_lanes",
-                f"The GPUs share the CPU's lanes ({text}): tensor-parallel all-reduce "
+                f"The GPUs' PCIe links are {text}: tensor-parallel all-reduce "
                 f"{'runs over NVLink' if link else 'gets the bandwidth of x' + str(min(lanes))}.",
             )
         )
