@@ -25,6 +25,7 @@ pattern matches stays unknown and keeps the vendor-class behaviour.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -185,8 +186,12 @@ ARCHITECTURE_PATTERNS: tuple[tuple[str, str], ...] = (
 )
 
 
+@functools.lru_cache(maxsize=1024)
 def architecture_for_name(name: str, vendor: str = "") -> GpuArchitecture | None:
-    """The architecture a GPU's name implies (of ``vendor`` when given), or None."""
+    """The architecture a GPU's name implies (of ``vendor`` when given), or None.
+
+    Memoised: every estimate asks it for each GPU, and the answer depends on the two
+    strings only (the table is constant)."""
     lowered = name.lower()
     for pattern, key in ARCHITECTURE_PATTERNS:
         if re.search(pattern, lowered):
