@@ -144,8 +144,9 @@ ARCHITECTURES: dict[str, GpuArchitecture] = {
             "int8_matrix",
             source="WMMA (RX 9070 XT: 48.7 FP32, 97.3 vector FP16, 195 dense FP16 matrix "
             "TFLOPS, 779 INT8 TOPS sparse, https://www.purepc.pl/amd-radeon-rx-9070-xt-oraz-"
-            "radeon-rx-9070-specyfikacja-cena-i-wydajnosc-kart-graficznych-rdna-4); measured "
-            "prefill follows the listed figure, so no extra matrix rate is assumed: " + _MMQ,
+            "radeon-rx-9070-specyfikacja-cena-i-wydajnosc-kart-graficznych-rdna-4); the "
+            "catalogue and the rows list the vector FP16 rate, which measured prefill "
+            "follows, so no extra matrix rate is assumed: " + _MMQ,
         ),
         GpuArchitecture(
             "xe_hpg",
