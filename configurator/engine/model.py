@@ -233,6 +233,28 @@ class ModelArch:
             return min(per_layer, float(self.sparse_attention_topk))
         return per_layer
 
+    def prefill_attended_tokens(self, depth_tokens: float, prompt_tokens: float) -> float:
+        """Keys one prompt token's attention scores, averaged over the prompt and over
+        all layers, for a prompt of ``prompt_tokens`` after ``depth_tokens`` in the
+        context. Causal attention: the token at position p scores p keys, depth + prompt
+        / 2 on average; a sliding-window layer at most its window; the linear layers of
+        a hybrid model none (their cost grows with tokens, not context); DeepSeek sparse
+        attention at most ``sparse_attention_topk`` (its indexer's scoring is left out).
+        """
+        if prompt_tokens <= 0 or self.attention_layers == 0:
+            return 0.0
+        full = depth_tokens + prompt_tokens / 2
+        attended = full
+        if self.sliding_window and self.sliding_window_layers_fraction:
+            share = self.sliding_window_layers_fraction
+            attended = (
+                share * _mean_windowed(depth_tokens, prompt_tokens, self.sliding_window)
+                + (1 - share) * full
+            )
+        if self.sparse_attention_topk:
+            attended = min(attended, float(self.sparse_attention_topk))
+        return attended * self.attention_layers / self.layers
+
     # Derived sizes -------------------------------------------------------------------
 
     @property
@@ -437,3 +459,14 @@ class ModelArch:
             moe_intermediate_size=moe_inter,
             approximate=True,
         )
+
+
+def _mean_windowed(depth_tokens: float, prompt_tokens: float, window: float) -> float:
+    """Mean over a prompt's tokens of min(window, position), positions running from
+    ``depth_tokens`` to ``depth_tokens + prompt_tokens`` (continuous, as the full-attention
+    mean depth + prompt / 2)."""
+    if depth_tokens >= window:
+        return float(window)
+    below = min(prompt_tokens, window - depth_tokens)
+    total = below * depth_tokens + below * below / 2 + (prompt_tokens - below) * window
+    return total / prompt_tokens

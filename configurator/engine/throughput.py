@@ -494,7 +494,9 @@ def prefill(
     Dense matrix work runs at the pool's prefill rate (:func:`_prefill_rate`); routed
     experts see only their share of each forward pass's tokens, so they run less
     efficiently (:func:`expert_matmul_efficiency`, a property of the engine's kernels);
-    attention costs 4 × prompt × (depth + prompt / 2) × heads × head_dim per layer.
+    attention costs 4 × prompt × attended keys × heads × head_dim per layer, the keys
+    averaged over the layers (:meth:`ModelArch.prefill_attended_tokens`: depth + prompt /
+    2 for full attention, at most the window for sliding layers, none for linear ones).
     Layers held in system RAM beside a GPU are multiplied on the GPU when the engine
     offloads them (:func:`host_offload`; PCIe-bound, :func:`offload_seconds`), else by
     the CPU; the two parts of a host pool add. Seconds.
@@ -505,7 +507,7 @@ def prefill(
     attention = (
         4.0
         * prompt_tokens
-        * (depth_tokens + prompt_tokens / 2)
+        * model.prefill_attended_tokens(depth_tokens, prompt_tokens)
         * model.attention_heads
         * model.head_dim
     )

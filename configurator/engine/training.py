@@ -102,13 +102,15 @@ def training_memory(
 
 def training_flops_per_token(model: ModelArch, workload: Workload, checkpointing: bool) -> float:
     """Matrix FLOPs of one trained token: weights (the output head included, the input
-    embedding lookup not) and causal attention over the sequence."""
+    embedding lookup not) and causal attention over the sequence (sliding-window and
+    linear layers attend fewer keys: :meth:`ModelArch.prefill_attended_tokens`)."""
     passes = (6.0 if workload.mode == "full" else 4.0) + (2.0 if checkpointing else 0.0)
     lookup_b = 0.0 if model.tie_word_embeddings else model.embedding_params_b
     weights = passes * (model.active_params_b - lookup_b) * 1e9
     width = model.attention_heads * model.head_dim
     attention_passes = 3.0 + (1.0 if checkpointing else 0.0)
-    attention = attention_passes * 2.0 * workload.context_tokens * width * model.layers
+    attended = model.prefill_attended_tokens(0, workload.context_tokens)
+    attention = attention_passes * 4.0 * attended * width * model.layers
     return weights + attention
 
 
