@@ -381,6 +381,17 @@ def _prefill_rate(
     return rate
 
 
+def _attention_rate(slot: Slot, engine: EngineProfile, constants: Constants) -> float:
+    """FLOP/s of prompt attention on a pool: the pool's FP16 prefill rate (attention
+    multiplies the FP16 KV cache whatever format the weights are in), on GPUs times
+    ``attention_rate_share`` (fused attention kernels reach less of the peak than plain
+    matrix products); a CPU runs it in its plain FP32/FP16 kernels."""
+    rate = _prefill_rate(slot, engine, constants, quantized=False)
+    if slot.kind == "cpu":
+        return rate
+    return rate * constants["attention_rate_share"]
+
+
 def host_offload(
     gpu_slots: list[Slot], engine: EngineProfile, parts: ModelParts, pass_tokens: int
 ) -> tuple[bool, bool]:
@@ -496,7 +507,9 @@ def prefill(
     efficiently (:func:`expert_matmul_efficiency`, a property of the engine's kernels);
     attention costs 4 × prompt × attended keys × heads × head_dim per layer, the keys
     averaged over the layers (:meth:`ModelArch.prefill_attended_tokens`: depth + prompt /
-    2 for full attention, at most the window for sliding layers, none for linear ones).
+    2 for full attention, at most the window for sliding layers, none for linear ones),
+    at the pool's FP16 rate (:func:`_attention_rate`; in a host pool whose layers the
+    GPU multiplies, at the weights' rate).
     Layers held in system RAM beside a GPU are multiplied on the GPU when the engine
     offloads them (:func:`host_offload`; PCIe-bound, :func:`offload_seconds`), else by
     the CPU; the two parts of a host pool add. Seconds.
@@ -557,7 +570,10 @@ def prefill(
             weights = dense_w + expert_w
             t_memory, streamed = _read_seconds(slot, weights, 0.0, constants, passes=passes)
             rate = _prefill_rate(slot, engine, constants, quantized, parts.weight_type)
-            t_compute = (dense_f + expert_f) / rate
+            attention_f = slot.dense_layers * attention
+            t_compute = (dense_f - attention_f + expert_f) / rate + attention_f / _attention_rate(
+                slot, engine, constants
+            )
             seconds = max(t_memory, t_compute)
             compute_bound = t_compute >= t_memory
         times.append(SlotTime(slot.label, slot.kind, seconds, weights, compute_bound, streamed))

@@ -511,6 +511,17 @@ PARAMETERS: tuple[Parameter, ...] = (
         "launches, adapter hooks), ms",
     ),
     Parameter(
+        "attention_rate_share",
+        0.6,
+        0.1,
+        2.0,
+        "prompt attention's FLOP rate on a GPU or unified-memory GPU relative to the same "
+        "pool's FP16 matrix rate in prefill: attention multiplies the FP16 KV cache whatever "
+        "the weights' format, and fused attention kernels reach less of the peak than plain "
+        "matrix products (FlashAttention-2: 50-73 % of A100's peak in the forward pass, "
+        "Dao 2023, https://arxiv.org/abs/2307.08691)",
+    ),
+    Parameter(
         "pcie_pageable_efficiency",
         0.4,
         0.15,
