@@ -38,6 +38,10 @@ PUBLISHED = {
     # Hugging Face 358.34B: the recount leaves out the embedding and head copies the MTP
     # layer carries (2 x 0.776B), hence the wider tolerance.
     "glm-4-5": (358.34, 0.01),
+    # Published 754B / 753B; the recount leaves out the embedding and head copies the MTP
+    # layer carries (2 x 0.95B), as for GLM-4.5.
+    "glm-5-1": (754.0, 0.01),
+    "glm-5-2": (753.0, 0.01),
     # Hugging Face 31B (rounded); MTP layer's embedding/head copies (0.63B) not recounted.
     "glm-4-7-flash": (31.0, 0.025),
     # Hugging Face 110B (rounded); the MTP layer's embedding/head copies (1.24B) are not
