@@ -61,6 +61,8 @@ PUBLISHED = {
     # MiniMax M3 release: 428B with its vision tower, which the recount leaves out (size not
     # found), as it does the sparse-attention index projections.
     "minimax-m3": (428.0, 0.01),
+    # Hy3 preview card: 295B main model + 3.8B MTP layer.
+    "hy3-preview": (298.8, 0.005),
     # MiMo-V2-Flash report: 309B total (its three MTP layers not counted, as in the row).
     "mimo-v2-flash": (309.0, 0.005),
     # llama.cpp's "model params" of a Command A fine-tune (same tensors as the base).
