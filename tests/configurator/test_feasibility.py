@@ -16,17 +16,9 @@ from tests.configurator.conftest import LLAMA_70B
 from tests.configurator.seedcat import seed_model
 
 A100 = "nvidia-a100-80gb-pcie-used"
-# The A100 80GB PCIe product brief: cards bridge in pairs, three NVLink bridges a pair.
-# https://www.nvidia.com/content/dam/en-zz/Solutions/Data-Center/a100/pdf/PB-10577-001_v02.pdf
-A100_BRIDGE = AdapterPart(
-    slug="a100-bridge",
-    name="NVLink Bridge for A100 PCIe, 2-slot",
-    adapter_type="nvlink_bridge",
-    compatible_gpus=(A100,),
-    gpus_joined=2,
-    bridges_per_group=3,
-    slot_spacing=2,
-)
+# The seed's Ampere 2-slot NVLink bridge for A100 PCIe: cards bridge in pairs, three
+# bridges a pair (its seed row cites PNY and a photographed installation).
+A100_BRIDGE = "nvidia-nvlink-bridge-ampere-2-slot-a100-pcie"
 
 
 def gpu_count(build) -> int:
@@ -92,7 +84,7 @@ def test_a_pipeline_of_three_is_no_faster_than_one_card_holding_the_same_share(f
     assert four.tokens_per_s > 1.5 * three.tokens_per_s
 
 
-def a100_server(seed, count: int, bridges: int = 0):
+def a100_server(count: int, bridges: int = 0) -> list[tuple[str, int]]:
     parts = [
         (A100, count),
         ("amd-epyc-7313-used", 1),
@@ -102,16 +94,14 @@ def a100_server(seed, count: int, bridges: int = 0):
         ("supermicro-sc747btq-r2k04b", 1),
         ("samsung-990-pro-2tb", 1),
     ]
-    catalogue = seed
-    if bridges:
-        from configurator.engine.builds import Catalogue
+    return [*parts, (A100_BRIDGE, bridges)] if bridges else parts
 
-        bridge = replace(A100_BRIDGE, price=seed.get(A100).price)
-        paired = replace(seed.get(A100), interconnect_group_size=2)  # the product brief
-        others = [p for p in seed.parts if p.slug != A100]
-        catalogue = Catalogue((*others, paired, bridge), version="with-bridge")
-        parts.append(("a100-bridge", bridges))
-    return catalogue, parts
+
+def test_the_seed_pairs_a100_pcie_cards_with_three_bridges(seed):
+    gpu, bridge = seed.get(A100), seed.get(A100_BRIDGE)
+    assert gpu.interconnect == "NVLink" and gpu.interconnect_group_size == 2
+    assert bridge.gpus_joined == 2 and bridge.bridges_per_group == 3
+    assert A100 in bridge.compatible_gpus and bridge.slot_spacing == 2
 
 
 @pytest.fixture
@@ -122,8 +112,7 @@ def a100_request():
 
 
 def test_four_a100_pcie_without_bridges_talk_over_pcie(seed, a100_request):
-    catalogue, parts = a100_server(seed, 4)
-    build = evaluate(catalogue, a100_request, parts)
+    build = evaluate(seed, a100_request, a100_server(4))
     assert build.compatible, build.violations
     assert rule(build, "gpu_interconnect")["status"] == "pass"
     assert "PCIe" in rule(build, "gpu_interconnect")["detail"]
@@ -132,20 +121,19 @@ def test_four_a100_pcie_without_bridges_talk_over_pcie(seed, a100_request):
 
 
 def test_a100_bridges_join_pairs_only(seed, a100_request):
-    two_cat, two = a100_server(seed, 2, bridges=3)
-    pair = evaluate(two_cat, a100_request, two)
+    pair = evaluate(seed, a100_request, a100_server(2, bridges=3))
     assert rule(pair, "gpu_interconnect")["status"] == "pass"
     assert "over NVLink" in " ".join(pair.estimate.assumptions)
-    unbridged = evaluate(seed, a100_request, a100_server(seed, 2)[1])
+    unbridged = evaluate(seed, a100_request, a100_server(2))
     assert pair.tokens_per_s > unbridged.tokens_per_s
+    assert pair.total > unbridged.total  # the three bridges are priced into the build
     # Four cards with bridges: two bridged pairs; a tensor split over four spans them.
-    four_cat, four = a100_server(seed, 4, bridges=6)
-    quad = evaluate(four_cat, a100_request, four)
+    quad = evaluate(seed, a100_request, a100_server(4, bridges=6))
     assert rule(quad, "gpu_interconnect")["status"] == "warn"
     assert "over NVLink" not in " ".join(quad.estimate.assumptions)
     # Too few bridges for a pair is a failure, not a silent NVLink.
-    short_cat, short = a100_server(seed, 2, bridges=1)
-    assert rule(evaluate(short_cat, a100_request, short), "gpu_interconnect")["status"] == "fail"
+    short = evaluate(seed, a100_request, a100_server(2, bridges=1))
+    assert rule(short, "gpu_interconnect")["status"] == "fail"
 
 
 def mi50_box(count: int):
