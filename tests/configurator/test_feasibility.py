@@ -296,3 +296,50 @@ def test_a_riser_cable_seats_the_card_that_does_not_fit_side_by_side(seed, ask):
     assert slots["status"] == "warn" and "riser" in slots["detail"]
     assert any(line.slug == "test-riser" and line.line_total for line in with_riser.lines)
     assert with_riser.total > without.total  # the riser is priced into the build
+
+
+def test_a_bifurcation_card_seats_more_gpus_than_slots_and_is_priced(seed, ask):
+    """Eight 3-slot RTX 3090s on a seven-slot ROMED8-2T: three side by side, five on
+    riser cables, two of them on an x8/x8 bifurcation card in one x16 slot. The board's
+    bifurcation support is not in the catalogue, so that is unknown, not a pass."""
+    from configurator.engine.builds import Catalogue
+
+    price = seed.get("samsung-990-pro-1tb").price
+    riser = AdapterPart(
+        slug="test-riser",
+        name="PCIe 4.0 x16 riser cable",
+        adapter_type="riser_cable",
+        pcie_lanes=16,
+        pcie_gen=4,
+        price=price,
+    )
+    split = AdapterPart(
+        slug="test-x8x8",
+        name="PCIe 4.0 x16 to x8/x8 bifurcation card",
+        adapter_type="bifurcation_card",
+        gpus_joined=2,
+        pcie_lanes=8,
+        pcie_gen=4,
+        price=price,
+    )
+    catalogue = Catalogue((*seed.parts, riser, split), version="with-bifurcation")
+    parts = [
+        ("nvidia-geforce-rtx-3090-used", 8),
+        ("amd-epyc-7313-used", 1),
+        ("asrock-rack-romed8-2t", 1),
+        ("samsung-ddr4-rdimm-32gb-3200-m393a4k40db3-cwe-used", 8),
+        ("noctua-nh-u14s-tr4-sp3", 1),
+        ("supermicro-sc747btq-r2k04b", 1),
+        ("samsung-990-pro-2tb", 1),
+        ("test-riser", 5),
+    ]
+    without = evaluate(catalogue, ask(), parts)
+    assert rule(without, "gpu_slots")["status"] == "fail"
+    assert "has 7" in rule(without, "gpu_slots")["detail"]
+    build = evaluate(catalogue, ask(), [*parts, ("test-x8x8", 1)])
+    slots = rule(build, "gpu_slots")
+    assert slots["status"] == "warn" and "2 of them on the links of bifurcation" in slots["detail"]
+    assert rule(build, "risers")["status"] == "unknown"
+    assert "bifurcation" in rule(build, "risers")["detail"]
+    assert rule(build, "pcie_lanes")["detail"].count("x8") == 2
+    assert build.total == without.total + price.amount

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from configurator.engine.builds import RULES, Assembly, check
 from configurator.engine.builds.rules import (
     ModelNeeds,
+    OffBoard,
     effective_memory_mts,
     plan_slots,
 )
@@ -156,6 +157,42 @@ def test_listed_slot_positions_seat_cards_from_the_top_down(part):
     # A riser cable seats the card that does not fit, in the slot left over.
     risered = plan_slots(tight, 3, 3, risers=1)
     assert (risered.status, risered.risers, risered.slots) == ("warn", 1, (0, 1, 2))
+
+
+def test_riser_cables_seat_cards_in_the_widest_free_slots_at_the_cables_link(part):
+    # Slots at 1, 3 and 5 with x8, x8 and x4 lanes: two 3-slot cards sit at 1 and 5;
+    # the third, on a riser, gets the x8 slot at 3, and no more than its PCIe 3.0 cable.
+    board = replace(
+        part("asus-proart-x870e-creator-wifi"), x16_positions=(1, 3, 5), x16_electrical=(8, 8, 4)
+    )
+    plan = plan_slots(board, 3, 3, off=OffBoard(risers=1, cable=(16, 3)))
+    assert (plan.status, plan.slots, plan.lanes, plan.gens) == (
+        "warn",
+        (0, 1, 2),
+        (8, 8, 4),
+        (5, 3, 4),
+    )
+    assert plan_slots(board, 3, 3, off=OffBoard(risers=1)).gens == (5, 5, 4)
+
+
+def test_a_bifurcation_card_seats_a_card_on_each_link_its_slot_carries(part):
+    board = replace(
+        part("asus-proart-x870e-creator-wifi"), x16_positions=(1, 3, 5), x16_electrical=(8, 8, 4)
+    )
+    # Four 3-slot cards: two side by side, two on risers, but one slot left over.
+    assert plan_slots(board, 3, 4, off=OffBoard(risers=2)).status == "fail"
+    # An x4/x4 bifurcation card in the x8 slot left over seats both, at x4 each.
+    split = plan_slots(board, 3, 4, off=OffBoard(risers=2, splits=((2, 4, 4),)))
+    assert (split.status, split.risers, split.split) == ("warn", 2, 2)
+    assert (split.slots, split.lanes, split.gens) == ((0, 1, 1, 2), (8, 4, 4, 4), (5, 4, 4, 4))
+    assert "2 of them on the links of bifurcation cards" in split.detail
+    # An x8/x8 card in an x8 slot carries one link only: still one seat short.
+    assert plan_slots(board, 3, 4, off=OffBoard(risers=2, splits=((2, 8, 4),))).status == "fail"
+    # Each card on a link still needs its riser cable.
+    assert plan_slots(board, 3, 4, off=OffBoard(risers=1, splits=((2, 4, 4),))).status == "fail"
+    # A bifurcation card is used only when the free slots are too few.
+    spare = plan_slots(board, 3, 3, off=OffBoard(risers=1, splits=((2, 4, 4),)))
+    assert (spare.status, spare.split, spare.lanes) == ("warn", 0, (8, 8, 4))
 
 
 def test_unknown_slot_positions_are_unknown_unless_no_layout_could_fit(part):
