@@ -262,12 +262,7 @@ def plan_slots(
     positions = board_positions(board)
     if positions is None:
         return _plan_unknown(board, width, count, off.risers)
-    chosen: list[int] = []
-    next_free = 0
-    for index, position in enumerate(positions):
-        if len(chosen) < count and position >= next_free:
-            chosen.append(index)
-            next_free = position + width
+    chosen = _side_by_side(positions, width, count)
     where = ", ".join(str(p) for p in positions)
     last = positions[chosen[-1]] + width - 1
     on_risers = count - len(chosen)
@@ -308,6 +303,18 @@ class Seat:
     lanes: int | None
     gen: int | None
     split: bool = False
+
+
+def _side_by_side(positions: Sequence[int], width: int, count: int) -> list[int]:
+    """Indexes of the x16 slots up to ``count`` cards ``width`` slots wide take, each
+    in the first slot below the previous card."""
+    chosen: list[int] = []
+    next_free = 0
+    for index, position in enumerate(positions):
+        if len(chosen) < count and position >= next_free:
+            chosen.append(index)
+            next_free = position + width
+    return chosen
 
 
 def _off_board_seats(
