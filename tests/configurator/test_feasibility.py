@@ -205,6 +205,30 @@ def test_every_returned_build_lists_its_rules_and_none_fails(seed, ask):
         assert build.to_dict()["rules"] == build.rules
 
 
+@pytest.mark.parametrize(
+    ("quant", "kwargs"),
+    [
+        ("Q4_K_M", {"min_tps": 10, "allow_used": False}),
+        ("FP8", {"concurrent_sequences": 32, "context_tokens": 8192}),
+        ("Q8_0", {"concurrent_sequences": 8, "context_tokens": 8192, "objective": "pareto"}),
+        ("Q4_K_M", {"stack": "rocm", "form": "rack"}),
+    ],
+    ids=["q4-new", "fp8-batch32", "q8-pareto", "rocm-rack"],
+)
+def test_the_front_and_the_trade_offs_list_their_rules_and_none_fails(seed, ask, quant, kwargs):
+    """The JSON also returns the price/speed front and the trade-offs outside the
+    targets: each of those builds lists its rules too, and none breaks one."""
+    rec = recommend(seed, ask(quant=quant, limit=10, **kwargs))
+    shown = [*rec.builds, *rec.pareto, *(t.build for t in rec.trade_offs)]
+    assert len(shown) > len(rec.builds)
+    data = rec.to_dict()
+    for build in shown:
+        assert build.rules and all(r["status"] in STATUSES for r in build.rules)
+        assert [r["name"] for r in build.rules if r["status"] == "fail"] == [], build.title
+    for entry in (*data["builds"], *data["trade_offs"]):
+        assert entry["rules"] and all(r["status"] != "fail" for r in entry["rules"])
+
+
 def test_an_unverified_rule_ranks_below_an_equal_build_whose_rules_all_pass(seed, ask):
     """Two boards alike in price and specs, one without its slot layout (and a slug that
     sorts first): the build on the board whose layout is known is the one ranked."""
