@@ -193,6 +193,10 @@ def test_a_bifurcation_card_seats_a_card_on_each_link_its_slot_carries(part):
     # A bifurcation card is used only when the free slots are too few.
     spare = plan_slots(board, 3, 3, off=OffBoard(risers=1, splits=((2, 4, 4),)))
     assert (spare.status, spare.split, spare.lanes) == ("warn", 0, (8, 8, 4))
+    # Without a listed slot layout nothing is assumed: unknown, not a pass.
+    h12 = part("supermicro-h12ssl-i")  # five x16 slots, positions not listed
+    assert plan_slots(h12, 2, 6, off=OffBoard(risers=2, splits=((2, 8, 4),))).status == "unknown"
+    assert plan_slots(h12, 2, 6, off=OffBoard(risers=2)).status == "fail"
 
 
 def test_unknown_slot_positions_are_unknown_unless_no_layout_could_fit(part):
@@ -304,3 +308,27 @@ def test_any_mix_of_parts_gives_findings_naming_known_rules(seed, data):
         assembly = Assembly(items)
         assert assembly.cpu.socket == assembly.board.socket
         assert assembly.count("memory") % assembly.board.memory_channels == 0
+
+
+def test_a_bifurcation_card_on_a_board_without_a_slot_layout_is_unverified(part):
+    from configurator.engine.builds.parts import AdapterPart
+
+    cable = AdapterPart(slug="cable", name="x16 riser cable", adapter_type="riser_cable")
+    split = AdapterPart(
+        slug="x8x8", name="x8/x8 card", adapter_type="bifurcation_card", gpus_joined=2
+    )
+    items = [
+        (part("amd-instinct-mi50-32gb-used"), 6),
+        (part("amd-epyc-7313-used"), 1),
+        (part("supermicro-h12ssl-i"), 1),
+        (part("samsung-ddr4-rdimm-32gb-3200-m393a4k40db3-cwe-used"), 8),
+        (part("noctua-nh-u14s-tr4-sp3"), 1),
+        (part("supermicro-sc747btq-r2k04b"), 1),
+        (part("samsung-990-pro-2tb"), 1),
+        (cable, 2),
+    ]
+    assert "gpu_slots" in violated(items)
+    found = check(Assembly([*items, (split, 1)]), NEEDS)
+    risers = [f for f in found if f.rule == "risers"]
+    assert any(f.status == "unknown" and "bifurcation" in f.message for f in risers)
+    assert "gpu_slots" not in {f.rule for f in found if f.ok is False}

@@ -820,6 +820,12 @@ def _check_bifurcation(assembly: Assembly, plan: SlotPlan, add) -> None:
     elif plan.exact:
         text = "The bifurcation card(s) are not needed: every GPU has an x16 slot of its own."
         add(warn("risers", text))
+    else:
+        text = (
+            "Where the bifurcation card(s) go, and whether the board splits a slot, is not "
+            "verified: the board's slot layout is not listed."
+        )
+        add(Finding("risers", None, text))
 
 
 def _check_case_slots(plan: SlotPlan, case: CasePart, count: int, add) -> None:
