@@ -221,6 +221,24 @@ class Search:
             memo[key] = rows
         return memo[key]
 
+    def hosts_seating(
+        self, ram_gb: float, width: int, count: int
+    ) -> list[tuple[Decimal, Host, MemoryOption, int]]:
+        """:meth:`hosts_by_cost` less the hosts whose board cannot seat ``count`` GPUs
+        ``width`` slots wide, each with the expansion slots the GPUs cover there
+        (memoised on the shop: many GPU sets share a width and count)."""
+        key = ("hosts-seating", round(ram_gb, 3), width, count)
+        memo = self.shop._memo
+        rows = memo.get(key)
+        if rows is None:
+            rows = []
+            for cost, host, mem in self.hosts_by_cost(ram_gb):
+                plan = self.shop.slot_plan(host.board, width, count)
+                if plan.fits:
+                    rows.append((cost, host, mem, plan.case_slots))
+            memo[key] = rows
+        return rows
+
     # Completion and estimates (stage 5 for candidates) ---------------------------------
 
     def complete(self, cand: Candidate) -> bool:
@@ -272,15 +290,12 @@ class Search:
         shop = self.shop
         floor = shop.rest_floor(gpus, files_gb)
         facts = GpuFacts.of(gpus)
-        for platform_cost, host, mem in self.hosts_by_cost(ram_gb):
+        # Only boards that can seat the GPUs: no need to price the rest of the others.
+        for platform_cost, host, mem, case_slots in self.hosts_seating(
+            ram_gb, facts.width, facts.count
+        ):
             if best is not None and platform_cost + floor >= best[3]:
                 break
-            case_slots = 0
-            if facts.count:
-                plan = shop.slot_plan(host.board, facts.width, facts.count)
-                if not plan.fits:
-                    continue  # the board cannot seat the GPUs: no need to price the rest
-                case_slots = plan.case_slots
             # Nor when this host's own case, cooler and cheapest adequate supply cannot
             # beat the best build so far.
             lower = shop.host_floor(host, mem, facts, case_slots, files_gb)
