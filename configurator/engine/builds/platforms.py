@@ -416,6 +416,16 @@ class Shop:
             for c in self.cases
         )
 
+    def hosts_seating(self, width: int, count: int) -> list[Host]:
+        """The hosts whose board seats ``count`` GPUs ``width`` slots wide (memoised)."""
+        key = ("hosts-seating", width, count)
+        hosts = self._memo.get(key)
+        if hosts is None:
+            hosts = self._memo[key] = [
+                h for h in self.hosts if self.slot_plan(h.board, width, count).fits
+            ]
+        return hosts
+
     def slot_plan(self, board: BoardPart, width: int, count: int) -> SlotPlan:
         """Where ``count`` cards ``width`` slots wide sit on ``board`` (memoised)."""
         key = ("slots", board.slug, width, count)
