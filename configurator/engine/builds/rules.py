@@ -566,6 +566,34 @@ def check(assembly: Assembly, needs: ModelNeeds | None = None) -> list[Finding]:
     if assembly.system is not None or assembly.of("system"):
         _check_system(assembly, needs, add)
         return findings
+    _check_parts(assembly, add)
+    cpu, board, module, case = assembly.cpu, assembly.board, assembly.memory, assembly.case
+    if cpu and board:
+        _check_cpu_board(assembly, cpu, board, add)
+    if module and board:
+        _check_memory(assembly, cpu, board, module, add)
+    _check_gpus(assembly, board, case, add)
+    if board and case:
+        _check_form_factor(board, case, add)
+    _check_cooler(assembly, cpu, case, add)
+    _check_psu(assembly, board, add)
+    if needs is not None:
+        _check_model_size(assembly, needs, add)
+    return findings
+
+
+# The rule a build breaks when it mixes two different parts of a kind.
+MIXED_KIND_RULES = {
+    "cpu": "socket_count",
+    "memory": "memory_channels",
+    "cooler": "cooler",
+    "psu": "psu_watts",
+}
+
+
+def _check_parts(assembly: Assembly, add) -> None:
+    """Every kind of part present (a chassis's own supply counts as the supply), one
+    kind of each, one motherboard and one case."""
     integrated = assembly.case is not None and assembly.case.has_integrated_psu
     missing = [
         kind
@@ -576,39 +604,21 @@ def check(assembly: Assembly, needs: ModelNeeds | None = None) -> list[Finding]:
         add(Finding("parts", False, "Missing: " + ", ".join(missing) + "."))
     for kind in ("cpu", "motherboard", "memory", "cooler", "psu", "case"):
         if len(assembly.of(kind)) > 1:
-            rule = {
-                "cpu": "socket_count",
-                "memory": "memory_channels",
-                "cooler": "cooler",
-                "psu": "psu_watts",
-            }.get(kind, "parts")
+            rule = MIXED_KIND_RULES.get(kind, "parts")
             add(Finding(rule, False, f"Mixes different {kind} parts; use one kind."))
-    cpu, board, module, case = assembly.cpu, assembly.board, assembly.memory, assembly.case
     if assembly.count("motherboard") > 1 or assembly.count("case") > 1:
         add(Finding("parts", False, "One motherboard and one case per build."))
-    if cpu and board:
-        _check_cpu_board(assembly, cpu, board, add)
-    if module and board:
-        _check_memory(assembly, cpu, board, module, add)
-    _check_gpus(assembly, board, case, add)
-    if board and case:
-        if board.form_factor and case.board_support:
-            if board.form_factor not in case.board_support:
-                add(
-                    Finding(
-                        "board_form_factor",
-                        False,
-                        f"{case.label} does not take {board.form_factor} boards "
-                        f"(takes {', '.join(case.board_support)}).",
-                    )
-                )
-        else:
-            add(Finding("board_form_factor", None, "Board or case form factor not listed."))
-    _check_cooler(assembly, cpu, case, add)
-    _check_psu(assembly, board, add)
-    if needs is not None:
-        _check_model_size(assembly, needs, add)
-    return findings
+
+
+def _check_form_factor(board: BoardPart, case: CasePart, add) -> None:
+    if not board.form_factor or not case.board_support:
+        add(Finding("board_form_factor", None, "Board or case form factor not listed."))
+    elif board.form_factor not in case.board_support:
+        text = (
+            f"{case.label} does not take {board.form_factor} boards "
+            f"(takes {', '.join(case.board_support)})."
+        )
+        add(Finding("board_form_factor", False, text))
 
 
 def violations(findings: Iterable[Finding]) -> list[Finding]:
