@@ -124,6 +124,31 @@ class GpuFacts:
         )
 
 
+def case_takes(
+    case: CasePart, board: BoardPart, gpu_length_mm: int, case_slots: int, rack: bool
+) -> bool:
+    """The case takes the board, GPUs this long and the expansion slots they cover (a
+    rack chassis when ``rack``); an unlisted limit does not rule it out."""
+    if rack and case.form_factor != "rack":
+        return False
+    if case.board_support and board.form_factor and board.form_factor not in case.board_support:
+        return False
+    if case.max_gpu_length_mm is not None and gpu_length_mm > case.max_gpu_length_mm:
+        return False
+    return not (
+        case_slots and case.expansion_slots is not None and case_slots > case.expansion_slots
+    )
+
+
+def cooler_fits(cooler: CoolerPart, case: CasePart) -> bool:
+    """The cooler is no taller than the case takes (unlisted heights do not rule it out)."""
+    return (
+        cooler.height_mm is None
+        or case.max_cooler_height_mm is None
+        or cooler.height_mm <= case.max_cooler_height_mm
+    )
+
+
 @dataclass(frozen=True)
 class Host:
     """A CPU (one per socket) on a compatible motherboard, and the ways to fill its
@@ -475,33 +500,14 @@ class Shop:
             for case in self.cases:
                 if best is not None and case.cost + cheapest_cooler >= best[2]:
                     break
-                if rack and case.form_factor != "rack":
+                if not case_takes(case, board, gpu_length_mm, case_slots, rack):
                     continue
-                if (
-                    case.board_support
-                    and board.form_factor
-                    and board.form_factor not in case.board_support
-                ):
+                cooler = next((c for c in coolers if cooler_fits(c, case)), None)
+                if cooler is None:
                     continue
-                if case.max_gpu_length_mm is not None and gpu_length_mm > case.max_gpu_length_mm:
-                    continue
-                if (
-                    case_slots
-                    and case.expansion_slots is not None
-                    and case_slots > case.expansion_slots
-                ):
-                    continue
-                for cooler in coolers:
-                    if (
-                        cooler.height_mm is not None
-                        and case.max_cooler_height_mm is not None
-                        and cooler.height_mm > case.max_cooler_height_mm
-                    ):
-                        continue
-                    cost = case.cost + cooler.cost * host.sockets
-                    if best is None or cost < best[2]:
-                        best = (cooler, case, cost)
-                    break
+                cost = case.cost + cooler.cost * host.sockets
+                if best is None or cost < best[2]:
+                    best = (cooler, case, cost)
         self._memo[key] = best
         return best
 
