@@ -367,3 +367,28 @@ def test_a_bifurcation_card_seats_more_gpus_than_slots_and_is_priced(seed, ask):
     assert "bifurcation" in rule(build, "risers")["detail"]
     assert rule(build, "pcie_lanes")["detail"].count("x8") == 2
     assert build.total == without.total + price.amount
+
+
+@pytest.mark.parametrize(
+    ("board", "socket"),
+    [
+        ("gigabyte-b550-aorus-pro-ac", "AM4"),
+        ("sapphire-nitro-b850a-wifi-7", "AM5"),
+        ("asus-rog-strix-b760-f-gaming-wifi", "LGA1700"),
+        ("asus-proart-z890-creator-wifi", "LGA1851"),
+        ("asus-pro-ws-trx50-sage-wifi", "sTR5"),  # TRX50
+        ("asus-pro-ws-w790e-sage-se", "LGA4677"),  # W790
+        ("supermicro-x14sbw-tf", "LGA4710"),  # Xeon 6
+    ],
+)
+def test_desktop_and_workstation_platforms_host_gpu_builds(seed, ask, board, socket):
+    """Each desktop and workstation platform is a candidate host: a request that must
+    include its board gets a GPU tower on it with a CPU of its socket, breaking no rule."""
+    rec = recommend(seed, ask(must_include=(board,), limit=3))
+    towers = [b for b in rec.builds if b.architecture == "GPU tower"]
+    assert towers, [b.title for b in rec.builds]
+    for build in towers:
+        slugs = {line.slug for line in build.lines}
+        cpu = next(seed.get(line.slug) for line in build.lines if line.kind == "cpu")
+        assert board in slugs and cpu.socket == socket and gpu_count(build) >= 1
+        assert all(r["status"] != "fail" for r in build.rules), build.title
