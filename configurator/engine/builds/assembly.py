@@ -132,13 +132,9 @@ def build_from(
     False defers the rules to ``Search.verify``, for builds made compatible by
     construction)."""
     req = search.request
-    assembly = Assembly(items)
-    lines = [Line.of(part, qty, search.currency) for part, qty in assembly.items]
-    total = price_of(lines)
-    engine = engine or engine_for_assembly(search, assembly)
-    parallel = check_parallel(assembly, engine, req.model) if engine else Parallel(None, False, ())
-    est, shortfalls = run_engine(search, assembly, engine, parallel, run_estimate)
-    label = arch or classify(assembly, est)
+    base = assembled(search, items, arch, engine, run_estimate)
+    assembly, lines, total, engine, parallel, est, label = base[:7]
+    shortfalls = list(base[7])
     if est is not None:
         shortfalls += shortfalls_of(search, assembly, est, gpu_only, total)
     elif req.budget is not None and total is not None and total > req.budget:
@@ -146,7 +142,7 @@ def build_from(
     build = Build(
         checked=check_rules,
         architecture=label,
-        lines=lines,
+        lines=list(lines),
         total=total,
         currency=search.currency,
         findings=[],
@@ -154,16 +150,50 @@ def build_from(
         engine=engine or "",
         request=req,
         tokens_per_s=tokens_per_s(est),
-        peak_power_w=assembly.peak_draw_w(),
+        peak_power_w=base[8],
         shortfalls=shortfalls,
         parallel=list(parallel.findings),
-        title=title(assembly, label),
-        summary=summary(assembly),
+        title=base[9],
+        summary=base[10],
     )
     if check_rules:
         build.parallel = lane_cost(search, assembly, build)
         build.findings = [*check(assembly, search.needs), *build.parallel]
     return build
+
+
+def assembled(
+    search: Search,
+    items: Sequence[tuple[Part, int]],
+    arch: str | None,
+    engine: str | None,
+    run_estimate: bool,
+) -> tuple:
+    """What a parts list is for the request's model, format, workload, engine choice and
+    run options, whatever its targets: (assembly, lines, total, engine, parallel
+    split, estimate, architecture, what stopped the estimate, peak power, title,
+    summary). Memoised on the shop (whose parts and prices it reads), so a request that
+    changes only its targets, budget or ranking re-assembles nothing."""
+    req = search.request
+    key = (
+        "assembled", tuple((part.slug, qty) for part, qty in items), arch, engine,
+        run_estimate, req.model, req.quant, req.workload, req.engine, req.run_options,
+    )  # fmt: skip
+    memo = search.shop._memo
+    hit = memo.get(key)
+    if hit is not None:
+        return hit
+    assembly = Assembly(items)
+    lines = tuple(Line.of(part, qty, search.currency) for part, qty in assembly.items)
+    engine = engine or engine_for_assembly(search, assembly)
+    parallel = check_parallel(assembly, engine, req.model) if engine else Parallel(None, False, ())
+    est, stopped = run_engine(search, assembly, engine, parallel, run_estimate)
+    label = arch or classify(assembly, est)
+    value = memo[key] = (
+        assembly, lines, price_of(lines), engine, parallel, est, label, tuple(stopped),
+        assembly.peak_draw_w(), title(assembly, label), summary(assembly),
+    )  # fmt: skip
+    return value
 
 
 def price_of(lines: Sequence[Line]) -> Decimal | None:
