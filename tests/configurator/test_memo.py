@@ -59,11 +59,13 @@ def test_a_search_with_tiny_memos_returns_what_one_with_room_returns(monkeypatch
     monkeypatch.setattr(platforms, "MEMO_LIMIT", 16)
     monkeypatch.setattr(platforms, "STUB_TEMPLATES_KEPT", 1)
     monkeypatch.setattr(platforms, "HOST_MEMORY_SIZES_KEPT", 1)
+    monkeypatch.setattr(platforms, "ASSEMBLED_KEPT", 4)
     catalogue = seed_catalogue()
     assert answers(catalogue) == roomy
     shop = shop_for(catalogue, True, "any", ())
     assert 0 < len(shop._memo) <= 16
     assert len(shop.stub_templates) == 1
+    assert 0 < len(shop.assembled) <= 4
 
 
 def test_a_warm_catalogue_answers_other_targets_and_options_as_a_fresh_one_does():

@@ -172,14 +172,15 @@ def assembled(
     """What a parts list is for the request's model, format, workload, engine choice and
     run options, whatever its targets: (assembly, lines, total, engine, parallel
     split, estimate, architecture, what stopped the estimate, peak power, title,
-    summary). Memoised on the shop (whose parts and prices it reads), so a request that
-    changes only its targets, budget or ranking re-assembles nothing."""
+    summary). Memoised on the shop (whose parts and prices it reads; ``ASSEMBLED_KEPT``
+    of them), so a request that changes only its targets, budget or ranking
+    re-assembles nothing."""
     req = search.request
     key = (
         "assembled", tuple((part.slug, qty) for part, qty in items), arch, engine,
         run_estimate, req.model, req.quant, req.workload, req.engine, req.run_options,
     )  # fmt: skip
-    memo = search.shop._memo
+    memo = search.shop.assembled
     hit = memo.get(key)
     if hit is not None:
         return hit

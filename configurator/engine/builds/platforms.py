@@ -59,6 +59,10 @@ MEMO_LIMIT = 50_000
 # Candidate templates a shop keeps, one per model, format, workload, engine and run
 # options (each a few hundred kB on the seed catalogue, several MB on a large one).
 STUB_TEMPLATES_KEPT = 16
+# Parts lists a shop keeps assembled and estimated for a request's model, format,
+# workload and run options (a search assembles tens to a few hundred; each holds its
+# estimate, some kB): a few requests' worth, a few tens of MB at most.
+ASSEMBLED_KEPT = 4096
 # Memory sizes a host keeps its memory options for (one per model size and context).
 HOST_MEMORY_SIZES_KEPT = 64
 # Shops a catalogue keeps (one per new/used, form and must-include combination).
@@ -334,6 +338,7 @@ class Shop:
         self._psu_suffix: list[Decimal] = []
         self._memo: dict[tuple, Any] = BoundedMemo(MEMO_LIMIT)
         self.stub_templates: dict[tuple, Any] = BoundedMemo(STUB_TEMPLATES_KEPT)
+        self.assembled: dict[tuple, Any] = BoundedMemo(ASSEMBLED_KEPT)
 
     # Pruning -------------------------------------------------------------------------
 
