@@ -90,3 +90,22 @@ def test_a_warm_catalogue_answers_other_targets_and_options_as_a_fresh_one_does(
     warm = seed_catalogue()
     for request in asked:
         assert answer(warm, request) == answer(seed_catalogue(), request)
+
+
+def test_assembled_builds_are_reused_only_under_the_same_constants_and_generation():
+    from configurator.engine.builds.assembly import forget_estimates
+    from configurator.engine.calibration import load_constants
+
+    catalogue = seed_catalogue()
+    request = requests()[0]
+    first = recommend(catalogue, request).builds[0]
+    assert recommend(catalogue, request).builds[0].estimate is first.estimate
+    load_constants.cache_clear()  # as after a recalibration: a new Constants object
+    try:
+        again = recommend(catalogue, request).builds[0]
+        assert again.estimate is not first.estimate
+        assert again.estimate == first.estimate  # the same values, estimated anew
+        forget_estimates()
+        assert recommend(catalogue, request).builds[0].estimate is not again.estimate
+    finally:
+        load_constants.cache_clear()

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 # many of the same machines. A few kB each.
 ESTIMATES_KEPT = 2048
 _estimates: dict[tuple, tuple[object, Estimate]] = BoundedMemo(ESTIMATES_KEPT)
+# Bumped by forget_estimates: assembled parts lists memoised before it are not reused.
+_generation = [0]
 
 
 def fmt_money(amount: Decimal | float, currency: str) -> str:
@@ -173,27 +175,30 @@ def assembled(
     run options, whatever its targets: (assembly, lines, total, engine, parallel
     split, estimate, architecture, what stopped the estimate, peak power, title,
     summary). Memoised on the shop (whose parts and prices it reads; ``ASSEMBLED_KEPT``
-    of them), so a request that changes only its targets, budget or ranking
-    re-assembles nothing."""
+    of them) for the calibrated constants in use, so a request that changes only its
+    targets, budget or ranking re-assembles nothing."""
     req = search.request
+    constants = load_constants()
     key = (
         "assembled", tuple((part.slug, qty) for part, qty in items), arch, engine,
         run_estimate, req.model, req.quant, req.workload, req.engine, req.run_options,
+        id(constants), _generation[0],
     )  # fmt: skip
     memo = search.shop.assembled
     hit = memo.get(key)
-    if hit is not None:
-        return hit
+    if hit is not None and hit[0] is constants:
+        return hit[1]
     assembly = Assembly(items)
     lines = tuple(Line.of(part, qty, search.currency) for part, qty in assembly.items)
     engine = engine or engine_for_assembly(search, assembly)
     parallel = check_parallel(assembly, engine, req.model) if engine else Parallel(None, False, ())
     est, stopped = run_engine(search, assembly, engine, parallel, run_estimate)
     label = arch or classify(assembly, est)
-    value = memo[key] = (
+    value = (
         assembly, lines, price_of(lines), engine, parallel, est, label, tuple(stopped),
         assembly.peak_draw_w(), title(assembly, label), summary(assembly),
     )  # fmt: skip
+    memo[key] = (constants, value)
     return value
 
 
@@ -272,8 +277,10 @@ def estimate_for(
 
 
 def forget_estimates() -> None:
-    """Empty the per-process estimate memo (benchmarks measuring a search without it)."""
+    """Empty the per-process estimate memo and retire every shop's assembled parts lists
+    (benchmarks measuring a search that estimates every build again)."""
     _estimates.clear()
+    _generation[0] += 1
 
 
 def lane_cost(search: Search, assembly: Assembly, build: Build) -> list[Finding]:
