@@ -87,7 +87,8 @@ class Search:
         self.ram_cpu_gb = cpu_need / 1e9 / GIB_TO_GB
         self._serial = 0
         self._stubs: list[Candidate] | None = None
-        self._ratios: dict[str, list[float]] = {}
+        # Per architecture: (estimates seen, the highest speed-to-bound ratio among them).
+        self._ratios: dict[str, tuple[int, float]] = {}
         self._tensor: dict[tuple[str, int], bool] = {}
         self._viable: dict[tuple[bool, bool], list[Candidate]] = {}
         # The targets a bound is checked against (read once: checked very often).
@@ -179,7 +180,7 @@ class Search:
     def _from_template(self, fields: dict[str, Any]) -> Candidate:
         self._serial += 1
         cand = Candidate.__new__(Candidate)
-        vars(cand).update(fields)
+        cand.__dict__ = fields.copy()
         cand.serial = self._serial
         return cand
 
@@ -328,7 +329,8 @@ class Search:
         cand.build = self.state.cache[cand.key] = build
         self.state.estimated.append(build)
         if build.estimate is not None and 0 < cand.tps_ub < float("inf"):
-            self._ratios.setdefault(cand.arch, []).append(build.tokens_per_s / cand.tps_ub)
+            seen, best = self._ratios.get(cand.arch, (0, 0.0))
+            self._ratios[cand.arch] = (seen + 1, max(best, build.tokens_per_s / cand.tps_ub))
         return build
 
     def estimated(self) -> list[Build]:
@@ -354,16 +356,16 @@ class Search:
     def bound_ratio(self, arch: str) -> float:
         """The most an estimate of ``arch`` has reached of its speed bound (with a 5 %
         margin; 1 until three estimates are in)."""
-        seen = self._ratios.get(arch, [])
-        if len(seen) < 3:
+        seen, best = self._ratios.get(arch, (0, 0.0))
+        if seen < 3:
             return 1.0
-        return min(1.0, max(seen) * 1.05)
+        return min(1.0, best * 1.05)
 
     def likely_too_slow(self, cand: Candidate) -> bool:
         """True when ``cand`` will very likely miss the speed target: its bound times the
         best speed-to-bound ratio seen so far on its architecture falls short. Used only
         to look for an architecture's representative build."""
-        if not self.request.min_tps or len(self._ratios.get(cand.arch, [])) < 3:
+        if not self.request.min_tps or self._ratios.get(cand.arch, (0, 0.0))[0] < 3:
             return False
         return cand.tps_ub * self.bound_ratio(cand.arch) < self.request.min_tps
 
