@@ -16,17 +16,9 @@ from tests.configurator.conftest import LLAMA_70B
 from tests.configurator.seedcat import seed_model
 
 A100 = "nvidia-a100-80gb-pcie-used"
-# The A100 80GB PCIe product brief: cards bridge in pairs, three NVLink bridges a pair.
-# https://www.nvidia.com/content/dam/en-zz/Solutions/Data-Center/a100/pdf/PB-10577-001_v02.pdf
-A100_BRIDGE = AdapterPart(
-    slug="a100-bridge",
-    name="NVLink Bridge for A100 PCIe, 2-slot",
-    adapter_type="nvlink_bridge",
-    compatible_gpus=(A100,),
-    gpus_joined=2,
-    bridges_per_group=3,
-    slot_spacing=2,
-)
+# The seed's Ampere 2-slot NVLink bridge for A100 PCIe: cards bridge in pairs, three
+# bridges a pair (its seed row cites PNY and a photographed installation).
+A100_BRIDGE = "nvidia-nvlink-bridge-ampere-2-slot-a100-pcie"
 
 
 def gpu_count(build) -> int:
@@ -92,7 +84,7 @@ def test_a_pipeline_of_three_is_no_faster_than_one_card_holding_the_same_share(f
     assert four.tokens_per_s > 1.5 * three.tokens_per_s
 
 
-def a100_server(seed, count: int, bridges: int = 0):
+def a100_server(count: int, bridges: int = 0) -> list[tuple[str, int]]:
     parts = [
         (A100, count),
         ("amd-epyc-7313-used", 1),
@@ -102,16 +94,14 @@ def a100_server(seed, count: int, bridges: int = 0):
         ("supermicro-sc747btq-r2k04b", 1),
         ("samsung-990-pro-2tb", 1),
     ]
-    catalogue = seed
-    if bridges:
-        from configurator.engine.builds import Catalogue
+    return [*parts, (A100_BRIDGE, bridges)] if bridges else parts
 
-        bridge = replace(A100_BRIDGE, price=seed.get(A100).price)
-        paired = replace(seed.get(A100), interconnect_group_size=2)  # the product brief
-        others = [p for p in seed.parts if p.slug != A100]
-        catalogue = Catalogue((*others, paired, bridge), version="with-bridge")
-        parts.append(("a100-bridge", bridges))
-    return catalogue, parts
+
+def test_the_seed_pairs_a100_pcie_cards_with_three_bridges(seed):
+    gpu, bridge = seed.get(A100), seed.get(A100_BRIDGE)
+    assert gpu.interconnect == "NVLink" and gpu.interconnect_group_size == 2
+    assert bridge.gpus_joined == 2 and bridge.bridges_per_group == 3
+    assert A100 in bridge.compatible_gpus and bridge.slot_spacing == 2
 
 
 @pytest.fixture
@@ -122,8 +112,7 @@ def a100_request():
 
 
 def test_four_a100_pcie_without_bridges_talk_over_pcie(seed, a100_request):
-    catalogue, parts = a100_server(seed, 4)
-    build = evaluate(catalogue, a100_request, parts)
+    build = evaluate(seed, a100_request, a100_server(4))
     assert build.compatible, build.violations
     assert rule(build, "gpu_interconnect")["status"] == "pass"
     assert "PCIe" in rule(build, "gpu_interconnect")["detail"]
@@ -132,20 +121,19 @@ def test_four_a100_pcie_without_bridges_talk_over_pcie(seed, a100_request):
 
 
 def test_a100_bridges_join_pairs_only(seed, a100_request):
-    two_cat, two = a100_server(seed, 2, bridges=3)
-    pair = evaluate(two_cat, a100_request, two)
+    pair = evaluate(seed, a100_request, a100_server(2, bridges=3))
     assert rule(pair, "gpu_interconnect")["status"] == "pass"
     assert "over NVLink" in " ".join(pair.estimate.assumptions)
-    unbridged = evaluate(seed, a100_request, a100_server(seed, 2)[1])
+    unbridged = evaluate(seed, a100_request, a100_server(2))
     assert pair.tokens_per_s > unbridged.tokens_per_s
+    assert pair.total > unbridged.total  # the three bridges are priced into the build
     # Four cards with bridges: two bridged pairs; a tensor split over four spans them.
-    four_cat, four = a100_server(seed, 4, bridges=6)
-    quad = evaluate(four_cat, a100_request, four)
+    quad = evaluate(seed, a100_request, a100_server(4, bridges=6))
     assert rule(quad, "gpu_interconnect")["status"] == "warn"
     assert "over NVLink" not in " ".join(quad.estimate.assumptions)
     # Too few bridges for a pair is a failure, not a silent NVLink.
-    short_cat, short = a100_server(seed, 2, bridges=1)
-    assert rule(evaluate(short_cat, a100_request, short), "gpu_interconnect")["status"] == "fail"
+    short = evaluate(seed, a100_request, a100_server(2, bridges=1))
+    assert rule(short, "gpu_interconnect")["status"] == "fail"
 
 
 def mi50_box(count: int):
@@ -215,6 +203,30 @@ def test_every_returned_build_lists_its_rules_and_none_fails(seed, ask):
         assert all(r["status"] in STATUSES and r["detail"] for r in build.rules)
         assert all(r["status"] != "fail" for r in build.rules), build.title
         assert build.to_dict()["rules"] == build.rules
+
+
+@pytest.mark.parametrize(
+    ("quant", "kwargs"),
+    [
+        ("Q4_K_M", {"min_tps": 10, "allow_used": False}),
+        ("FP8", {"concurrent_sequences": 32, "context_tokens": 8192}),
+        ("Q8_0", {"concurrent_sequences": 8, "context_tokens": 8192, "objective": "pareto"}),
+        ("Q4_K_M", {"stack": "rocm", "form": "rack"}),
+    ],
+    ids=["q4-new", "fp8-batch32", "q8-pareto", "rocm-rack"],
+)
+def test_the_front_and_the_trade_offs_list_their_rules_and_none_fails(seed, ask, quant, kwargs):
+    """The JSON also returns the price/speed front and the trade-offs outside the
+    targets: each of those builds lists its rules too, and none breaks one."""
+    rec = recommend(seed, ask(quant=quant, limit=10, **kwargs))
+    shown = [*rec.builds, *rec.pareto, *(t.build for t in rec.trade_offs)]
+    assert len(shown) > len(rec.builds)
+    data = rec.to_dict()
+    for build in shown:
+        assert build.rules and all(r["status"] in STATUSES for r in build.rules)
+        assert [r["name"] for r in build.rules if r["status"] == "fail"] == [], build.title
+    for entry in (*data["builds"], *data["trade_offs"]):
+        assert entry["rules"] and all(r["status"] != "fail" for r in entry["rules"])
 
 
 def test_an_unverified_rule_ranks_below_an_equal_build_whose_rules_all_pass(seed, ask):
@@ -308,3 +320,75 @@ def test_a_riser_cable_seats_the_card_that_does_not_fit_side_by_side(seed, ask):
     assert slots["status"] == "warn" and "riser" in slots["detail"]
     assert any(line.slug == "test-riser" and line.line_total for line in with_riser.lines)
     assert with_riser.total > without.total  # the riser is priced into the build
+
+
+def test_a_bifurcation_card_seats_more_gpus_than_slots_and_is_priced(seed, ask):
+    """Eight 3-slot RTX 3090s on a seven-slot ROMED8-2T: three side by side, five on
+    riser cables, two of them on an x8/x8 bifurcation card in one x16 slot. The board's
+    bifurcation support is not in the catalogue, so that is unknown, not a pass."""
+    from configurator.engine.builds import Catalogue
+
+    price = seed.get("samsung-990-pro-1tb").price
+    riser = AdapterPart(
+        slug="test-riser",
+        name="PCIe 4.0 x16 riser cable",
+        adapter_type="riser_cable",
+        pcie_lanes=16,
+        pcie_gen=4,
+        price=price,
+    )
+    split = AdapterPart(
+        slug="test-x8x8",
+        name="PCIe 4.0 x16 to x8/x8 bifurcation card",
+        adapter_type="bifurcation_card",
+        gpus_joined=2,
+        pcie_lanes=8,
+        pcie_gen=4,
+        price=price,
+    )
+    catalogue = Catalogue((*seed.parts, riser, split), version="with-bifurcation")
+    parts = [
+        ("nvidia-geforce-rtx-3090-used", 8),
+        ("amd-epyc-7313-used", 1),
+        ("asrock-rack-romed8-2t", 1),
+        ("samsung-ddr4-rdimm-32gb-3200-m393a4k40db3-cwe-used", 8),
+        ("noctua-nh-u14s-tr4-sp3", 1),
+        ("supermicro-sc747btq-r2k04b", 1),
+        ("samsung-990-pro-2tb", 1),
+        ("test-riser", 5),
+    ]
+    without = evaluate(catalogue, ask(), parts)
+    assert rule(without, "gpu_slots")["status"] == "fail"
+    assert "has 7" in rule(without, "gpu_slots")["detail"]
+    build = evaluate(catalogue, ask(), [*parts, ("test-x8x8", 1)])
+    slots = rule(build, "gpu_slots")
+    assert slots["status"] == "warn" and "2 of them on the links of bifurcation" in slots["detail"]
+    assert rule(build, "risers")["status"] == "unknown"
+    assert "bifurcation" in rule(build, "risers")["detail"]
+    assert rule(build, "pcie_lanes")["detail"].count("x8") == 2
+    assert build.total == without.total + price.amount
+
+
+@pytest.mark.parametrize(
+    ("board", "socket"),
+    [
+        ("gigabyte-b550-aorus-pro-ac", "AM4"),
+        ("sapphire-nitro-b850a-wifi-7", "AM5"),
+        ("asus-rog-strix-b760-f-gaming-wifi", "LGA1700"),
+        ("asus-proart-z890-creator-wifi", "LGA1851"),
+        ("asus-pro-ws-trx50-sage-wifi", "sTR5"),  # TRX50
+        ("asus-pro-ws-w790e-sage-se", "LGA4677"),  # W790
+        ("supermicro-x14sbw-tf", "LGA4710"),  # Xeon 6
+    ],
+)
+def test_desktop_and_workstation_platforms_host_gpu_builds(seed, ask, board, socket):
+    """Each desktop and workstation platform is a candidate host: a request that must
+    include its board gets a GPU tower on it with a CPU of its socket, breaking no rule."""
+    rec = recommend(seed, ask(must_include=(board,), limit=3))
+    towers = [b for b in rec.builds if b.architecture == "GPU tower"]
+    assert towers, [b.title for b in rec.builds]
+    for build in towers:
+        slugs = {line.slug for line in build.lines}
+        cpu = next(seed.get(line.slug) for line in build.lines if line.kind == "cpu")
+        assert board in slugs and cpu.socket == socket and gpu_count(build) >= 1
+        assert all(r["status"] != "fail" for r in build.rules), build.title

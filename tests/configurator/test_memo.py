@@ -3,6 +3,8 @@ dropping entries never changes what a search returns."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from configurator.engine.builds import BuildRequest, platforms, recommend
@@ -57,8 +59,53 @@ def test_a_search_with_tiny_memos_returns_what_one_with_room_returns(monkeypatch
     monkeypatch.setattr(platforms, "MEMO_LIMIT", 16)
     monkeypatch.setattr(platforms, "STUB_TEMPLATES_KEPT", 1)
     monkeypatch.setattr(platforms, "HOST_MEMORY_SIZES_KEPT", 1)
+    monkeypatch.setattr(platforms, "ASSEMBLED_KEPT", 4)
     catalogue = seed_catalogue()
     assert answers(catalogue) == roomy
     shop = shop_for(catalogue, True, "any", ())
     assert 0 < len(shop._memo) <= 16
     assert len(shop.stub_templates) == 1
+    assert 0 < len(shop.assembled) <= 4
+
+
+def test_a_warm_catalogue_answers_other_targets_and_options_as_a_fresh_one_does():
+    """Builds assembled for one request are reused by the next on the same catalogue;
+    what depends on the targets, the budget or the run options never leaks: each answer
+    equals the one a fresh catalogue gives."""
+    quant = seed_quant("Q4_K_M")
+    model = seed_model(LLAMA_70B)
+    asked = [
+        BuildRequest(model=model, quant=quant, min_tps=10.0, limit=5),
+        BuildRequest(model=model, quant=quant, min_tps=20.0, budget=Decimal(6000), limit=5),
+        BuildRequest(model=model, quant=quant, max_watts=600.0, objective="fastest", limit=5),
+        BuildRequest(model=model, quant=quant, min_tps=5.0, backend="Vulkan", limit=5),
+        BuildRequest(model=model, quant=quant, min_tps=5.0, threads=4, limit=5),
+    ]
+
+    def answer(catalogue, request) -> dict:
+        data = recommend(catalogue, request).to_dict()
+        data["stats"].pop("seconds", None)
+        return data
+
+    warm = seed_catalogue()
+    for request in asked:
+        assert answer(warm, request) == answer(seed_catalogue(), request)
+
+
+def test_assembled_builds_are_reused_only_under_the_same_constants_and_generation():
+    from configurator.engine.builds.assembly import forget_estimates
+    from configurator.engine.calibration import load_constants
+
+    catalogue = seed_catalogue()
+    request = requests()[0]
+    first = recommend(catalogue, request).builds[0]
+    assert recommend(catalogue, request).builds[0].estimate is first.estimate
+    load_constants.cache_clear()  # as after a recalibration: a new Constants object
+    try:
+        again = recommend(catalogue, request).builds[0]
+        assert again.estimate is not first.estimate
+        assert again.estimate == first.estimate  # the same values, estimated anew
+        forget_estimates()
+        assert recommend(catalogue, request).builds[0].estimate is not again.estimate
+    finally:
+        load_constants.cache_clear()

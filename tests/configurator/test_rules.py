@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from configurator.engine.builds import RULES, Assembly, check
 from configurator.engine.builds.rules import (
     ModelNeeds,
+    OffBoard,
     effective_memory_mts,
     plan_slots,
 )
@@ -158,6 +159,46 @@ def test_listed_slot_positions_seat_cards_from_the_top_down(part):
     assert (risered.status, risered.risers, risered.slots) == ("warn", 1, (0, 1, 2))
 
 
+def test_riser_cables_seat_cards_in_the_widest_free_slots_at_the_cables_link(part):
+    # Slots at 1, 3 and 5 with x8, x8 and x4 lanes: two 3-slot cards sit at 1 and 5;
+    # the third, on a riser, gets the x8 slot at 3, and no more than its PCIe 3.0 cable.
+    board = replace(
+        part("asus-proart-x870e-creator-wifi"), x16_positions=(1, 3, 5), x16_electrical=(8, 8, 4)
+    )
+    plan = plan_slots(board, 3, 3, off=OffBoard(risers=1, cable=(16, 3)))
+    assert (plan.status, plan.slots, plan.lanes, plan.gens) == (
+        "warn",
+        (0, 1, 2),
+        (8, 8, 4),
+        (5, 3, 4),
+    )
+    assert plan_slots(board, 3, 3, off=OffBoard(risers=1)).gens == (5, 5, 4)
+
+
+def test_a_bifurcation_card_seats_a_card_on_each_link_its_slot_carries(part):
+    board = replace(
+        part("asus-proart-x870e-creator-wifi"), x16_positions=(1, 3, 5), x16_electrical=(8, 8, 4)
+    )
+    # Four 3-slot cards: two side by side, two on risers, but one slot left over.
+    assert plan_slots(board, 3, 4, off=OffBoard(risers=2)).status == "fail"
+    # An x4/x4 bifurcation card in the x8 slot left over seats both, at x4 each.
+    split = plan_slots(board, 3, 4, off=OffBoard(risers=2, splits=((2, 4, 4),)))
+    assert (split.status, split.risers, split.split) == ("warn", 2, 2)
+    assert (split.slots, split.lanes, split.gens) == ((0, 1, 1, 2), (8, 4, 4, 4), (5, 4, 4, 4))
+    assert "2 of them on the links of bifurcation cards" in split.detail
+    # An x8/x8 card in an x8 slot carries one link only: still one seat short.
+    assert plan_slots(board, 3, 4, off=OffBoard(risers=2, splits=((2, 8, 4),))).status == "fail"
+    # Each card on a link still needs its riser cable.
+    assert plan_slots(board, 3, 4, off=OffBoard(risers=1, splits=((2, 4, 4),))).status == "fail"
+    # A bifurcation card is used only when the free slots are too few.
+    spare = plan_slots(board, 3, 3, off=OffBoard(risers=1, splits=((2, 4, 4),)))
+    assert (spare.status, spare.split, spare.lanes) == ("warn", 0, (8, 8, 4))
+    # Without a listed slot layout nothing is assumed: unknown, not a pass.
+    h12 = part("supermicro-h12ssl-i")  # five x16 slots, positions not listed
+    assert plan_slots(h12, 2, 6, off=OffBoard(risers=2, splits=((2, 8, 4),))).status == "unknown"
+    assert plan_slots(h12, 2, 6, off=OffBoard(risers=2)).status == "fail"
+
+
 def test_unknown_slot_positions_are_unknown_unless_no_layout_could_fit(part):
     board = part("supermicro-h12ssl-i")  # ATX, five x16 slots, positions not listed
     assert board.x16_positions == () and board.slot_spacing is None
@@ -267,3 +308,27 @@ def test_any_mix_of_parts_gives_findings_naming_known_rules(seed, data):
         assembly = Assembly(items)
         assert assembly.cpu.socket == assembly.board.socket
         assert assembly.count("memory") % assembly.board.memory_channels == 0
+
+
+def test_a_bifurcation_card_on_a_board_without_a_slot_layout_is_unverified(part):
+    from configurator.engine.builds.parts import AdapterPart
+
+    cable = AdapterPart(slug="cable", name="x16 riser cable", adapter_type="riser_cable")
+    split = AdapterPart(
+        slug="x8x8", name="x8/x8 card", adapter_type="bifurcation_card", gpus_joined=2
+    )
+    items = [
+        (part("amd-instinct-mi50-32gb-used"), 6),
+        (part("amd-epyc-7313-used"), 1),
+        (part("supermicro-h12ssl-i"), 1),
+        (part("samsung-ddr4-rdimm-32gb-3200-m393a4k40db3-cwe-used"), 8),
+        (part("noctua-nh-u14s-tr4-sp3"), 1),
+        (part("supermicro-sc747btq-r2k04b"), 1),
+        (part("samsung-990-pro-2tb"), 1),
+        (cable, 2),
+    ]
+    assert "gpu_slots" in violated(items)
+    found = check(Assembly([*items, (split, 1)]), NEEDS)
+    risers = [f for f in found if f.rule == "risers"]
+    assert any(f.status == "unknown" and "bifurcation" in f.message for f in risers)
+    assert "gpu_slots" not in {f.rule for f in found if f.ok is False}

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 # many of the same machines. A few kB each.
 ESTIMATES_KEPT = 2048
 _estimates: dict[tuple, tuple[object, Estimate]] = BoundedMemo(ESTIMATES_KEPT)
+# Bumped by forget_estimates: assembled parts lists memoised before it are not reused.
+_generation = [0]
 
 
 def fmt_money(amount: Decimal | float, currency: str) -> str:
@@ -132,13 +134,9 @@ def build_from(
     False defers the rules to ``Search.verify``, for builds made compatible by
     construction)."""
     req = search.request
-    assembly = Assembly(items)
-    lines = [Line.of(part, qty, search.currency) for part, qty in assembly.items]
-    total = price_of(lines)
-    engine = engine or engine_for_assembly(search, assembly)
-    parallel = check_parallel(assembly, engine, req.model) if engine else Parallel(None, False, ())
-    est, shortfalls = run_engine(search, assembly, engine, parallel, run_estimate)
-    label = arch or classify(assembly, est)
+    base = assembled(search, items, arch, engine, run_estimate)
+    assembly, lines, total, engine, parallel, est, label = base[:7]
+    shortfalls = list(base[7])
     if est is not None:
         shortfalls += shortfalls_of(search, assembly, est, gpu_only, total)
     elif req.budget is not None and total is not None and total > req.budget:
@@ -146,7 +144,7 @@ def build_from(
     build = Build(
         checked=check_rules,
         architecture=label,
-        lines=lines,
+        lines=list(lines),
         total=total,
         currency=search.currency,
         findings=[],
@@ -154,16 +152,54 @@ def build_from(
         engine=engine or "",
         request=req,
         tokens_per_s=tokens_per_s(est),
-        peak_power_w=assembly.peak_draw_w(),
+        peak_power_w=base[8],
         shortfalls=shortfalls,
         parallel=list(parallel.findings),
-        title=title(assembly, label),
-        summary=summary(assembly),
+        title=base[9],
+        summary=base[10],
     )
     if check_rules:
         build.parallel = lane_cost(search, assembly, build)
         build.findings = [*check(assembly, search.needs), *build.parallel]
     return build
+
+
+def assembled(
+    search: Search,
+    items: Sequence[tuple[Part, int]],
+    arch: str | None,
+    engine: str | None,
+    run_estimate: bool,
+) -> tuple:
+    """What a parts list is for the request's model, format, workload, engine choice and
+    run options, whatever its targets: (assembly, lines, total, engine, parallel
+    split, estimate, architecture, what stopped the estimate, peak power, title,
+    summary). Memoised on the shop (whose parts and prices it reads; ``ASSEMBLED_KEPT``
+    of them) for the calibrated constants in use, so a request that changes only its
+    targets, budget or ranking re-assembles nothing."""
+    req = search.request
+    constants = load_constants()
+    key = (
+        "assembled", tuple((part.slug, qty) for part, qty in items), arch, engine,
+        run_estimate, req.model, req.quant, req.workload, req.engine, req.run_options,
+        id(constants), _generation[0],
+    )  # fmt: skip
+    memo = search.shop.assembled
+    hit = memo.get(key)
+    if hit is not None and hit[0] is constants:
+        return hit[1]
+    assembly = Assembly(items)
+    lines = tuple(Line.of(part, qty, search.currency) for part, qty in assembly.items)
+    engine = engine or engine_for_assembly(search, assembly)
+    parallel = check_parallel(assembly, engine, req.model) if engine else Parallel(None, False, ())
+    est, stopped = run_engine(search, assembly, engine, parallel, run_estimate)
+    label = arch or classify(assembly, est)
+    value = (
+        assembly, lines, price_of(lines), engine, parallel, est, label, tuple(stopped),
+        assembly.peak_draw_w(), title(assembly, label), summary(assembly),
+    )  # fmt: skip
+    memo[key] = (constants, value)
+    return value
 
 
 def price_of(lines: Sequence[Line]) -> Decimal | None:
@@ -241,8 +277,10 @@ def estimate_for(
 
 
 def forget_estimates() -> None:
-    """Empty the per-process estimate memo (benchmarks measuring a search without it)."""
+    """Empty the per-process estimate memo and retire every shop's assembled parts lists
+    (benchmarks measuring a search that estimates every build again)."""
     _estimates.clear()
+    _generation[0] += 1
 
 
 def lane_cost(search: Search, assembly: Assembly, build: Build) -> list[Finding]:

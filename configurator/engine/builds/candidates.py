@@ -331,9 +331,7 @@ def bandwidth_hosts(search: Search, gpu: GpuPart, n: int) -> list[tuple[Host, Me
         return memo[key]
     host_dense, host_experts = search.bounds.host_split(vram)
     options = []
-    for host in search.shop.hosts:
-        if not search.shop.slot_plan(host.board, gpu.slots, n).fits:
-            continue
+    for host in search.shop.hosts_seating(gpu.slots, n):
         for mem in host.memory_for(search.ram_gpu_gb):
             seconds = search.bounds.host_seconds(host, mem.mts, host_dense, host_experts)
             options.append((host.base_cost + mem.cost, seconds, host, mem))

@@ -59,6 +59,10 @@ MEMO_LIMIT = 50_000
 # Candidate templates a shop keeps, one per model, format, workload, engine and run
 # options (each a few hundred kB on the seed catalogue, several MB on a large one).
 STUB_TEMPLATES_KEPT = 16
+# Parts lists a shop keeps assembled and estimated for a request's model, format,
+# workload and run options (a search assembles tens to a few hundred; each holds its
+# estimate, some kB): a few requests' worth, a few tens of MB at most.
+ASSEMBLED_KEPT = 4096
 # Memory sizes a host keeps its memory options for (one per model size and context).
 HOST_MEMORY_SIZES_KEPT = 64
 # Shops a catalogue keeps (one per new/used, form and must-include combination).
@@ -122,6 +126,31 @@ class GpuFacts:
             any(g.passive for g, _ in gpus),
             sum((g.cost * q for g, q in gpus), Decimal(0)),
         )
+
+
+def case_takes(
+    case: CasePart, board: BoardPart, gpu_length_mm: int, case_slots: int, rack: bool
+) -> bool:
+    """The case takes the board, GPUs this long and the expansion slots they cover (a
+    rack chassis when ``rack``); an unlisted limit does not rule it out."""
+    if rack and case.form_factor != "rack":
+        return False
+    if case.board_support and board.form_factor and board.form_factor not in case.board_support:
+        return False
+    if case.max_gpu_length_mm is not None and gpu_length_mm > case.max_gpu_length_mm:
+        return False
+    return not (
+        case_slots and case.expansion_slots is not None and case_slots > case.expansion_slots
+    )
+
+
+def cooler_fits(cooler: CoolerPart, case: CasePart) -> bool:
+    """The cooler is no taller than the case takes (unlisted heights do not rule it out)."""
+    return (
+        cooler.height_mm is None
+        or case.max_cooler_height_mm is None
+        or cooler.height_mm <= case.max_cooler_height_mm
+    )
 
 
 @dataclass(frozen=True)
@@ -309,6 +338,7 @@ class Shop:
         self._psu_suffix: list[Decimal] = []
         self._memo: dict[tuple, Any] = BoundedMemo(MEMO_LIMIT)
         self.stub_templates: dict[tuple, Any] = BoundedMemo(STUB_TEMPLATES_KEPT)
+        self.assembled: dict[tuple, Any] = BoundedMemo(ASSEMBLED_KEPT)
 
     # Pruning -------------------------------------------------------------------------
 
@@ -416,6 +446,16 @@ class Shop:
             for c in self.cases
         )
 
+    def hosts_seating(self, width: int, count: int) -> list[Host]:
+        """The hosts whose board seats ``count`` GPUs ``width`` slots wide (memoised)."""
+        key = ("hosts-seating", width, count)
+        hosts = self._memo.get(key)
+        if hosts is None:
+            hosts = self._memo[key] = [
+                h for h in self.hosts if self.slot_plan(h.board, width, count).fits
+            ]
+        return hosts
+
     def slot_plan(self, board: BoardPart, width: int, count: int) -> SlotPlan:
         """Where ``count`` cards ``width`` slots wide sit on ``board`` (memoised)."""
         key = ("slots", board.slug, width, count)
@@ -465,33 +505,14 @@ class Shop:
             for case in self.cases:
                 if best is not None and case.cost + cheapest_cooler >= best[2]:
                     break
-                if rack and case.form_factor != "rack":
+                if not case_takes(case, board, gpu_length_mm, case_slots, rack):
                     continue
-                if (
-                    case.board_support
-                    and board.form_factor
-                    and board.form_factor not in case.board_support
-                ):
+                cooler = next((c for c in coolers if cooler_fits(c, case)), None)
+                if cooler is None:
                     continue
-                if case.max_gpu_length_mm is not None and gpu_length_mm > case.max_gpu_length_mm:
-                    continue
-                if (
-                    case_slots
-                    and case.expansion_slots is not None
-                    and case_slots > case.expansion_slots
-                ):
-                    continue
-                for cooler in coolers:
-                    if (
-                        cooler.height_mm is not None
-                        and case.max_cooler_height_mm is not None
-                        and cooler.height_mm > case.max_cooler_height_mm
-                    ):
-                        continue
-                    cost = case.cost + cooler.cost * host.sockets
-                    if best is None or cost < best[2]:
-                        best = (cooler, case, cost)
-                    break
+                cost = case.cost + cooler.cost * host.sockets
+                if best is None or cost < best[2]:
+                    best = (cooler, case, cost)
         self._memo[key] = best
         return best
 

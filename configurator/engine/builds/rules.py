@@ -68,7 +68,8 @@ RULES: dict[str, str] = {
     "group sizes the cards support; otherwise PCIe.",
     "pcie_lanes": "The PCIe link each GPU trains to in its slot (the lower of the card's and "
     "the slot's generation and lanes), and what an x8/x8 split costs a tensor-parallel build.",
-    "risers": "Riser cables and bridges fit the GPUs in the build.",
+    "risers": "Riser cables, bifurcation cards and bridges fit the GPUs in the build (a "
+    "bifurcation card seats a GPU on each link only where the board splits the slot).",
 }
 # Rules that concern GPUs (listed only for builds with GPUs).
 GPU_RULES = frozenset(
@@ -192,6 +193,7 @@ class SlotPlan:
     gens: tuple[int | None, ...] = ()
     case_slots: int = 0
     risers: int = 0
+    split: int = 0
 
     @property
     def fits(self) -> bool:
@@ -218,10 +220,31 @@ def _slot_info(board: BoardPart, used: Sequence[int]) -> tuple[tuple, tuple]:
     return lanes, gens
 
 
-def plan_slots(board: BoardPart, width: int, count: int, risers: int = 0) -> SlotPlan:
+@dataclass(frozen=True)
+class OffBoard:
+    """What seats GPUs off the board: ``risers`` riser cables (one per card) with their
+    narrowest listed ``cable`` link (lanes, generation; None where not listed), and
+    the ``splits`` of bifurcation cards, each (links, lanes per link, generation), one
+    per card: in a free x16 slot it seats a card on each link."""
+
+    risers: int = 0
+    cable: tuple[int | None, int | None] = (None, None)
+    splits: tuple[tuple[int, int | None, int | None], ...] = ()
+
+    @property
+    def extra_seats(self) -> int:
+        """Seats the bifurcation cards add over the slots they take."""
+        return sum(max(links - 1, 0) for links, _, _ in self.splits)
+
+
+def plan_slots(
+    board: BoardPart, width: int, count: int, risers: int = 0, off: OffBoard | None = None
+) -> SlotPlan:
     """Seat ``count`` cards ``width`` slots wide from the top x16 slot down, each in the
     first x16 slot below the previous card; cards that do not fit go on riser cables
-    (``risers`` of them) into the x16 slots left over."""
+    (``risers`` of them, or ``off``) into the x16 slots left over, or onto the links of
+    bifurcation cards in them."""
+    off = off or OffBoard(risers=risers)
     if count <= 0:
         return SlotPlan("pass", "No GPUs.")
     x16 = board.x16_slots
@@ -229,44 +252,104 @@ def plan_slots(board: BoardPart, width: int, count: int, risers: int = 0) -> Slo
         return SlotPlan(
             "unknown", f"{board.label}'s x16 slots are not listed.", case_slots=count * width
         )
-    if count > x16:
+    if count > x16 + off.extra_seats:
+        split = f" and {off.extra_seats} more on bifurcation links" if off.extra_seats else ""
         return SlotPlan(
             "fail",
-            f"{count} GPU(s) need {count} x16 slots; {board.label} has {x16}.",
+            f"{count} GPU(s) need {count} x16 slots; {board.label} has {x16}{split}.",
             case_slots=count * width,
         )
     positions = board_positions(board)
     if positions is None:
-        return _plan_unknown(board, width, count, risers)
+        return _plan_unknown(board, width, count, off.risers)
+    chosen = _side_by_side(positions, width, count)
+    where = ", ".join(str(p) for p in positions)
+    last = positions[chosen[-1]] + width - 1
+    on_risers = count - len(chosen)
+    free = [i for i in range(len(positions)) if i not in chosen]
+    seats = _off_board_seats(board, free, on_risers, off)
+    if on_risers > off.risers or len(seats) < on_risers:
+        short = max(on_risers - off.risers, 0)
+        cables = f"{short} more riser cable(s)" if short else "more x16 slots or bifurcation links"
+        return SlotPlan(
+            "fail",
+            f"{count} GPU(s) {width} slots wide: {board.label}'s x16 slots (positions {where}) "
+            f"seat {len(chosen)} side by side; {cables} would be needed.",
+            case_slots=last,
+        )
+    direct = [Seat(*slot) for slot in zip(chosen, *_slot_info(board, chosen), strict=True)]
+    every = sorted((*direct, *seats), key=lambda seat: seat.slot)
+    used = tuple(seat.slot for seat in every)
+    lanes = tuple(seat.lanes for seat in every)
+    gens = tuple(seat.gen for seat in every)
+    text = f"{len(chosen)} GPU(s) {width} slots wide in x16 slots at positions " + ", ".join(
+        str(positions[i]) for i in chosen
+    )
+    if not on_risers:
+        return SlotPlan("pass", text + ".", used, lanes, gens, last)
+    text += f"; {on_risers} on riser cables (mounted off the board, in a case or frame with room)"
+    split = sum(seat.split for seat in seats)
+    if split:
+        text += f", {split} of them on the links of bifurcation cards"
+    return SlotPlan("warn", text + ".", used, lanes, gens, last, on_risers, split)
+
+
+@dataclass(frozen=True)
+class Seat:
+    """Where a card on a riser cable plugs in: an x16 slot (its index), or one link of a
+    bifurcation card in that slot (``split``), at the lanes and generation it gets."""
+
+    slot: int
+    lanes: int | None
+    gen: int | None
+    split: bool = False
+
+
+def _side_by_side(positions: Sequence[int], width: int, count: int) -> list[int]:
+    """Indexes of the x16 slots up to ``count`` cards ``width`` slots wide take, each
+    in the first slot below the previous card."""
     chosen: list[int] = []
     next_free = 0
     for index, position in enumerate(positions):
         if len(chosen) < count and position >= next_free:
             chosen.append(index)
             next_free = position + width
-    on_risers = count - len(chosen)
-    where = ", ".join(str(p) for p in positions)
-    if on_risers > risers:
-        return SlotPlan(
-            "fail",
-            f"{count} GPU(s) {width} slots wide: {board.label}'s x16 slots (positions {where}) "
-            f"seat {len(chosen)} side by side; {on_risers - risers} more riser cable(s) "
-            "would be needed.",
-            case_slots=positions[chosen[-1]] + width - 1 if chosen else width,
-        )
-    spare = [i for i in range(len(positions)) if i not in chosen][:on_risers]
-    used = sorted(chosen + spare)
-    lanes, gens = _slot_info(board, used)
-    last = positions[chosen[-1]] + width - 1
-    text = f"{len(chosen)} GPU(s) {width} slots wide in x16 slots at positions " + ", ".join(
-        str(positions[i]) for i in chosen
+    return chosen
+
+
+def _off_board_seats(
+    board: BoardPart, free: Sequence[int], count: int, off: OffBoard
+) -> list[Seat]:
+    """Up to ``count`` seats for cards on riser cables: a free x16 slot seats one; a
+    bifurcation card takes a free slot (the widest first) only when the slots alone are
+    too few, and seats one card per link, as many links as the slot's lanes carry.
+    Each seat runs at the lowest of slot, link and cable."""
+    if count <= 0:
+        return []
+    lanes, gens = _slot_info(board, free)
+    slots = sorted(
+        (Seat(*slot) for slot in zip(free, lanes, gens, strict=True)), key=lambda s: -(s.lanes or 0)
     )
-    if on_risers:
-        text += (
-            f"; {on_risers} on riser cables (mounted off the board, in a case or frame with room)"
-        )
-        return SlotPlan("warn", text + ".", tuple(used), lanes, gens, last, on_risers)
-    return SlotPlan("pass", text + ".", tuple(used), lanes, gens, last)
+    seats: list[Seat] = []
+    for links, link_lanes, link_gen in sorted(off.splits, key=lambda s: -s[0]):
+        if not slots or len(seats) + len(slots) >= count:
+            break
+        slot = slots.pop(0)
+        if slot.lanes and link_lanes:
+            links = max(1, min(links, slot.lanes // link_lanes))
+        seat = Seat(slot.slot, _lowest(slot.lanes, link_lanes), _lowest(slot.gen, link_gen), True)
+        seats += [seat] * links
+    cable_lanes, cable_gen = off.cable
+    seats = [
+        Seat(s.slot, _lowest(s.lanes, cable_lanes), _lowest(s.gen, cable_gen), s.split)
+        for s in (*seats, *slots)
+    ]
+    return sorted(seats, key=lambda s: -(s.lanes or 0))[:count]
+
+
+def _lowest(a: int | None, b: int | None) -> int | None:
+    """The lower of two link figures; the listed one when the other is not listed."""
+    return a if b is None else b if a is None else min(a, b)
 
 
 def _plan_unknown(board: BoardPart, width: int, count: int, risers: int) -> SlotPlan:
@@ -444,6 +527,21 @@ class Assembly:
     def riser_count(self) -> int:
         return sum(q for a, q in self.adapters if a.adapter_type == "riser_cable")
 
+    def off_board(self) -> OffBoard:
+        """The riser cables (and the narrowest link any of them lists) and the
+        bifurcation cards of the build."""
+        cables = [a for a, _ in self.adapters if a.adapter_type == "riser_cable"]
+        lanes = [a.pcie_lanes for a in cables if a.pcie_lanes]
+        gens = [a.pcie_gen for a in cables if a.pcie_gen]
+        splits = tuple(
+            (a.gpus_joined or 1, a.pcie_lanes, a.pcie_gen)
+            for a, q in self.adapters
+            if a.adapter_type == "bifurcation_card"
+            for _ in range(q)
+        )
+        cable = (min(lanes) if lanes else None, min(gens) if gens else None)
+        return OffBoard(self.riser_count, cable, splits)
+
     def slot_plan(self) -> SlotPlan | None:
         """Where the GPUs sit on the board (None without a board or GPUs); memoised."""
         if "_plan" not in self.__dict__:
@@ -451,7 +549,7 @@ class Assembly:
             plan = None
             if board is not None and gpus:
                 width = max(g.slots for g, _ in gpus)
-                plan = plan_slots(board, width, self.gpu_count, self.riser_count)
+                plan = plan_slots(board, width, self.gpu_count, off=self.off_board())
             self.__dict__["_plan"] = plan
         return self.__dict__["_plan"]
 
@@ -468,6 +566,34 @@ def check(assembly: Assembly, needs: ModelNeeds | None = None) -> list[Finding]:
     if assembly.system is not None or assembly.of("system"):
         _check_system(assembly, needs, add)
         return findings
+    _check_parts(assembly, add)
+    cpu, board, module, case = assembly.cpu, assembly.board, assembly.memory, assembly.case
+    if cpu and board:
+        _check_cpu_board(assembly, cpu, board, add)
+    if module and board:
+        _check_memory(assembly, cpu, board, module, add)
+    _check_gpus(assembly, board, case, add)
+    if board and case:
+        _check_form_factor(board, case, add)
+    _check_cooler(assembly, cpu, case, add)
+    _check_psu(assembly, board, add)
+    if needs is not None:
+        _check_model_size(assembly, needs, add)
+    return findings
+
+
+# The rule a build breaks when it mixes two different parts of a kind.
+MIXED_KIND_RULES = {
+    "cpu": "socket_count",
+    "memory": "memory_channels",
+    "cooler": "cooler",
+    "psu": "psu_watts",
+}
+
+
+def _check_parts(assembly: Assembly, add) -> None:
+    """Every kind of part present (a chassis's own supply counts as the supply), one
+    kind of each, one motherboard and one case."""
     integrated = assembly.case is not None and assembly.case.has_integrated_psu
     missing = [
         kind
@@ -478,39 +604,21 @@ def check(assembly: Assembly, needs: ModelNeeds | None = None) -> list[Finding]:
         add(Finding("parts", False, "Missing: " + ", ".join(missing) + "."))
     for kind in ("cpu", "motherboard", "memory", "cooler", "psu", "case"):
         if len(assembly.of(kind)) > 1:
-            rule = {
-                "cpu": "socket_count",
-                "memory": "memory_channels",
-                "cooler": "cooler",
-                "psu": "psu_watts",
-            }.get(kind, "parts")
+            rule = MIXED_KIND_RULES.get(kind, "parts")
             add(Finding(rule, False, f"Mixes different {kind} parts; use one kind."))
-    cpu, board, module, case = assembly.cpu, assembly.board, assembly.memory, assembly.case
     if assembly.count("motherboard") > 1 or assembly.count("case") > 1:
         add(Finding("parts", False, "One motherboard and one case per build."))
-    if cpu and board:
-        _check_cpu_board(assembly, cpu, board, add)
-    if module and board:
-        _check_memory(assembly, cpu, board, module, add)
-    _check_gpus(assembly, board, case, add)
-    if board and case:
-        if board.form_factor and case.board_support:
-            if board.form_factor not in case.board_support:
-                add(
-                    Finding(
-                        "board_form_factor",
-                        False,
-                        f"{case.label} does not take {board.form_factor} boards "
-                        f"(takes {', '.join(case.board_support)}).",
-                    )
-                )
-        else:
-            add(Finding("board_form_factor", None, "Board or case form factor not listed."))
-    _check_cooler(assembly, cpu, case, add)
-    _check_psu(assembly, board, add)
-    if needs is not None:
-        _check_model_size(assembly, needs, add)
-    return findings
+
+
+def _check_form_factor(board: BoardPart, case: CasePart, add) -> None:
+    if not board.form_factor or not case.board_support:
+        add(Finding("board_form_factor", None, "Board or case form factor not listed."))
+    elif board.form_factor not in case.board_support:
+        text = (
+            f"{case.label} does not take {board.form_factor} boards "
+            f"(takes {', '.join(case.board_support)})."
+        )
+        add(Finding("board_form_factor", False, text))
 
 
 def violations(findings: Iterable[Finding]) -> list[Finding]:
@@ -678,6 +786,7 @@ def _check_gpus(assembly: Assembly, board: BoardPart | None, case: CasePart | No
     plan = assembly.slot_plan()
     if plan is not None:
         _check_slot_plan(plan, gpus, add)
+        _check_bifurcation(assembly, plan, add)
         if case is not None:
             _check_case_slots(plan, case, assembly.gpu_count, add)
     if case is not None:
@@ -703,6 +812,30 @@ def _check_slot_plan(plan: SlotPlan, gpus: Sequence[tuple[GpuPart, int]], add) -
         slots = describe([(link.slot_gen, link.slot_lanes) for link in links])
         text += f", the lower of each card's and its slot's link (slots: {slots})"
     add(Finding("pcie_lanes", True, text + "."))
+
+
+def _check_bifurcation(assembly: Assembly, plan: SlotPlan, add) -> None:
+    """Bifurcation cards: the board must split the slot (no board lists it, so whether
+    it does is unknown), and a card the slot plan does not need is said to be spare."""
+    cards = assembly.off_board().splits
+    if not cards or not plan.fits:
+        return
+    board = assembly.board
+    if plan.split and board is not None:
+        text = (
+            f"{plan.split} GPU(s) on bifurcation links: whether {board.label} splits an x16 "
+            "slot into several links (PCIe bifurcation in its firmware) is not listed."
+        )
+        add(Finding("risers", None, text))
+    elif plan.exact:
+        text = "The bifurcation card(s) are not needed: every GPU has an x16 slot of its own."
+        add(warn("risers", text))
+    else:
+        text = (
+            "Where the bifurcation card(s) go, and whether the board splits a slot, is not "
+            "verified: the board's slot layout is not listed."
+        )
+        add(Finding("risers", None, text))
 
 
 def _check_case_slots(plan: SlotPlan, case: CasePart, count: int, add) -> None:

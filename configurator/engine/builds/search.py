@@ -87,7 +87,8 @@ class Search:
         self.ram_cpu_gb = cpu_need / 1e9 / GIB_TO_GB
         self._serial = 0
         self._stubs: list[Candidate] | None = None
-        self._ratios: dict[str, list[float]] = {}
+        # Per architecture: (estimates seen, the highest speed-to-bound ratio among them).
+        self._ratios: dict[str, tuple[int, float]] = {}
         self._tensor: dict[tuple[str, int], bool] = {}
         self._viable: dict[tuple[bool, bool], list[Candidate]] = {}
         # The targets a bound is checked against (read once: checked very often).
@@ -179,7 +180,7 @@ class Search:
     def _from_template(self, fields: dict[str, Any]) -> Candidate:
         self._serial += 1
         cand = Candidate.__new__(Candidate)
-        vars(cand).update(fields)
+        cand.__dict__ = fields.copy()
         cand.serial = self._serial
         return cand
 
@@ -220,6 +221,24 @@ class Search:
             )  # fmt: skip
             memo[key] = rows
         return memo[key]
+
+    def hosts_seating(
+        self, ram_gb: float, width: int, count: int
+    ) -> list[tuple[Decimal, Host, MemoryOption, int]]:
+        """:meth:`hosts_by_cost` less the hosts whose board cannot seat ``count`` GPUs
+        ``width`` slots wide, each with the expansion slots the GPUs cover there
+        (memoised on the shop: many GPU sets share a width and count)."""
+        key = ("hosts-seating", round(ram_gb, 3), width, count)
+        memo = self.shop._memo
+        rows = memo.get(key)
+        if rows is None:
+            rows = []
+            for cost, host, mem in self.hosts_by_cost(ram_gb):
+                plan = self.shop.slot_plan(host.board, width, count)
+                if plan.fits:
+                    rows.append((cost, host, mem, plan.case_slots))
+            memo[key] = rows
+        return rows
 
     # Completion and estimates (stage 5 for candidates) ---------------------------------
 
@@ -272,15 +291,12 @@ class Search:
         shop = self.shop
         floor = shop.rest_floor(gpus, files_gb)
         facts = GpuFacts.of(gpus)
-        for platform_cost, host, mem in self.hosts_by_cost(ram_gb):
+        # Only boards that can seat the GPUs: no need to price the rest of the others.
+        for platform_cost, host, mem, case_slots in self.hosts_seating(
+            ram_gb, facts.width, facts.count
+        ):
             if best is not None and platform_cost + floor >= best[3]:
                 break
-            case_slots = 0
-            if facts.count:
-                plan = shop.slot_plan(host.board, facts.width, facts.count)
-                if not plan.fits:
-                    continue  # the board cannot seat the GPUs: no need to price the rest
-                case_slots = plan.case_slots
             # Nor when this host's own case, cooler and cheapest adequate supply cannot
             # beat the best build so far.
             lower = shop.host_floor(host, mem, facts, case_slots, files_gb)
@@ -313,7 +329,8 @@ class Search:
         cand.build = self.state.cache[cand.key] = build
         self.state.estimated.append(build)
         if build.estimate is not None and 0 < cand.tps_ub < float("inf"):
-            self._ratios.setdefault(cand.arch, []).append(build.tokens_per_s / cand.tps_ub)
+            seen, best = self._ratios.get(cand.arch, (0, 0.0))
+            self._ratios[cand.arch] = (seen + 1, max(best, build.tokens_per_s / cand.tps_ub))
         return build
 
     def estimated(self) -> list[Build]:
@@ -339,16 +356,16 @@ class Search:
     def bound_ratio(self, arch: str) -> float:
         """The most an estimate of ``arch`` has reached of its speed bound (with a 5 %
         margin; 1 until three estimates are in)."""
-        seen = self._ratios.get(arch, [])
-        if len(seen) < 3:
+        seen, best = self._ratios.get(arch, (0, 0.0))
+        if seen < 3:
             return 1.0
-        return min(1.0, max(seen) * 1.05)
+        return min(1.0, best * 1.05)
 
     def likely_too_slow(self, cand: Candidate) -> bool:
         """True when ``cand`` will very likely miss the speed target: its bound times the
         best speed-to-bound ratio seen so far on its architecture falls short. Used only
         to look for an architecture's representative build."""
-        if not self.request.min_tps or len(self._ratios.get(cand.arch, [])) < 3:
+        if not self.request.min_tps or self._ratios.get(cand.arch, (0, 0.0))[0] < 3:
             return False
         return cand.tps_ub * self.bound_ratio(cand.arch) < self.request.min_tps
 

@@ -15,7 +15,7 @@ new/used, must-include), ignoring the speed, prompt, power and budget targets:
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -83,7 +83,8 @@ def front_outside_targets(search: Search, extra: int = TRADE_OFF_ESTIMATES) -> l
         # The bound times the best speed-to-bound ratio seen on the architecture.
         return cand.tps_ub * search.bound_ratio(cand.arch) <= best[0]
 
-    cands = [c for c in search.stubs() if not outrun(search, c)]
+    outrun = outrun_by(search)
+    cands = [c for c in search.stubs() if not outrun(c)]
     ordered = stream(search, cands, "cheapest", budget=False, skip=hopeless, targets=False)
     for cand in ordered:
         if cand.build is None and search.state.estimates - start >= extra:
@@ -94,26 +95,29 @@ def front_outside_targets(search: Search, extra: int = TRADE_OFF_ESTIMATES) -> l
     return front_of((b for b in search.estimated() if runs(b)), FASTER)
 
 
-def outrun(search: Search, cand: Candidate) -> bool:
-    """True when a build already estimated that runs the model costs no more than
-    ``cand`` at least and is at least as fast as ``cand`` can be: ``cand`` cannot join
-    the front (checked before the scan, so the scan's heap stays small)."""
-    steps = search.__dict__.get("_runs_steps")
-    if steps is None or steps[0] != len(search.estimated()):
-        running = sorted(
-            (float(b.total or 0), b.tokens_per_s) for b in search.estimated() if runs(b)
-        )
-        prices, speeds, fastest = [], [], 0.0
-        for price, speed in running:
-            fastest = max(fastest, speed)
-            prices.append(price)
-            speeds.append(fastest)
-        steps = search.__dict__["_runs_steps"] = (len(search.estimated()), prices, speeds)
-    _, prices, speeds = steps
-    index = bisect.bisect_right(prices, cand.price_f) - 1
-    if index < 0:
-        return False
-    return cand.tps_ub * search.bound_ratio(cand.arch) <= speeds[index] * (1 + FASTER)
+def outrun_by(search: Search) -> Callable[[Candidate], bool]:
+    """A test that is True when a build already estimated that runs the model costs no
+    more than a candidate at least and is at least as fast as the candidate can be: the
+    candidate cannot join the front (checked before the scan, so the scan's heap stays
+    small). The running builds and each architecture's bound ratio are read once."""
+    running = sorted((float(b.total or 0), b.tokens_per_s) for b in search.estimated() if runs(b))
+    prices, speeds, fastest = [], [], 0.0
+    for price, speed in running:
+        fastest = max(fastest, speed)
+        prices.append(price)
+        speeds.append(fastest * (1 + FASTER))
+    ratios: dict[str, float] = {}
+
+    def outrun(cand: Candidate) -> bool:
+        index = bisect.bisect_right(prices, cand.price_f) - 1
+        if index < 0:
+            return False
+        ratio = ratios.get(cand.arch)
+        if ratio is None:
+            ratio = ratios[cand.arch] = search.bound_ratio(cand.arch)
+        return cand.tps_ub * ratio <= speeds[index]
+
+    return outrun
 
 
 def trade_offs(search: Search, ranked: Sequence[Build]) -> list[TradeOff]:
