@@ -106,11 +106,13 @@ def to_amount(value: object) -> Decimal:
         raise PriceTextError(f"{value!r} is not a number") from exc
     if not amount.is_finite():
         raise PriceTextError(f"{value!r} is not a finite number")
-    if amount <= 0:
-        raise PriceTextError(f"{value!r} is not a price (zero or negative)")
     if amount >= MAX_AMOUNT:
         raise PriceTextError(f"{value!r} is implausibly large for a part")
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    # Compared after rounding: "0.004" would otherwise be stored as 0.00.
+    amount = amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    if amount <= 0:
+        raise PriceTextError(f"{value!r} is not a price (zero or negative)")
+    return amount
 
 
 PLAIN_NUMBER = re.compile(r"^\s*[-+]?\d+(?:\.\d+)?\s*$")
