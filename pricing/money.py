@@ -147,8 +147,9 @@ def parse_price_value(
     value: object, *, currency: str = "USD", decimal_separator: str | None = None
 ) -> ParsedPrice:
     """A structured-data price: a number, a plain "1299.99" string, or price text."""
-    if isinstance(value, bool) or value is None:
-        raise PriceTextError(f"{value!r} is not a price")
+    # A list or an object is not one price (its text "[1, 2]" would read as 12).
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise PriceTextError(f"{str(value)[:40]!r} is not a price")
     if isinstance(value, int | float | Decimal) or PLAIN_NUMBER.match(str(value)):
         return ParsedPrice(to_amount(value), normalise_code(currency) or "USD", str(value))
     return parse_price_text(str(value), currency=currency, decimal_separator=decimal_separator)

@@ -84,3 +84,9 @@ def test_any_amount_written_the_us_or_the_german_way_reads_back_the_same(amount)
     assert parse_price_text(_us(amount), currency="USD").amount == amount
     german = parse_price_text(_german(amount), currency="EUR", decimal_separator=",")
     assert (german.amount, german.currency) == (amount, "EUR")
+
+
+@pytest.mark.parametrize("value", [[1, 2], {"amount": 1}, ("5",)])
+def test_a_structured_price_that_is_a_list_or_an_object_is_refused(value):
+    with pytest.raises(PriceTextError):
+        parse_price_value(value, currency="USD")
