@@ -18,6 +18,7 @@ from typing import Any
 
 # Deeper than any real config.json; a deeper document is refused before it is walked.
 MAX_JSON_DEPTH = 16
+MAX_INT_DIGITS = 30
 
 # Model types whose MLP is a plain up/down pair rather than a gated (SwiGLU/GeGLU) one.
 PLAIN_MLP_TYPES = frozenset(
@@ -100,6 +101,16 @@ def _refuse_constant(name: str) -> Any:
     raise ModelImportError(f"{name} is not a number a config may hold (JSON has no {name}).")
 
 
+def _bounded_int(text: str) -> int:
+    """A JSON integer; one longer than any config number is refused (Python would
+    otherwise stop at 4,300 digits with a bare ValueError)."""
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ModelImportError(
+            f"a number with {len(text.lstrip('-')):,} digits is not a number a config may hold."
+        )
+    return int(text)
+
+
 def _depth(value: Any, limit: int) -> int:
     """Nesting depth of ``value`` (stops counting past ``limit``)."""
     stack = [(value, 1)]
@@ -120,7 +131,7 @@ def parse_config_text(text: str | bytes, label: str = "config.json") -> dict[str
     """The JSON object in ``text``; NaN, Infinity, deep nesting and non-objects are
     refused with a message naming ``label``."""
     try:
-        data = json.loads(text, parse_constant=_refuse_constant)
+        data = json.loads(text, parse_constant=_refuse_constant, parse_int=_bounded_int)
     except ModelImportError as exc:
         raise ModelImportError(f"{label}: {exc}") from exc
     except RecursionError as exc:

@@ -44,12 +44,13 @@ def parameter(name: str, field: forms.Field) -> dict[str, Any]:
         schema = {"type": "boolean", "default": field.default}
     elif isinstance(field, forms.ChoiceField):
         schema = {"type": "string", "enum": [str(value) for value, _ in field.choices]}
-    elif isinstance(field, forms.IntegerField):
-        schema = {"type": "integer"}
+    # DecimalField and FloatField subclass IntegerField: ask about them first.
     elif isinstance(field, forms.DecimalField):
         schema = {"type": "string", "format": "decimal", "pattern": r"^\d+(\.\d+)?$"}
     elif isinstance(field, forms.FloatField):
         schema = {"type": "number"}
+    elif isinstance(field, forms.IntegerField):
+        schema = {"type": "integer"}
     else:
         schema = {"type": "string"}
         if getattr(field, "max_length", None):

@@ -69,15 +69,21 @@ def loads(text: str) -> object:
     body = WRAPPERS.sub("", body).strip()
     try:
         return json.loads(body, parse_float=Decimal, strict=False)
+    except RecursionError:
+        raise JsonLdError("invalid JSON (nested too deeply)") from None
     except ValueError:
         pass
     cleaned = _strip_comments_and_trailing_commas(body).strip().rstrip(";").strip()
     try:
         return json.loads(cleaned, parse_float=Decimal, strict=False)
-    except ValueError as exc:
+    except RecursionError:
+        raise JsonLdError("invalid JSON (nested too deeply)") from None
+    except json.JSONDecodeError as exc:
         raise JsonLdError(
             f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
         ) from None
+    except ValueError as exc:  # e.g. an integer past Python's 4,300-digit limit
+        raise JsonLdError(f"invalid JSON ({exc})") from None
 
 
 def types_of(node: dict) -> set[str]:

@@ -106,11 +106,13 @@ def to_amount(value: object) -> Decimal:
         raise PriceTextError(f"{value!r} is not a number") from exc
     if not amount.is_finite():
         raise PriceTextError(f"{value!r} is not a finite number")
-    if amount <= 0:
-        raise PriceTextError(f"{value!r} is not a price (zero or negative)")
     if amount >= MAX_AMOUNT:
         raise PriceTextError(f"{value!r} is implausibly large for a part")
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    # Compared after rounding: "0.004" would otherwise be stored as 0.00.
+    amount = amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    if amount <= 0:
+        raise PriceTextError(f"{value!r} is not a price (zero or negative)")
+    return amount
 
 
 PLAIN_NUMBER = re.compile(r"^\s*[-+]?\d+(?:\.\d+)?\s*$")
@@ -145,8 +147,9 @@ def parse_price_value(
     value: object, *, currency: str = "USD", decimal_separator: str | None = None
 ) -> ParsedPrice:
     """A structured-data price: a number, a plain "1299.99" string, or price text."""
-    if isinstance(value, bool) or value is None:
-        raise PriceTextError(f"{value!r} is not a price")
+    # A list or an object is not one price (its text "[1, 2]" would read as 12).
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise PriceTextError(f"{str(value)[:40]!r} is not a price")
     if isinstance(value, int | float | Decimal) or PLAIN_NUMBER.match(str(value)):
         return ParsedPrice(to_amount(value), normalise_code(currency) or "USD", str(value))
     return parse_price_text(str(value), currency=currency, decimal_separator=decimal_separator)

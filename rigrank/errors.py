@@ -22,6 +22,7 @@ from types import TracebackType
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 
 ENGINE_DIR = str(Path(__file__).resolve().parent.parent / "configurator" / "engine")
 API_PREFIX = "/api/"
@@ -110,6 +111,22 @@ class ErrorsMiddleware:
             logger.error("API error", exc_info=exception, extra={"path": request.path})
             return api_error(500, {"__all__": ["internal error; it has been logged."]})
         return None
+
+
+# Error views for what fails before the middleware above sees it (a Host header not in
+# ALLOWED_HOSTS is refused by a middleware further out): JSON under /api/ as well.
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if is_api(request):
+        return api_error(400, {"__all__": ["bad request."]})
+    return defaults.bad_request(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if is_api(request):
+        return api_error(500, {"__all__": ["internal error; it has been logged."]})
+    return defaults.server_error(request)
 
 
 def _is_json(response: HttpResponse) -> bool:

@@ -48,8 +48,18 @@ def ip_address(request: HttpRequest) -> str | None:
 
 
 def client_address(request: HttpRequest) -> str:
-    """The client's address as a counting key ("unknown" when it has none)."""
-    return ip_address(request) or "unknown"
+    """The client's address as a counting key ("unknown" when it has none). An IPv6
+    client counts by its /64: one host is usually given the whole /64, so counting each
+    address would let it pick a fresh one for every request."""
+    address = ip_address(request)
+    if address is None:
+        return "unknown"
+    parsed = ipaddress.ip_address(address)
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return address
 
 
 def hit(request: HttpRequest, scope: str, limit: int, window_s: int) -> Verdict:

@@ -12,3 +12,7 @@ urlpatterns = [
     path("api/", include("configurator.api_urls")),
     path("", include("configurator.urls")),
 ]
+
+# Under /api/ these answer JSON too (errors the error middleware does not get to see).
+handler400 = "rigrank.errors.bad_request"
+handler500 = "rigrank.errors.server_error"

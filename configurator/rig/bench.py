@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -78,18 +79,48 @@ def quant_of_type(model_type: str) -> str:
 
 
 def parse_bench(text: str) -> list[BenchRow]:
-    """Every result in ``text``; ``ValueError`` starting ``bench:`` when none is found."""
+    """Every result in ``text``; ``ValueError`` starting ``bench:`` when none is found or
+    a number in it is not one a benchmark prints (NaN, infinite, zero or negative speed)."""
     text = (text or "").strip()
     rows: list[BenchRow] = []
     for reader in (_vllm_json, _llama_json, _llama_jsonl, _llama_csv, _llama_markdown):
-        rows = reader(text)
+        try:
+            rows = reader(text)
+        except RecursionError:
+            raise ValueError("bench: nested too deeply to be benchmark output.") from None
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            message = str(exc) if str(exc).startswith("bench:") else f"bench: {exc}"
+            raise ValueError(message) from None
         if rows:
             break
     if not rows:
         raise ValueError(
             "bench: no llama-bench table, JSON or CSV, and no vllm bench JSON, recognised."
         )
-    return rows[:MAX_ROWS]
+    return [_checked(row) for row in rows[:MAX_ROWS]]
+
+
+def _checked(row: BenchRow) -> BenchRow:
+    """The row, its speed a positive finite number; unknown sizes where they are not."""
+    speed = row.tokens_per_s
+    if not (math.isfinite(speed) and speed > 0):
+        raise ValueError(
+            f"bench: {row.test} gives {speed} tokens/s; a result must be a positive number."
+        )
+    for name in ("size_gib", "params_b"):
+        value = getattr(row, name)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            setattr(row, name, None)
+    return row
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"bench: {name} is not a number a benchmark prints.")
+
+
+def _loads(text: str) -> Any:
+    """JSON without NaN or Infinity (llama-bench and vllm never print them)."""
+    return json.loads(text, parse_constant=_refuse_constant)
 
 
 def _test_of(n_prompt: int, n_gen: int, depth: int) -> tuple[str, str, int, int]:
@@ -166,8 +197,8 @@ def _llama_json(text: str) -> list[BenchRow]:
     if not text.startswith("["):
         return []
     try:
-        data = json.loads(text)
-    except ValueError:
+        data = _loads(text)
+    except json.JSONDecodeError:
         return []
     rows = [_llama_object(o) for o in data if isinstance(o, dict)]
     return [r for r in rows if r is not None]
@@ -180,8 +211,8 @@ def _llama_jsonl(text: str) -> list[BenchRow]:
         if not line.startswith("{"):
             continue
         try:
-            obj = json.loads(line)
-        except ValueError:
+            obj = _loads(line)
+        except json.JSONDecodeError:
             return []
         row = _llama_object(obj) if isinstance(obj, dict) else None
         if row is not None:
@@ -272,8 +303,8 @@ def _vllm_json(text: str) -> list[BenchRow]:
     if not text.startswith("{"):
         return []
     try:
-        data = json.loads(text)
-    except ValueError:
+        data = _loads(text)
+    except json.JSONDecodeError:
         return []
     if not isinstance(data, dict) or "output_throughput" not in data:
         return []

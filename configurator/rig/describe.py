@@ -264,8 +264,12 @@ def build_rig(data: dict[str, Any]) -> Rig:
     rig_notes: list[str] = []
     hardware: list[dict[str, Any]] = []
     owned: list[tuple[str, int]] = []
-    seen = pasted.parse(data.get("paste") or "")
-    if data.get("paste") and seen.empty:
+    try:
+        seen = pasted.parse(data.get("paste") or "")
+    except (ValueError, OverflowError):  # e.g. a 5,000-digit "size" past int()'s limit
+        seen = pasted.Pasted()
+        errors.append(("paste", "paste: holds a number no such tool prints (far too long)."))
+    if data.get("paste") and seen.empty and not errors:
         errors.append(
             (
                 "paste",

@@ -359,11 +359,26 @@ LLAMA_SOURCE = "https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct/blob/mai
         (lambda t: t[:-2] + ', "x": ' + "[" * 5000 + "]" * 5000 + "}", "nested deeper"),
         (lambda t: t[:-2] + ', "x": ' + "[" * 40 + "]" * 40 + "}", "nested deeper"),
         (
+            lambda t: t.replace('"hidden_size": 4096', '"hidden_size": ' + "9" * 5000),
+            "a number with 5,000 digits",
+        ),
+        (
             lambda t: t[:-2] + ', "layer_types": ["full_attention", "linear_attention"]}',
             "layer_types lists 2 layers but num_hidden_layers is 32",
         ),
     ],
-    ids=["nan", "infinity", "negative", "fraction", "huge", "text", "deep", "nested", "pattern"],
+    ids=[
+        "nan",
+        "infinity",
+        "negative",
+        "fraction",
+        "huge",
+        "text",
+        "deep",
+        "nested",
+        "digits",
+        "pattern",
+    ],
 )
 def test_it_refuses_impossible_configs_naming_the_field(run, tmp_path, change, message):
     text = (CONFIGS / "llama-3.1-8b-instruct.json").read_text().rstrip() + "\n"

@@ -227,3 +227,41 @@ def test_part_suggestions_and_rig_errors_match_the_document(client, document):
     check(document, "/api/parts", client.get("/api/parts", {"kind": "spaceship"}))
     check(document, "/api/canrun", client.get("/api/canrun", {"batch": "0"}))
     check(document, "/api/upgrade", client.get("/api/upgrade", {"model": "5T"}))
+
+
+# Values the API accepts, fractions included; each must validate against its parameter's
+# documented schema (query strings read as the schema's type says).
+ACCEPTED_QUERIES = {
+    "/api/builds": {
+        "model": LLAMA_70B,
+        "budget": "2500.50",
+        "min_tps": "7.5",
+        "min_prefill_tps": "12.5",
+        "max_watts": "650.5",
+        "hours_per_day": "2.5",
+        "kwh_price": "0.31",
+        "context": "8192",
+    },
+    "/api/estimate": {"model": LLAMA_70B, "gpu": "4090:2", "ram_gb": "64.5", "context": "4096"},
+    "/api/canrun": {"gpu": "4090", "min_tps": "7.5", "max_params_b": "70.5"},
+}
+
+
+def _as_documented(value: str, schema: dict[str, Any]) -> Any:
+    kind = schema.get("type")
+    if kind == "integer":
+        return int(value) if value.lstrip("-").isdigit() else value
+    if kind == "number":
+        return float(value)
+    return value
+
+
+@pytest.mark.parametrize("path", sorted(ACCEPTED_QUERIES))
+def test_accepted_parameter_values_match_their_documented_types(client, document, path):
+    query = ACCEPTED_QUERIES[path]
+    assert client.get(path, query).status_code == 200
+    documented = {p["name"]: p["schema"] for p in document["paths"][path]["get"]["parameters"]}
+    for name, value in query.items():
+        schema = documented[name]
+        errors = list(Draft202012Validator(schema).iter_errors(_as_documented(value, schema)))
+        assert not errors, f"{path} {name}={value!r}: {errors[0].message}"

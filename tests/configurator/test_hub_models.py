@@ -113,3 +113,15 @@ def test_an_unknown_repo_is_reported_as_unknown(seeded, client, hub):
     message = data["errors"]["model"][0]
     assert "no such repository" in message and "7B?" in message
     assert "could not be reached" not in message
+
+
+def test_a_hub_config_with_a_number_no_config_holds_is_a_400_naming_the_model(seeded, client, hub):
+    config = (CONFIGS / "llama-3.1-8b-instruct.json").read_text()
+    repo = "rigrank-test/Digits-8B"
+    serve_repo(hub, repo, config.replace('"hidden_size": 4096', '"hidden_size": ' + "9" * 5000))
+
+    response, data = api(client, "estimate", model=repo, gpu=GPU)
+
+    assert response.status_code == 400
+    assert "a number with 5,000 digits" in data["errors"]["model"][0]
+    assert client.get(reverse("home"), {"model": repo}).status_code == 400

@@ -110,3 +110,28 @@ def test_the_floor_is_per_kind_of_part(site):
     assert not first_price(cooler).suspect
     gpu = make_offer(make_part("a-gpu"), make_retailer("gpu-shop"))
     assert first_price(gpu).suspect
+
+
+def product_block_then_selector(block: str) -> str:
+    return (
+        f'<script type="application/ld+json">{block}</script><span class="price">$1,499.00</span>'
+    )
+
+
+HOSTILE_BLOCKS = {
+    "price list": '{"@type": "Product", "offers": {"@type": "Offer", "price": [1, 2]}}',
+    "price object": '{"@type": "Product", "offers": {"@type": "Offer", "price": {"v": 1}}}',
+    "5,000 digits": '{"@type": "Offer", "price": ' + "9" * 5000 + "}",
+    "deep nesting": '{"@type": "Offer", "x": ' + "[" * 100_000 + "]" * 100_000 + "}",
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE_BLOCKS)
+def test_a_hostile_structured_price_is_skipped_for_the_page_price(site, name):
+    site.page("/p/hostile", body=product_block_then_selector(HOSTILE_BLOCKS[name]))
+    retailer = make_retailer(price_selector=".price")
+    offer = make_offer(make_part("a-card"), retailer, url=site.url("/p/hostile"))
+    add_price(offer, "1499.00", days_ago=1)
+    assert scrape(offer, "hostile") == "ok"
+    newest = PriceObservation.objects.filter(offer=offer).first()
+    assert (newest.amount, newest.method) == (Decimal("1499.00"), "selector")

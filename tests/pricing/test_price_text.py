@@ -58,6 +58,12 @@ def test_structured_prices_are_exact_decimals_never_floats():
         parse_price_value(None)
 
 
+@pytest.mark.parametrize("value", ["0", "-0.01", "0.004", "0.0049", "-5.00", "NaN", "Infinity"])
+def test_a_structured_price_that_is_not_positive_in_cents_is_refused(value):
+    with pytest.raises(PriceTextError):
+        parse_price_value(value, currency="USD")
+
+
 def test_it_converts_through_dollar_rates_and_rounds_to_cents():
     rates = {"USD": Decimal("1"), "EUR": Decimal("0.85"), "GBP": Decimal("0.75")}
     assert convert(Decimal("850.00"), "EUR", "USD", rates) == Decimal("1000.00")
@@ -78,3 +84,9 @@ def test_any_amount_written_the_us_or_the_german_way_reads_back_the_same(amount)
     assert parse_price_text(_us(amount), currency="USD").amount == amount
     german = parse_price_text(_german(amount), currency="EUR", decimal_separator=",")
     assert (german.amount, german.currency) == (amount, "EUR")
+
+
+@pytest.mark.parametrize("value", [[1, 2], {"amount": 1}, ("5",)])
+def test_a_structured_price_that_is_a_list_or_an_object_is_refused(value):
+    with pytest.raises(PriceTextError):
+        parse_price_value(value, currency="USD")

@@ -167,3 +167,39 @@ def test_measurement_submissions_are_rate_limited_per_client(seeded, client, set
     assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
     assert b"too many submissions" in refused.content
     assert UserMeasurement.objects.count() == 1
+
+
+JSON_4080 = read("llama-bench-4080.json")
+VLLM_C32 = read("vllm-bench-c32.json")
+HOSTILE_PASTES = {
+    "NaN speed": JSON_4080.replace('"avg_ts": 7100.002165', '"avg_ts": NaN'),
+    "Infinity speed": JSON_4080.replace('"avg_ts": 7100.002165', '"avg_ts": Infinity'),
+    "negative speed": JSON_4080.replace('"avg_ts": 7100.002165', '"avg_ts": -7100'),
+    "zero speed": JSON_4080.replace('"avg_ts": 7100.002165', '"avg_ts": 0'),
+    "NaN size": JSON_4080.replace('"model_size": 4677120000', '"model_size": NaN'),
+    "CSV nan speed": read("llama-bench-4080.csv").replace('"7285.676949"', '"nan"'),
+    "5,000-digit integer": JSON_4080.replace('"n_prompt": 512', '"n_prompt": ' + "9" * 5000),
+    "deep nesting": "[" * 100_000 + "]" * 100_000,
+    "vllm Infinity": VLLM_C32.replace(
+        '"output_throughput":', '"output_throughput": Infinity, "was":'
+    ),
+    "vllm throughput object": '{"output_throughput": {"a": 1}, "completed": 3}',
+    "vllm infinite tokens": '{"output_throughput": 5, "completed": 2, "total_input_tokens": 1e999}',
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE_PASTES)
+def test_a_paste_with_numbers_no_benchmark_prints_is_refused_naming_bench(name):
+    with pytest.raises(ValueError, match="^bench: "):
+        parse_bench(HOSTILE_PASTES[name])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["NaN speed", "Infinity speed", "vllm Infinity", "deep nesting"])
+def test_submitting_such_a_paste_is_a_400_not_a_server_error(seeded, client, name):
+    params = {**RIG, "bench": HOSTILE_PASTES[name], "bench_model": "qwen2-5-7b-instruct"}
+    assert client.get("/rig/", params).status_code == 200
+    refused = client.post("/rig/measurements/", params)
+    assert refused.status_code == 400
+    assert b"bench: " in refused.content
+    assert UserMeasurement.objects.count() == 0

@@ -40,6 +40,13 @@ def test_bad_input_is_a_400_with_the_message(seeded, client):
     assert b"no nvidia-smi" in page.content
 
 
+def test_a_paste_with_a_number_past_python_int_limit_is_a_400_naming_paste(seeded, client):
+    dimm = "Memory Device\n\tSize: " + "9" * 5000 + " GB\n\tSpeed: 4800 MT/s\n\tType: DDR5\n"
+    for response in (client.get("/rig/", {"paste": dimm}), client.post("/rig/", {"paste": dimm})):
+        assert response.status_code == 400
+        assert b"paste: holds a number no such tool prints" in response.content
+
+
 def test_a_posted_paste_answers_with_a_short_link_to_the_same_rig(seeded, client):
     paste = "\n".join(
         (FIXTURES / name).read_text()

@@ -67,6 +67,19 @@ def test_share_links_are_rate_limited_per_address(client, settings):
     assert other.status_code == 303
 
 
+def test_an_ipv6_client_is_counted_by_its_64_network(client, settings):
+    settings.API_RATE_PER_MINUTE = 2
+    query = {"model": "8b", "gpu": "4090"}
+    same_64 = ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3"]
+    codes = [client.get("/api/estimate", query, REMOTE_ADDR=a).status_code for a in same_64]
+    assert codes == [200, 200, 429]
+    other_64 = client.get("/api/estimate", query, REMOTE_ADDR="2001:db8:1:3::1")
+    assert other_64.status_code == 200
+    mapped = ["::ffff:192.0.2.9", "192.0.2.9", "192.0.2.9"]
+    codes = [client.get("/api/estimate", query, REMOTE_ADDR=a).status_code for a in mapped]
+    assert codes == [200, 200, 429]
+
+
 def test_the_api_is_rate_limited_per_address_with_a_json_429(client, settings):
     settings.API_RATE_PER_MINUTE = 2
     query = {"model": "8b", "gpu": "4090"}

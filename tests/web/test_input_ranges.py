@@ -50,8 +50,13 @@ def test_it_answers_400_naming_the_field_on_every_page(client, params, field, me
 
 @pytest.mark.parametrize(("params", "field", "message"), OUT_OF_RANGE)
 def test_it_answers_json_400_naming_the_field_on_every_api(client, params, field, message):
-    for url in ("/api/builds", "/api/build", "/api/estimate"):
-        extra = {"parts": GPU} if url == "/api/build" else {"gpu": "4090"}
+    extras = {
+        "/api/builds": {},
+        "/api/build": {"parts": GPU},
+        "/api/estimate": {"gpu": "4090"},
+        "/api/upgrade": {"have": GPU, "min_tps": "5"},
+    }
+    for url, extra in extras.items():
         response = client.get(url, {**params, **extra})
         assert response.status_code == 400, url
         assert response["Content-Type"].startswith("application/json")
@@ -79,3 +84,10 @@ def test_it_answers_api_errors_as_json_for_unknown_paths_and_methods(client):
     assert post.status_code == 405
     assert "GET" in post.json()["errors"]["__all__"][0]
     assert post["Allow"] == "GET"
+
+
+def test_the_rig_api_names_a_context_beyond_its_range(client):
+    for context in ("10000001", "10485760"):
+        response = client.get("/api/canrun", {"gpu": "4090", "context": context})
+        assert response.status_code == 400
+        assert "context" in response.json()["errors"]
