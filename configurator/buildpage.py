@@ -383,8 +383,7 @@ def shared_context(shared: Any) -> dict[str, Any]:
             f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()
         )
     then_total, now_total = _decimal(then.get("total")), _decimal((now or {}).get("total"))
-    then_tps = (then.get("estimate") or {}).get("decode_tokens_per_s")
-    now_tps = ((now or {}).get("estimate") or {}).get("decode_tokens_per_s")
+    then_tps, now_tps = headline_speed(then), headline_speed(now)
     return {
         "shared": shared,
         "snap": snap,
@@ -397,9 +396,26 @@ def shared_context(shared: Any) -> dict[str, Any]:
         "total_delta": now_total - then_total if now_total is not None and then_total else None,
         "tps_then": then_tps,
         "tps_now": now_tps,
+        "speed_unit": speed_unit(then),
         "tps_changed": then_tps is not None
         and now_tps is not None
         and abs(now_tps - then_tps) > 0.005 * max(then_tps, 1e-9),
         "version_now": rigrank.__version__,
         "memory_chart": memory_chart(then),
     }
+
+
+def headline_speed(build: dict[str, Any] | None) -> float | None:
+    """The speed a build's title quotes: training tokens/s for a fine-tuning estimate,
+    single-stream decode tokens/s otherwise; None without an estimate."""
+    est = (build or {}).get("estimate") or {}
+    training = est.get("training")
+    if training:
+        return training.get("tokens_per_s")
+    return est.get("decode_tokens_per_s")
+
+
+def speed_unit(build: dict[str, Any] | None) -> str:
+    """The words after :func:`headline_speed`."""
+    est = (build or {}).get("estimate") or {}
+    return "training tokens/s" if est.get("training") else "tokens/s"
