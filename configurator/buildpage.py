@@ -49,6 +49,16 @@ def build_dict(build: Build, dataset: Dataset | None = None) -> dict[str, Any]:
     return data
 
 
+def with_evidence(data: dict[str, Any], build: Build) -> dict[str, Any]:
+    """``data`` with approved user measurements of the same model on the same hardware
+    first in its estimate's evidence (one query; for pages of one build, not lists)."""
+    from configurator.rig.evidence import with_user_evidence
+
+    parts = [(line["kind"], line["slug"], line["qty"]) for line in data["lines"]]
+    with_user_evidence(data.get("estimate"), parts, build.request.model_slug)
+    return data
+
+
 def _when(text: str | None) -> datetime | None:
     return parse_datetime(text) if text else None
 
@@ -280,7 +290,7 @@ def snapshot(build: Build, query: str, dataset: Dataset | None = None) -> dict[s
     """Everything a shared page shows, frozen: parts, quantities, prices, workload,
     estimate (with the fine-tuning run over ``dataset``), and the software version that
     produced them."""
-    data = with_offer_links(build_dict(build, dataset))
+    data = with_evidence(with_offer_links(build_dict(build, dataset)), build)
     summary = request_summary(build.request)
     return {
         "format": SNAPSHOT_FORMAT,
@@ -323,7 +333,7 @@ def page_context(
     """Everything the build page shows for ``build``."""
     from configurator.wizard import workload_label
 
-    data = with_offer_links(build_dict(build, dataset))
+    data = with_evidence(with_offer_links(build_dict(build, dataset)), build)
     split = decode_time_split(request, build)
     max_context = request.model.max_context or request.workload.context_tokens
     training = request.workload.is_training

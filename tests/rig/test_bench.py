@@ -167,3 +167,41 @@ def test_measurement_submissions_are_rate_limited_per_client(seeded, client, set
     assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
     assert b"too many submissions" in refused.content
     assert UserMeasurement.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_approved_rows_join_the_evidence_of_estimates_on_the_same_hardware(seeded, client):
+    params = {**RIG, "bench": read("llama-bench-depth.md"), "bench_model": "qwen2-5-7b-instruct"}
+    client.post("/rig/measurements/", params)
+    measurement = UserMeasurement.objects.get()
+    asked = {"model": "qwen2-5-7b-instruct", "quant": "Q4_K_M", "gpu": "nvidia-geforce-rtx-4090"}
+
+    def evidence(query: dict) -> list[dict]:
+        return client.get("/api/estimate", query).json()["evidence"]
+
+    def user_rows(rows: list[dict]) -> list[dict]:
+        return [e for e in rows if e["id"].startswith("rigrank-user-")]
+
+    assert user_rows(evidence(asked)) == []  # pending: not evidence yet
+    measurement.review(UserMeasurement.Status.APPROVED)
+    rows = evidence(asked)
+    first = rows[0]
+    assert first["id"] == f"rigrank-user-{measurement.pk}-1" and len(user_rows(rows)) == 4
+    tg = next(e for e in user_rows(rows) if e["test"] == "tg128")
+    assert tg["measured"] == 120.6 and tg["predicted"] > 0 and tg["source"].startswith("/rig/?")
+    assert len(rows) == 4 + 5  # the five nearest published measurements follow
+    # Other hardware (two cards) or another model: not this measurement.
+    assert user_rows(evidence({**asked, "gpu": "nvidia-geforce-rtx-4090:2"})) == []
+    assert user_rows(evidence({**asked, "model": "llama-3-1-8b-instruct"})) == []
+
+    build = client.get(
+        "/api/builds",
+        {"model": "qwen2-5-7b-instruct", "must_include": "nvidia-geforce-rtx-4090", "limit": 1},
+    ).json()["builds"][0]
+    assert "nvidia-geforce-rtx-4090:1" in build["parts_param"]
+    one = client.get("/api/build", {"parts": build["parts_param"], "model": "qwen2-5-7b-instruct"})
+    assert user_rows(one.json()["estimate"]["evidence"])
+    page = client.get("/build/", {"parts": build["parts_param"], "model": "qwen2-5-7b-instruct"})
+    html = page.content.decode()
+    assert "approved user measurements on this hardware first" in html
+    assert "(user measurement)" in html and "120.6" in html
