@@ -187,11 +187,13 @@ def match_system(seen: pasted.SeenMac, parts: list[SystemPart]) -> tuple[SystemP
         sizes = ", ".join(sorted({f"{p.memory_gb:g} GB" for p in same_chip}))
         return None, (
             f"{seen.chip} with {seen.memory_gb:g} GB is not in the catalogue (it has the "
-            f"{seen.chip} with {sizes}); pick the nearest system or give custom_gpu specs."
+            f"{seen.chip} with {sizes}); pick the nearest system or give custom_system "
+            "vendor=apple,memory_gb=…,bandwidth_gbs=…,fp16_tflops=…."
         )
     return None, (
         f"{seen.chip} is not in the catalogue's complete systems; pick the nearest "
-        "system (see the list) or give custom_gpu specs."
+        "system (see the list) or give custom_system vendor=apple,memory_gb=…,"
+        "bandwidth_gbs=…,fp16_tflops=…."
     )
 
 

@@ -97,7 +97,9 @@ def test_a_truncated_gpu_name_asks_for_the_query_form(seeded):
 def test_an_unlisted_mac_says_what_the_catalogue_has(seeded):
     form = CanRunForm({"paste": (FIXTURES / "system-profiler-m2-max.txt").read_text()})
     assert not form.is_valid()
-    assert "Apple M2 Max with 32 GB is not in the catalogue" in form.errors["paste"][0]
+    message = form.errors["paste"][0]
+    assert "Apple M2 Max with 32 GB is not in the catalogue" in message
+    assert "custom_system vendor=apple" in message
 
 
 def test_a_catalogue_cpu_from_lscpu_with_dmidecode_memory(seeded):
