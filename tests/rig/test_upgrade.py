@@ -106,3 +106,27 @@ def test_owned_parts_may_be_named_rather_than_slugged(seeded, client):
     ]
     bad = client.get("/api/upgrade", {"have": "flux capacitor:1", "model": LLAMA_70B})
     assert bad.status_code == 400 and "flux capacitor" in bad.json()["errors"]["have"][0]
+
+
+EPYC_SERVER = (
+    "amd-epyc-9254-used:2,arctic-freezer-4u-sp5:2,corsair-rm750x-2021:1,gigabyte-mz73-lm1:1,"
+    "phanteks-enthoo-pro-2-server-edition:1,samsung-990-pro-1tb:1,"
+)
+RDIMM = "samsung-ddr5-rdimm-16gb-4800-m321r2ga3bb6-cqk-used"
+
+
+def test_more_memory_channels_are_an_upgrade_for_a_cpu_server(seeded, client):
+    # Two EPYC 9254 sockets on a 24-channel board with 8 modules: 70B at Q4_K_M reads
+    # 8 channels' bandwidth. Filling all 24 channels triples it.
+    data = client.get(
+        "/api/upgrade",
+        {"have": f"{EPYC_SERVER}{RDIMM}:8", "model": LLAMA_70B, "min_tps": 4},
+    ).json()
+    assert data["current"]["decode_tokens_per_s"] < 4
+    channels = [u for u in data["upgrades"] if u["kind"].startswith("more memory channels")]
+    assert channels, [u["kind"] for u in data["upgrades"]]
+    upgrade = channels[0]
+    assert upgrade["kind"] == "more memory channels (8 → 24 populated)"
+    assert [(a["slug"], a["qty"]) for a in upgrade["added"]] == [(RDIMM, 16)]
+    assert Decimal(upgrade["price"]) == 16 * Decimal(upgrade["added"][0]["unit_price"])
+    assert upgrade["decode_tokens_per_s"] > 2 * data["current"]["decode_tokens_per_s"]
