@@ -4,6 +4,7 @@ estimate, submitting, approving in the admin and showing as evidence."""
 from __future__ import annotations
 
 import json
+import re
 from io import StringIO
 from pathlib import Path
 
@@ -205,3 +206,45 @@ def test_approved_rows_join_the_evidence_of_estimates_on_the_same_hardware(seede
     html = page.content.decode()
     assert "approved user measurements on this hardware first" in html
     assert "(user measurement)" in html and "120.6" in html
+
+
+@pytest.mark.django_db
+def test_make_calibrate_writes_the_approved_rows_refits_and_reports_what_moved(
+    seeded, client, tmp_path, monkeypatch
+):
+    """The command's own work: approved rows written where the loader reads them, the
+    fit run with the right flags, and every constant that moved reported. The fit itself
+    (a minute and a half, rewriting the stored constants) is replaced by one that moves
+    a constant in a copy of the constants file."""
+    from configurator.engine.calibration import CONSTANTS_PATH
+    from configurator.management.commands import calibrate, export_measurements
+
+    constants = tmp_path / "constants.json"
+    constants.write_text(CONSTANTS_PATH.read_text())
+    rows_file = tmp_path / "measurements" / "rig-user-approved.json"
+    monkeypatch.setattr(calibrate, "CONSTANTS_PATH", constants)
+    monkeypatch.setattr(export_measurements, "DEFAULT_OUT", rows_file)
+    params = {**RIG, "bench": read("llama-bench-4080.json"), "bench_model": "qwen2-5-7b-instruct"}
+    client.post("/rig/measurements/", params)
+    UserMeasurement.objects.get().review(UserMeasurement.Status.APPROVED)
+    calls = []
+
+    def fit(argv):
+        calls.append(argv)
+        data = json.loads(constants.read_text())
+        name = sorted(data["values"])[0]
+        data["values"][name] *= 1.10
+        data["validation"]["rows"] += len(json.loads(rows_file.read_text()))
+        constants.write_text(json.dumps(data))
+
+    monkeypatch.setattr(calibrate.validate, "main", fit)
+    out = StringIO()
+    call_command("calibrate", "--in-sample", stdout=out)
+    text = out.getvalue()
+    rows = json.loads(rows_file.read_text())
+    assert len(rows) == 2 and f"2 approved row(s) written to {rows_file}" in text
+    assert calls == [["--fit", "--quiet", "--workers", "2", "--in-sample"]]
+    name = sorted(json.loads(CONSTANTS_PATH.read_text())["values"])[0]
+    assert re.search(rf"{re.escape(name)}\s+\S+ → \S+\s+\+10\.0 %", text), text
+    before = json.loads(CONSTANTS_PATH.read_text())["validation"]["rows"]
+    assert f"Rows fitted: {before} before, {before + 2} now." in text
