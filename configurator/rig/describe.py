@@ -578,7 +578,11 @@ def _custom_cpu_system(spec, text, data, ram_gb, hardware, errors) -> CpuSystem 
         ram_gb = spec.ram_gb
     if ram_gb is None:
         errors.append(
-            ("ram_gb", "ram_gb: give the installed RAM in GB (1–65536), or paste free -g.")
+            (
+                "ram_gb",
+                "ram_gb: give the installed RAM in GB (1–65536), as ram_gb or ram_gb= in "
+                "custom_cpu, or paste free -g.",
+            )
         )
         return None
     hardware.append({"kind": "cpu", "slug": "", "name": spec.name, "count": spec.sockets})
