@@ -363,13 +363,18 @@ def compare_context(
         except ValueError as exc:
             errors.append(f"{key}: {exc}")
     lines = [line for column in columns for line in column["lines"]]
-    speeds = [(c["title"], (c.get("estimate") or {}).get("decode_tokens_per_s")) for c in columns]
+    speeds = [headline_speed(c) for c in columns]
+    unit = "training tokens/s" if request.workload.is_training else "tokens/s"
     chart = charts.bar(
-        [f"#{i + 1}" for i in range(len(speeds))],
-        [round(v or 0, 2) for _, v in speeds],
-        "tokens/s",
+        [f"#{i + 1}" for i in range(len(speeds))], [round(v or 0, 2) for v in speeds], unit
     )
-    return {"columns": columns, "errors": errors, "as_of": lines_as_of(lines), "chart": chart}
+    return {
+        "columns": columns,
+        "errors": errors,
+        "as_of": lines_as_of(lines),
+        "chart": chart,
+        "training": request.workload.is_training,
+    }
 
 
 def shared_context(shared: Any) -> dict[str, Any]:

@@ -105,3 +105,20 @@ def test_fine_tuning_build_and_shared_pages_read_as_fine_tuning(client):
         assert "Training speed" in text and "Memory per GPU" in text
         for word in ("decode", "Decode", "Generation", "prefill", "per M tokens", "Break-even"):
             assert word not in text, word
+
+
+def test_comparing_fine_tuning_builds_reads_as_fine_tuning(client):
+    _, html = _home(client, dataset_tokens="50M")
+    keys = re.findall(r'data-build-key="([^"]+)"', html)[:2]
+    assert len(keys) == 2
+    from urllib.parse import urlencode
+
+    query = urlencode({**FINE_TUNE, "dataset_tokens": "50M", "b": keys}, doseq=True)
+    page = client.get(reverse("compare") + "?" + query).content.decode()
+    text = _visible_text(page)
+    assert text.count("Training speed") == 3  # two cards and the chart's heading
+    assert text.count("Memory per GPU") == 2 and "over 50M tokens" in text
+    for word in ("Generation", "Prompt processing", "per M tokens", "Break-even", "Decode"):
+        assert word not in text, word
+    chart = re.search(r'<script id="chart-compare" type="application/json">(.*?)</script>', page)
+    assert "training tokens/s" in chart.group(1)
