@@ -314,6 +314,7 @@ def _current(build: Build | None) -> dict[str, Any] | None:
             "violations": [f.message for f in build.violations],
             "shortfalls": [s.message for s in build.shortfalls],
             "decode_tokens_per_s": build.decode_tokens_per_s,
+            "tokens_per_s": build.tokens_per_s,
             "fits": build.fits,
             "estimate": est.to_dict() if est is not None else None,
         }

@@ -130,3 +130,27 @@ def test_more_memory_channels_are_an_upgrade_for_a_cpu_server(seeded, client):
     assert [(a["slug"], a["qty"]) for a in upgrade["added"]] == [(RDIMM, 16)]
     assert Decimal(upgrade["price"]) == 16 * Decimal(upgrade["added"][0]["unit_price"])
     assert upgrade["decode_tokens_per_s"] > 2 * data["current"]["decode_tokens_per_s"]
+
+
+def test_a_fine_tuning_upgrade_reads_in_training_tokens(seeded, client):
+    import re
+
+    tune = {"model": "llama-3-1-8b-instruct", "mode": "qlora", "quant": "NF4"}
+    build = client.get("/api/builds", {**tune, "limit": 1}).json()["builds"][0]
+    target = round(build["tokens_per_s"] * 1.5)
+    page = client.get("/build/", {"parts": build["parts_param"], **tune, "min_tps": target})
+    html = page.content.decode()
+    link = html.split('id="owned-link" href="')[1].split('"')[0].replace("&amp;", "&")
+    answer = client.get(link)
+    html = answer.content.decode()
+    assert answer.status_code == 200 and "training tokens/s (qlora fine-tuning)" in html
+    assert '<input type="hidden" name="mode" value="qlora">' in html
+    cards = re.findall(r'<li class="card upgrade-card">(.*?)</li>', html, re.S)
+    assert cards and all("training tokens/s" in c and "GB per GPU" in c for c in cards)
+    assert all("prefill" not in c and "mode=qlora" in c for c in cards)
+    data = client.get(
+        "/api/upgrade", {"have": build["parts_param"], **tune, "min_tps": target}
+    ).json()
+    assert data["mode"] == "qlora"
+    assert data["current"]["tokens_per_s"] == pytest.approx(build["tokens_per_s"], rel=1e-3)
+    assert all(u["tokens_per_s"] >= target for u in data["upgrades"])
