@@ -154,3 +154,11 @@ def test_a_fine_tuning_upgrade_reads_in_training_tokens(seeded, client):
     assert data["mode"] == "qlora"
     assert data["current"]["tokens_per_s"] == pytest.approx(build["tokens_per_s"], rel=1e-3)
     assert all(u["tokens_per_s"] >= target for u in data["upgrades"])
+    out = StringIO()
+    call_command(
+        "upgrade", "--have", build["parts_param"], "--model", tune["model"], "--mode", "qlora",
+        "--quant", "NF4", "--min-tps", str(target), stdout=out,
+    )  # fmt: skip
+    text = out.getvalue()
+    assert f"{target:g} training tokens/s (qlora fine-tuning)" in text
+    assert re.search(r"^ 1\. +\$[\d,.]+ +[\d.]+ training tokens/s ", text, re.M), text
