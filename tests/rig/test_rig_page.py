@@ -130,3 +130,19 @@ def test_the_link_the_describe_script_prints_opens_the_rig_page_with_its_lines(s
         assert 'id="rig-models"' in html
     else:
         assert page.status_code == 400 and "paste:" in html and "lacks" in html
+
+
+def test_part_rows_take_names_with_counts_and_suggest_catalogue_names(seeded, client):
+    html = client.get("/rig/").content.decode()
+    gpus = re.search(r'<datalist id="gpu-options">(.*?)</datalist>', html, re.S).group(1)
+    cpus = re.search(r'<datalist id="cpu-options">(.*?)</datalist>', html, re.S).group(1)
+    assert '<option value="nvidia-geforce-rtx-3090-ti-used">' in gpus and "RTX 3090 Ti" in gpus
+    assert "Ryzen 9 9950X" in cpus
+    page = client.get(
+        "/rig/",
+        {"gpu_name": "RTX 3090 Ti", "gpu_count": "2", "cpu_name": "Ryzen 9 9950X", "ram_gb": "96"},
+    )
+    html = page.content.decode()
+    assert page.status_code == 200, re.findall(r'role="alert">(.*?)</div>', html, re.S)
+    assert re.search(r"2 × NVIDIA GeForce RTX 3090 Ti", html) and "Ryzen 9 9950X" in html
+    assert "96 GB RAM" in html and 'id="rig-models"' in html
