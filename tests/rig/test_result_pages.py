@@ -186,6 +186,9 @@ def test_a_second_observation_draws_the_price_history_chart(seeded, client):
     )
     page = client.get("/build/", {"parts": build["parts_param"]}).content.decode()
     assert 'data-chart="chart-history-' in page
+    # The admin's price replaced the reference price on that line.
+    row = re.search(rf'<tr data-slug="{line["slug"]}">.*?</tr>', page, re.S).group(0)
+    assert "reference price" not in row and "today" in row.lower()
 
 
 def test_the_api_applies_must_include_counts_too(seeded, client):
