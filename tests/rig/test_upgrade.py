@@ -162,3 +162,16 @@ def test_a_fine_tuning_upgrade_reads_in_training_tokens(seeded, client):
     text = out.getvalue()
     assert f"{target:g} training tokens/s (qlora fine-tuning)" in text
     assert re.search(r"^ 1\. +\$[\d,.]+ +[\d.]+ training tokens/s ", text, re.M), text
+
+
+def test_what_you_own_now_reads_as_one_sentence(seeded, client):
+    params = {"have": f"{RTX_3090}:1", "model": LLAMA_70B, "min_tps": 10}
+    html = client.get("/rig/upgrade/", params).content.decode()
+    now = html.split("Now: ")[1].split("</p>")[0]
+    assert ".;" not in now and now.endswith(".") and "Missing: " in now
+    out = StringIO()
+    call_command(
+        "upgrade", "--have", f"{RTX_3090}:1", "--model", LLAMA_70B, "--min-tps", "10", stdout=out
+    )
+    line = next(t for t in out.getvalue().splitlines() if t.startswith("Now: "))
+    assert ".;" not in line and line.endswith(".")

@@ -57,7 +57,8 @@ class Command(BaseCommand):
             out("What you own already meets the target.")
         elif current:
             now = f"{current[speed]:.1f} {unit}" if current["fits"] else "the model does not fit"
-            out(f"Now: {now}; " + "; ".join(current["shortfalls"] + current["violations"]))
+            notes = [m.rstrip(". ") for m in current["shortfalls"] + current["violations"]]
+            out(f"Now: {now}; " + "; ".join(notes) + ".")
         out("")
         if not result["upgrades"]:
             out("No upgrade in the catalogue reaches the target.")
