@@ -148,6 +148,11 @@ def test_the_command_reads_a_paste_file_and_prints_json(seeded):
     assert sorted(h["slug"].split("-")[3] for h in data["hardware"]) == ["3090", "5090"]
     assert len(data["hardware"]) == 2
     assert data["models"][0]["decode_tokens_per_s"] > 0
+    keys = {"model", "quant", "fits", "decode_tokens_per_s", "prefill_tokens_per_s"}
+    assert all(keys <= set(m) for m in data["models"])
+    assert all(
+        isinstance(m["fits"], bool) and m["prefill_tokens_per_s"] > 0 for m in data["models"]
+    )
 
 
 def test_the_command_prints_a_table_and_exits_2_on_bad_flags(seeded):
