@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
 from configurator import openapi, results_cache
+from configurator.buildpage import with_evidence
 from configurator.engine.builds import finite, parse_parts_param
 from configurator.estimates import estimate_payload
 from configurator.forms import EstimateForm, RecommendForm, errors_by_field
@@ -78,7 +79,8 @@ def build(request: HttpRequest) -> JsonResponse:
         result = evaluate_build(request, parts)
     except ValueError as exc:
         return _bad({"parts": [str(exc)]})
-    return _json(attach(result.to_dict(), form.dataset(), request.kwh_price))
+    data = attach(result.to_dict(), form.dataset(), request.kwh_price)
+    return _json(with_evidence(data, result))
 
 
 @require_GET

@@ -407,6 +407,9 @@ class CurrentRigJSON(TypedDict):
     violations: list[str]
     shortfalls: list[str]
     decode_tokens_per_s: float
+    tokens_per_s: Annotated[
+        float, Doc("The speed the target is checked on (training tokens/s when fine-tuning)")
+    ]
     fits: bool
     estimate: Estimate | None
 
@@ -445,6 +448,7 @@ class UpgradeJSON(TypedDict):
     model_name: str
     quant: str
     min_tps: float
+    mode: Annotated[str, Doc("inference, or the fine-tuning method (lora, qlora, full)")]
     elapsed_ms: float
 
 

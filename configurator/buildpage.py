@@ -49,6 +49,16 @@ def build_dict(build: Build, dataset: Dataset | None = None) -> dict[str, Any]:
     return data
 
 
+def with_evidence(data: dict[str, Any], build: Build) -> dict[str, Any]:
+    """``data`` with approved user measurements of the same model on the same hardware
+    first in its estimate's evidence (one query; for pages of one build, not lists)."""
+    from configurator.rig.evidence import with_user_evidence
+
+    parts = [(line["kind"], line["slug"], line["qty"]) for line in data["lines"]]
+    with_user_evidence(data.get("estimate"), parts, build.request.model_slug)
+    return data
+
+
 def _when(text: str | None) -> datetime | None:
     return parse_datetime(text) if text else None
 
@@ -280,7 +290,7 @@ def snapshot(build: Build, query: str, dataset: Dataset | None = None) -> dict[s
     """Everything a shared page shows, frozen: parts, quantities, prices, workload,
     estimate (with the fine-tuning run over ``dataset``), and the software version that
     produced them."""
-    data = with_offer_links(build_dict(build, dataset))
+    data = with_evidence(with_offer_links(build_dict(build, dataset)), build)
     summary = request_summary(build.request)
     return {
         "format": SNAPSHOT_FORMAT,
@@ -323,7 +333,7 @@ def page_context(
     """Everything the build page shows for ``build``."""
     from configurator.wizard import workload_label
 
-    data = with_offer_links(build_dict(build, dataset))
+    data = with_evidence(with_offer_links(build_dict(build, dataset)), build)
     split = decode_time_split(request, build)
     max_context = request.model.max_context or request.workload.context_tokens
     training = request.workload.is_training
@@ -353,13 +363,18 @@ def compare_context(
         except ValueError as exc:
             errors.append(f"{key}: {exc}")
     lines = [line for column in columns for line in column["lines"]]
-    speeds = [(c["title"], (c.get("estimate") or {}).get("decode_tokens_per_s")) for c in columns]
+    speeds = [headline_speed(c) for c in columns]
+    unit = "training tokens/s" if request.workload.is_training else "tokens/s"
     chart = charts.bar(
-        [f"#{i + 1}" for i in range(len(speeds))],
-        [round(v or 0, 2) for _, v in speeds],
-        "tokens/s",
+        [f"#{i + 1}" for i in range(len(speeds))], [round(v or 0, 2) for v in speeds], unit
     )
-    return {"columns": columns, "errors": errors, "as_of": lines_as_of(lines), "chart": chart}
+    return {
+        "columns": columns,
+        "errors": errors,
+        "as_of": lines_as_of(lines),
+        "chart": chart,
+        "training": request.workload.is_training,
+    }
 
 
 def shared_context(shared: Any) -> dict[str, Any]:
@@ -383,8 +398,7 @@ def shared_context(shared: Any) -> dict[str, Any]:
             f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()
         )
     then_total, now_total = _decimal(then.get("total")), _decimal((now or {}).get("total"))
-    then_tps = (then.get("estimate") or {}).get("decode_tokens_per_s")
-    now_tps = ((now or {}).get("estimate") or {}).get("decode_tokens_per_s")
+    then_tps, now_tps = headline_speed(then), headline_speed(now)
     return {
         "shared": shared,
         "snap": snap,
@@ -397,9 +411,26 @@ def shared_context(shared: Any) -> dict[str, Any]:
         "total_delta": now_total - then_total if now_total is not None and then_total else None,
         "tps_then": then_tps,
         "tps_now": now_tps,
+        "speed_unit": speed_unit(then),
         "tps_changed": then_tps is not None
         and now_tps is not None
         and abs(now_tps - then_tps) > 0.005 * max(then_tps, 1e-9),
         "version_now": rigrank.__version__,
         "memory_chart": memory_chart(then),
     }
+
+
+def headline_speed(build: dict[str, Any] | None) -> float | None:
+    """The speed a build's title quotes: training tokens/s for a fine-tuning estimate,
+    single-stream decode tokens/s otherwise; None without an estimate."""
+    est = (build or {}).get("estimate") or {}
+    training = est.get("training")
+    if training:
+        return training.get("tokens_per_s")
+    return est.get("decode_tokens_per_s")
+
+
+def speed_unit(build: dict[str, Any] | None) -> str:
+    """The words after :func:`headline_speed`."""
+    est = (build or {}).get("estimate") or {}
+    return "training tokens/s" if est.get("training") else "tokens/s"

@@ -7,6 +7,7 @@ from typing import Any
 from configurator.adapters import model_arch
 from configurator.engine import estimate as run_estimate
 from configurator.forms import EstimateInput
+from configurator.rig.evidence import with_user_evidence
 from configurator.training_run import run_figures
 
 
@@ -41,4 +42,6 @@ def estimate_payload(job: EstimateInput) -> dict[str, Any]:
     data["batch"] = job.workload.concurrent_sequences
     # No electricity price here: the run's energy, where there is one, without a cost.
     data["training_run"] = run_figures(data, job.dataset)
+    parts = [(h["kind"], h["slug"], h["count"]) for h in job.hardware]
+    with_user_evidence(data, parts, job.model.slug)
     return data

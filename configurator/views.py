@@ -196,6 +196,7 @@ def _results(form) -> dict:
         "builds": builds,
         "near_misses": misses,
         "trade_offs": trade_offs,
+        "training": build_request.training,
         "query": query,
         "workload_pairs": wizard.query_pairs(query),
         "workload_label": wizard.workload_label(summary, dataset),

@@ -374,6 +374,7 @@ def workload_label(summary: dict[str, Any], dataset: Dataset | None = None) -> s
     if spec:
         method = f"draft {spec['draft_model']}" if spec["draft_model"] else spec["method"]
         parts.append(f"speculative decoding ({method})")
-    parts.append(f"at least {summary['min_tps']:g} tokens/s")
+    unit = "training tokens/s" if summary["mode"] != "inference" else "tokens/s"
+    parts.append(f"at least {summary['min_tps']:g} {unit}")
     parts.append(summary["objective_label"])
     return ", ".join(parts)

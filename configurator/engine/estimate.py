@@ -10,7 +10,13 @@ from . import spec as speculation
 from . import training as train
 from .calibration import Constants, load_constants
 from .collectives import allreduce_algorithm, allreduce_latency_s
-from .engines import DEFAULT_ENGINE, EngineProfile, engine_profile
+from .engines import (
+    DEFAULT_ENGINE,
+    TRAINING_FRAMEWORKS,
+    EngineProfile,
+    engine_profile,
+    training_framework,
+)
 from .evidence import query_for
 from .hardware import GIB_BYTES, Machine, with_threads
 from .model import ModelArch
@@ -83,10 +89,13 @@ def estimate(
     fit = _fit(layout, machine, model, quant, workload, constants, framework)
     sizes = _sizes(model, quant, workload, layout, fit.training)
     placement_text = layout.describe()
-    notes = _assumptions(
-        machine, model, quant, workload, profile, layout, constants, steps.depth,
-        placement_text, sizes["weights_gb"],
-    )  # fmt: skip
+    if fit.training is not None:
+        notes = _training_notes(model, quant, workload, constants, framework, fit.training)
+    else:
+        notes = _assumptions(
+            machine, model, quant, workload, profile, layout, constants, steps.depth,
+            placement_text, sizes["weights_gb"],
+        )  # fmt: skip
     return Estimate(
         fits=fit.fits,
         reason=fit.reason,
@@ -650,26 +659,60 @@ def _setup_notes(
 
 
 def _closing_notes(workload: Workload, constants: Constants) -> list[str]:
-    """The error band, the power model and, for fine-tuning, what the speeds mean."""
-    notes = []
+    """The error band and the power model."""
     low, high = constants.error_bands["decode"]
-    notes.append(
+    return [
         f"Range: published measurements fell within ×{low:.2f}–×{high:.2f} of the prediction "
-        "(80 % band, leave-one-source-out)."
-    )
-    notes.append(
+        "(80 % band, leave-one-source-out).",
         "Power: devices draw part of their rated power while decoding; platform, DRAM and "
-        "power-supply losses included."
+        "power-supply losses included.",
+    ]
+
+
+def _training_notes(
+    model: ModelArch,
+    quant: Quant,
+    workload: Workload,
+    constants: Constants,
+    framework: str | None,
+    training: TrainingReport,
+) -> tuple[str, ...]:
+    """What a fine-tuning estimate assumes: the framework and how it holds its state, the
+    frozen or trained weights, the micro-batch, the model's shape and the training error
+    band (inference figures stay in the JSON but are not this estimate's subject)."""
+    name = TRAINING_FRAMEWORKS[training_framework(framework)]
+    held = (
+        "weights, gradients and optimizer state"
+        if workload.mode == "full"
+        else "frozen base weights, adapters and their optimizer state"
     )
-    if workload.is_training:
-        notes.append("Decode and prefill speeds are for inference with this model on this machine.")
+    where = f"sharded over {training.gpus} GPUs (FSDP)" if training.gpus > 1 else "on one GPU"
+    notes = [
+        f"Fine-tuning ({workload.mode}) with {name}: {held} {where}.",
+        f"Weights: {model.total_params_b:g} B parameters at {quant.bits_per_weight:g} "
+        f"bits/weight ({quant.name}); {training.trainable_params_b:.3g} B of them trained.",
+        f"Each GPU keeps activations for its micro-batch of {workload.concurrent_sequences} × "
+        f"{workload.context_tokens:,} tokens; gradient checkpointing "
+        f"{'on' if training.gradient_checkpointing else 'off'}.",
+        "Training tokens/s is compute bound: the matrix FLOPs of each trained token over a "
+        "calibrated share of the GPUs' peak.",
+        "Sizes in decimal GB; vendors' VRAM and RAM capacities are binary, so a 24 GB card "
+        f"holds {24 * GIB_BYTES / _GB:.1f} GB.",
+    ]
+    band = constants.error_bands.get("train_tokens_per_s")
+    if band:
         notes.append(
-            "Fine-tuning: Hugging Face Trainer/PEFT with frozen weights and optimizer state "
-            "sharded over the GPUs (FSDP); each GPU keeps activations for its micro-batch of "
-            f"{workload.concurrent_sequences} × {workload.context_tokens} tokens; gradient "
-            f"checkpointing {'on' if workload.uses_gradient_checkpointing else 'off'}."
+            f"Range: published training measurements fell within ×{band[0]:.2f}–×{band[1]:.2f} "
+            "of the prediction (80 % band, leave-one-source-out)."
         )
-    return notes
+    if model.approximate:
+        notes.append("Architecture approximated from the parameter count (Llama-style shapes).")
+    if model.is_moe:
+        notes.append(
+            f"Mixture of experts: {model.active_params_b:g} B of {model.total_params_b:g} B "
+            "parameters are active per token."
+        )
+    return tuple(notes)
 
 
 # The all-reduce algorithms of :mod:`collectives`, as named to users.

@@ -9,12 +9,13 @@ output fills in whatever the parameters leave empty.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django import forms
 
 from configurator import adapters
+from configurator import estimate_options as options
 from configurator.engine import CpuSystem, Machine
 from configurator.engine import Gpu as EngineGpu
 from configurator.engine.builds.parts import CpuPart, GpuPart, SystemPart
@@ -96,8 +97,18 @@ class Rig:
         if customs:
             out.append(("custom_gpu", ";".join(customs)))
         system = next((h for h in self.hardware if h["kind"] == "system"), None)
-        if system is not None:
+        if system is not None and system["slug"]:
             out.append(("system", system["slug"]))
+        elif system is not None and machine.unified is not None:
+            u = machine.unified
+            out.append(
+                (
+                    "custom_system",
+                    f"vendor={u.vendor},memory_gb={u.memory_gb:g},"
+                    f"bandwidth_gbs={u.bandwidth_gbs:g},fp16_tflops={u.gpu_fp16_tflops:g},"
+                    f"usable={u.usable_memory_fraction:g},tdp_w={u.tdp_w:g}",
+                )
+            )
         cpu_row = next((h for h in self.hardware if h["kind"] == "cpu"), None)
         cpu = machine.cpu
         if cpu_row is not None and cpu is not None:
@@ -108,8 +119,9 @@ class Rig:
                     (
                         "custom_cpu",
                         f"cores={cpu.cores_per_socket},channels={cpu.memory_channels},"
-                        f"mts={cpu.memory_mts:g},fp32_gflops={cpu.fp32_gflops_per_socket:g},"
-                        f"sockets={cpu.sockets},memory_type={cpu.memory_type}",
+                        f"mts={cpu.memory_mts:g},gflops={cpu.fp32_gflops_per_socket:g},"
+                        f"sockets={cpu.sockets},memory={cpu.memory_type},"
+                        f"tdp_w={cpu.tdp_w_per_socket:g}",
                     )
                 )
             out += [
@@ -175,11 +187,13 @@ def match_system(seen: pasted.SeenMac, parts: list[SystemPart]) -> tuple[SystemP
         sizes = ", ".join(sorted({f"{p.memory_gb:g} GB" for p in same_chip}))
         return None, (
             f"{seen.chip} with {seen.memory_gb:g} GB is not in the catalogue (it has the "
-            f"{seen.chip} with {sizes}); pick the nearest system or give custom_gpu specs."
+            f"{seen.chip} with {sizes}); pick the nearest system or give custom_system "
+            "vendor=apple,memory_gb=…,bandwidth_gbs=…,fp16_tflops=…."
         )
     return None, (
         f"{seen.chip} is not in the catalogue's complete systems; pick the nearest "
-        "system (see the list) or give custom_gpu specs."
+        "system (see the list) or give custom_system vendor=apple,memory_gb=…,"
+        "bandwidth_gbs=…,fp16_tflops=…."
     )
 
 
@@ -191,8 +205,10 @@ class RigForm(forms.Form):
         "paste": "Output of nvidia-smi, rocm-smi --showproductname, lscpu, free -g, "
         "dmidecode -t memory or system_profiler SPHardwareDataType (several together), "
         "or what scripts/describe_rig.py prints.",
-        "custom_cpu": "A CPU not in the catalogue: cores=N,channels=C,mts=M,fp32_gflops=G"
-        "[,sockets=S][,memory_type=DDR4|DDR5]; needs ram_gb.",
+        "custom_cpu": "A CPU not in the catalogue, as manage.py estimate takes it: "
+        "cores=N,channels=C,mts=M,gflops=G[,sockets=S][,memory=DDR4|DDR5][,ram_gb=R]"
+        "[,ccds=N][,tdp_w=W] (gflops: peak FP32 per socket); RAM from ram_gb= or the ram_gb "
+        "field.",
     }
 
     gpu = EstimateForm.base_fields["gpu"]
@@ -203,6 +219,7 @@ class RigForm(forms.Form):
     system = EstimateForm.base_fields["system"]
     custom_gpu = EstimateForm.base_fields["custom_gpu"]
     custom_cpu = forms.CharField(required=False, max_length=300, help_text=HELP["custom_cpu"])
+    custom_system = EstimateForm.base_fields["custom_system"]
     parts = forms.CharField(
         required=False,
         max_length=2000,
@@ -228,6 +245,7 @@ class RigForm(forms.Form):
         "system",
         "custom_gpu",
         "custom_cpu",
+        "custom_system",
         "paste",
     )
     REPEATABLE = EstimateForm.REPEATABLE
@@ -304,7 +322,17 @@ def build_rig(data: dict[str, Any]) -> Rig:
         _pasted_gpus(seen, gpu_parts, gpus, hardware, owned, errors)
 
     unified = None
+    custom_unified = None
     system_text = data.get("system") or ""
+    if data.get("custom_system"):
+        try:
+            custom_unified = options.custom_system(data["custom_system"])
+        except ValueError as exc:
+            errors.append(("custom_system", str(exc)))
+        if system_text:
+            errors.append(
+                ("custom_system", "custom_system: give system or custom_system, not both.")
+            )
     if system_text:
         part = _catalogue_part("system", system_text, snapshot, errors)
         if isinstance(part, SystemPart):
@@ -319,21 +347,24 @@ def build_rig(data: dict[str, Any]) -> Rig:
     if unified is not None:
         hardware.append({"kind": "system", "slug": unified.slug, "name": unified.label, "count": 1})
         owned.append((unified.slug, 1))
+    elif custom_unified is not None:
+        hardware.append({"kind": "system", "slug": "", "name": custom_unified.name, "count": 1})
 
     cpu_system = _cpu(data, seen, snapshot, hardware, owned, errors, rig_notes)
-    if unified is not None and (gpus or cpu_system is not None):
+    has_system = unified is not None or custom_unified is not None
+    if has_system and (gpus or cpu_system is not None):
         errors.append(
             (
                 "system",
                 "system: a complete system already has its CPU and GPU; leave gpu and cpu empty.",
             )
         )
-    if not errors and not gpus and cpu_system is None and unified is None:
+    if not errors and not gpus and cpu_system is None and not has_system:
         errors.append(
             (
                 "gpu",
-                "gpu, cpu, system, custom_gpu, custom_cpu or paste: describe at least one "
-                "GPU, a CPU with its RAM, or a complete system.",
+                "gpu, cpu, system, custom_gpu, custom_cpu, custom_system or paste: describe at "
+                "least one GPU, a CPU with its RAM, or a complete system.",
             )
         )
     if errors:
@@ -346,6 +377,8 @@ def build_rig(data: dict[str, Any]) -> Rig:
     try:
         if unified is not None:
             machine = Machine(unified=unified.engine_system, name=unified.label)
+        elif custom_unified is not None:
+            machine = Machine(unified=custom_unified, name=custom_unified.name)
         else:
             machine = Machine(gpus=tuple(gpus), cpu=cpu_system)
     except ValueError as exc:
@@ -409,15 +442,15 @@ def _cpu(data, seen, snapshot, hardware, owned, errors, rig_notes) -> CpuSystem 
             errors.append(("cpu", "cpu: ram_gb needs a cpu (or custom_cpu) to attach to."))
         return None
     if custom:
+        if cpu_text:
+            errors.append(("custom_cpu", "custom_cpu: give cpu or custom_cpu, not both."))
+            return None
         try:
-            spec = _custom_cpu(custom)
+            spec = options.custom_cpu(_estimate_cpu_keys(custom))
         except ValueError as exc:
             errors.append(("custom_cpu", str(exc)))
             return None
-        name, sockets, cores = "custom CPU", spec["sockets"], spec["cores"]
-        channels, mts, gflops = spec["channels"], spec["mts"], spec["fp32_gflops"]
-        memory_type, tdp = spec["memory_type"], 200.0
-        hardware.append({"kind": "cpu", "slug": "", "name": name, "count": sockets})
+        return _custom_cpu_system(spec, custom, data, ram_gb, hardware, errors)
     else:
         sockets = 1
         part = None
@@ -542,30 +575,49 @@ def _lscpu_cpu(seen, ram_gb, data, hardware, errors, rig_notes) -> CpuSystem | N
     )
 
 
-def _custom_cpu(text: str) -> dict[str, Any]:
-    allowed = ("cores", "channels", "mts", "fp32_gflops", "sockets", "memory_type")
-    values: dict[str, Any] = {"sockets": 1, "memory_type": "DDR5"}
-    for pair in text.split(","):
-        key, _, value = pair.partition("=")
-        key, value = key.strip(), value.strip()
-        if key not in allowed:
-            raise ValueError(
-                "custom_cpu takes cores=N,channels=C,mts=M,fp32_gflops=G[,sockets=S]"
-                f"[,memory_type=DDR4|DDR5] (got {key!r})."
+def _custom_cpu_system(spec, text, data, ram_gb, hardware, errors) -> CpuSystem | None:
+    """The estimate's custom CPU with the rig's RAM: the ram_gb field, else ram_gb= in
+    the spec, else free -g from a paste."""
+    if not data.get("ram_gb") and re.search(r"(^|,)\s*ram_gb\s*=", text):
+        ram_gb = spec.ram_gb
+    if ram_gb is None:
+        errors.append(
+            (
+                "ram_gb",
+                "ram_gb: give the installed RAM in GB (1–65536), as ram_gb or ram_gb= in "
+                "custom_cpu, or paste free -g.",
             )
-        if key == "memory_type":
-            if value.upper() not in ("DDR4", "DDR5"):
-                raise ValueError(f"custom_cpu: memory_type must be DDR4 or DDR5 (got {value!r}).")
-            values[key] = value.upper()
-            continue
-        try:
-            values[key] = float(value) if key == "fp32_gflops" else int(value)
-        except ValueError:
-            raise ValueError(f"custom_cpu: {key} must be a number (got {value!r}).") from None
-    missing = [k for k in ("cores", "channels", "mts", "fp32_gflops") if k not in values]
-    if missing:
-        raise ValueError("custom_cpu: missing " + ", ".join(missing) + ".")
-    return values
+        )
+        return None
+    hardware.append({"kind": "cpu", "slug": "", "name": spec.name, "count": spec.sockets})
+    hardware.append(
+        {
+            "kind": "memory",
+            "slug": "",
+            "name": f"{ram_gb:g} GB RAM, {spec.memory_channels} channel(s) at "
+            f"{spec.memory_mts:g} MT/s",
+            "count": 1,
+        }
+    )
+    try:
+        return replace(spec, ram_gb=float(ram_gb))
+    except ValueError as exc:
+        errors.append(("custom_cpu", f"custom_cpu: {exc}"))
+        return None
+
+
+# Keys the rig's custom_cpu took before it shared the estimate's syntax (links keep them).
+_OLD_CPU_KEYS = {"fp32_gflops": "gflops", "memory_type": "memory"}
+
+
+def _estimate_cpu_keys(text: str) -> str:
+    """``text`` with the older rig keys renamed to the estimate's."""
+    pairs = []
+    for pair in text.split(","):
+        key, sep, value = pair.partition("=")
+        key = _OLD_CPU_KEYS.get(key.strip().lower(), key.strip())
+        pairs.append(f"{key}{sep}{value}")
+    return ",".join(pairs)
 
 
 def _rig_of_parts(text: str) -> Rig:

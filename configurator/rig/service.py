@@ -266,6 +266,7 @@ def upgrade_payload(form: UpgradeForm) -> dict[str, Any]:
     result["model_name"] = request.model_name
     result["quant"] = request.quant.name
     result["min_tps"] = request.min_tps
+    result["mode"] = request.workload.mode
     result["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return result
 

@@ -5,8 +5,8 @@ all priced, checked and estimated by the build generator (the same compatibility
 rules and estimator as new builds):
 
 * changes to what you own — another GPU like yours (or two), a bigger GPU replacing
-  yours, more or bigger memory modules filling the board's slots — when the owned
-  parts form a complete build;
+  yours, more memory channels populated, more or bigger memory modules filling the
+  board's slots — when the owned parts form a complete build;
 * the build search itself, run on the catalogue with your parts priced at zero and
   required in every build (your parts kept, the rest of a platform around them), and
   once more without requiring them (a different platform altogether, keeping whatever
@@ -169,11 +169,7 @@ def _local_changes(
     if boards and memory:
         board = boards[0]
         slug, module = memory[0]
-        free_slots = board.dimm_slots - owned[slug]
-        if free_slots > 0:
-            parts = dict(base)
-            parts[slug] += free_slots
-            yield "more RAM (fill the free slots)", list(parts.items())
+        yield from _more_modules(board, slug, owned[slug], base)
         for other in catalogue.of("memory"):
             if (
                 isinstance(other, MemoryPart)
@@ -186,6 +182,24 @@ def _local_changes(
                 del parts[slug]
                 parts[other.slug] = min(board.dimm_slots, max(owned[slug], board.memory_channels))
                 yield "bigger memory modules", list(parts.items())
+
+
+def _more_modules(
+    board: BoardPart, slug: str, have: int, base: dict[str, int]
+) -> Iterable[tuple[str, list[tuple[str, int]]]]:
+    """More of the owned module: up to every memory channel (each populated channel adds
+    bandwidth), then every slot (capacity only)."""
+    channels = board.memory_channels
+    targets = sorted({n for n in (channels, board.dimm_slots) if have < n <= board.dimm_slots})
+    for count in targets:
+        parts = dict(base)
+        parts[slug] = count
+        before, after = min(have, channels), min(count, channels)
+        if after > before:
+            what = f"more memory channels ({before} → {after} populated)"
+        else:
+            what = "more RAM (fill the free slots)"
+        yield what, list(parts.items())
 
 
 def _repair(catalogue: Catalogue, request: BuildRequest, build: Build) -> Build | None:
@@ -300,6 +314,7 @@ def _current(build: Build | None) -> dict[str, Any] | None:
             "violations": [f.message for f in build.violations],
             "shortfalls": [s.message for s in build.shortfalls],
             "decode_tokens_per_s": build.decode_tokens_per_s,
+            "tokens_per_s": build.tokens_per_s,
             "fits": build.fits,
             "estimate": est.to_dict() if est is not None else None,
         }

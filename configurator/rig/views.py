@@ -113,6 +113,7 @@ def rig(request: HttpRequest) -> HttpResponse:
 @vary_on_headers("HX-Request")
 def upgrade(request: HttpRequest) -> HttpResponse:
     """The cheapest upgrade of owned parts (``have``) for a model at a speed."""
+    from configurator.forms import RecommendForm
     from configurator.rig.service import UpgradeForm, upgrade_payload
 
     asked = bool(request.GET.get("have") or request.GET.get("model"))
@@ -125,6 +126,13 @@ def upgrade(request: HttpRequest) -> HttpResponse:
         "quant": request.GET.get("quant", ""),
         "min_tps": request.GET.get("min_tps", ""),
         "models": models_for_search(),
+        # The rest of the workload a build page linked with (mode, context, ...): kept
+        # when the form is sent again.
+        "workload_pairs": [
+            (k, v)
+            for k, v in request.GET.items()
+            if k not in ("have", "model", "quant", "min_tps") and k in RecommendForm.base_fields
+        ],
     }
     status = 200
     if asked and form.is_valid():

@@ -228,3 +228,9 @@ def labelled(message: Any, field: Any) -> str:
     if name and label and text.startswith(name):
         return label + text[len(name) :]
     return text
+
+
+@register.filter
+def clause(text: Any) -> str:
+    """A sentence as a clause of a list joined by semicolons: no closing full stop."""
+    return str(text).rstrip(". ")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from io import StringIO
 
@@ -107,3 +108,33 @@ def test_listed_builds_brief_dicts_match_their_full_dicts(four_hundred_b_at_the_
         brief, full = build.brief_dict(), build.to_dict()
         assert brief == {key: full[key] for key in brief}
         assert {"key", "title", "total", "currency", "tokens_per_s", "shortfalls"} <= set(brief)
+
+
+def test_fine_tuning_results_show_their_trade_offs_in_training_tokens(seeded, client):
+    params = {"model": "llama-3-1-70b-instruct", "mode": "qlora", "quant": "NF4", "min_tps": "500"}
+    api = json.loads(client.get("/api/builds", params).content)
+    trades = api["trade_offs"]
+    assert trades and all(t["estimate"]["training"] for t in trades)
+    kinds = {kind for t in trades for kind in t["trade_off"]["kinds"]}
+    assert "cheapest" in kinds
+    # Below the 500 training tokens/s target, cheaper: a fine-tuning front, not decode's.
+    cheapest = next(t for t in trades if "cheapest" in t["trade_off"]["kinds"])
+    assert cheapest["tokens_per_s"] == cheapest["estimate"]["training"]["tokens_per_s"] < 500
+    fractions = [t["trade_off"]["label"] for t in trades if "fraction" in t["trade_off"]["kinds"]]
+    assert all("training tokens/s" in label for label in fractions)
+    out = StringIO()
+    call_command(
+        "recommend", "--model", "llama-3-1-70b-instruct", "--mode", "qlora", "--quant", "NF4",
+        "--min-tps", "500", stdout=out, stderr=StringIO(),
+    )  # fmt: skip
+    text = out.getvalue()
+    assert "Trade-offs outside your targets:" in text and "≥ 500 training tokens/s" in text
+    assert re.search(r", [\d.]+ training tokens/s\n", text)
+    # The command's fine-tuning builds read as fine-tuning.
+    assert "    training " in text and "GB per GPU" in text and "runs with " in text
+    for word in ("decode", "prefill", "TTFT", "electricity"):
+        assert word not in text, word
+    html = client.get("/", params).content.decode()
+    section = html[html.index('id="trade-offs"') :]
+    section = section[: section.index("</section>")]
+    assert "training tokens/s" in section

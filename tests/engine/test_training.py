@@ -168,3 +168,21 @@ def test_activation_offloading_keeps_only_the_working_block_on_the_gpu():
         LLAMA_3_8B, offloaded, "torchtune"
     )
     assert drop == pytest.approx(saved_gb, rel=0.01)
+
+
+def test_a_fine_tuning_estimate_states_training_assumptions_without_decode_ones():
+    two = Machine(gpus=((RTX_4090, 2),))
+    lora = estimate(
+        two, LLAMA_3_8B, BF16, _train("lora", 2048), framework="unsloth", evidence=False
+    )
+    text = " ".join(lora.assumptions)
+    assert "Unsloth" in text and "sharded over 2 GPUs" in text and "frozen base weights" in text
+    assert "micro-batch of 1 × 2,048 tokens" in text and "training measurements" in text
+    for word in ("decod", "Decod", "prefill", "KV cache", "Engine "):
+        assert word not in text
+    full = estimate(A100, LLAMA_3_8B, BF16, _train("full", 2048), evidence=False)
+    text = " ".join(full.assumptions)
+    assert "PEFT" in text and "gradients and optimizer state on one GPU" in text
+    # Inference estimates keep their decode assumptions.
+    served = estimate(A100, LLAMA_3_8B, BF16, _train("inference", 2048), evidence=False)
+    assert any("Decode speed quoted" in note for note in served.assumptions)

@@ -4,6 +4,7 @@ estimate, submitting, approving in the admin and showing as evidence."""
 from __future__ import annotations
 
 import json
+import re
 from io import StringIO
 from pathlib import Path
 
@@ -203,3 +204,83 @@ def test_submitting_such_a_paste_is_a_400_not_a_server_error(seeded, client, nam
     assert refused.status_code == 400
     assert b"bench: " in refused.content
     assert UserMeasurement.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_approved_rows_join_the_evidence_of_estimates_on_the_same_hardware(seeded, client):
+    params = {**RIG, "bench": read("llama-bench-depth.md"), "bench_model": "qwen2-5-7b-instruct"}
+    client.post("/rig/measurements/", params)
+    measurement = UserMeasurement.objects.get()
+    asked = {"model": "qwen2-5-7b-instruct", "quant": "Q4_K_M", "gpu": "nvidia-geforce-rtx-4090"}
+
+    def evidence(query: dict) -> list[dict]:
+        return client.get("/api/estimate", query).json()["evidence"]
+
+    def user_rows(rows: list[dict]) -> list[dict]:
+        return [e for e in rows if e["id"].startswith("rigrank-user-")]
+
+    assert user_rows(evidence(asked)) == []  # pending: not evidence yet
+    measurement.review(UserMeasurement.Status.APPROVED)
+    rows = evidence(asked)
+    first = rows[0]
+    assert first["id"] == f"rigrank-user-{measurement.pk}-1" and len(user_rows(rows)) == 4
+    tg = next(e for e in user_rows(rows) if e["test"] == "tg128")
+    assert tg["measured"] == 120.6 and tg["predicted"] > 0 and tg["source"].startswith("/rig/?")
+    assert len(rows) == 4 + 5  # the five nearest published measurements follow
+    # Other hardware (two cards) or another model: not this measurement.
+    assert user_rows(evidence({**asked, "gpu": "nvidia-geforce-rtx-4090:2"})) == []
+    assert user_rows(evidence({**asked, "model": "llama-3-1-8b-instruct"})) == []
+
+    build = client.get(
+        "/api/builds",
+        {"model": "qwen2-5-7b-instruct", "must_include": "nvidia-geforce-rtx-4090", "limit": 1},
+    ).json()["builds"][0]
+    assert "nvidia-geforce-rtx-4090:1" in build["parts_param"]
+    one = client.get("/api/build", {"parts": build["parts_param"], "model": "qwen2-5-7b-instruct"})
+    assert user_rows(one.json()["estimate"]["evidence"])
+    page = client.get("/build/", {"parts": build["parts_param"], "model": "qwen2-5-7b-instruct"})
+    html = page.content.decode()
+    assert "approved user measurements on this hardware first" in html
+    assert "(user measurement)" in html and "120.6" in html
+
+
+@pytest.mark.django_db
+def test_make_calibrate_writes_the_approved_rows_refits_and_reports_what_moved(
+    seeded, client, tmp_path, monkeypatch
+):
+    """The command's own work: approved rows written where the loader reads them, the
+    fit run with the right flags, and every constant that moved reported. The fit itself
+    (a minute and a half, rewriting the stored constants) is replaced by one that moves
+    a constant in a copy of the constants file."""
+    from configurator.engine.calibration import CONSTANTS_PATH
+    from configurator.management.commands import calibrate, export_measurements
+
+    constants = tmp_path / "constants.json"
+    constants.write_text(CONSTANTS_PATH.read_text())
+    rows_file = tmp_path / "measurements" / "rig-user-approved.json"
+    monkeypatch.setattr(calibrate, "CONSTANTS_PATH", constants)
+    monkeypatch.setattr(export_measurements, "DEFAULT_OUT", rows_file)
+    params = {**RIG, "bench": read("llama-bench-4080.json"), "bench_model": "qwen2-5-7b-instruct"}
+    client.post("/rig/measurements/", params)
+    UserMeasurement.objects.get().review(UserMeasurement.Status.APPROVED)
+    calls = []
+
+    def fit(argv):
+        calls.append(argv)
+        data = json.loads(constants.read_text())
+        name = sorted(data["values"])[0]
+        data["values"][name] *= 1.10
+        data["validation"]["rows"] += len(json.loads(rows_file.read_text()))
+        constants.write_text(json.dumps(data))
+
+    monkeypatch.setattr(calibrate.validate, "main", fit)
+    out = StringIO()
+    call_command("calibrate", "--in-sample", stdout=out)
+    text = out.getvalue()
+    rows = json.loads(rows_file.read_text())
+    assert len(rows) == 2 and f"2 approved row(s) written to {rows_file}" in text
+    assert calls == [["--fit", "--quiet", "--workers", "2", "--in-sample"]]
+    name = sorted(json.loads(CONSTANTS_PATH.read_text())["values"])[0]
+    assert re.search(rf"{re.escape(name)}\s+\S+ → \S+\s+\+10\.0 %", text), text
+    before = json.loads(CONSTANTS_PATH.read_text())["validation"]["rows"]
+    assert f"Rows fitted: {before} before, {before + 2} now." in text

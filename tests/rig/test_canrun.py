@@ -97,7 +97,9 @@ def test_a_truncated_gpu_name_asks_for_the_query_form(seeded):
 def test_an_unlisted_mac_says_what_the_catalogue_has(seeded):
     form = CanRunForm({"paste": (FIXTURES / "system-profiler-m2-max.txt").read_text()})
     assert not form.is_valid()
-    assert "Apple M2 Max with 32 GB is not in the catalogue" in form.errors["paste"][0]
+    message = form.errors["paste"][0]
+    assert "Apple M2 Max with 32 GB is not in the catalogue" in message
+    assert "custom_system vendor=apple" in message
 
 
 def test_a_catalogue_cpu_from_lscpu_with_dmidecode_memory(seeded):
@@ -146,6 +148,11 @@ def test_the_command_reads_a_paste_file_and_prints_json(seeded):
     assert sorted(h["slug"].split("-")[3] for h in data["hardware"]) == ["3090", "5090"]
     assert len(data["hardware"]) == 2
     assert data["models"][0]["decode_tokens_per_s"] > 0
+    keys = {"model", "quant", "fits", "decode_tokens_per_s", "prefill_tokens_per_s"}
+    assert all(keys <= set(m) for m in data["models"])
+    assert all(
+        isinstance(m["fits"], bool) and m["prefill_tokens_per_s"] > 0 for m in data["models"]
+    )
 
 
 def test_the_command_prints_a_table_and_exits_2_on_bad_flags(seeded):
@@ -197,3 +204,60 @@ def test_a_cpu_name_without_a_model_number_matches_no_catalogue_cpu(seeded):
     assert form.is_valid(), form.errors
     assert form.rig.owned == []
     assert form.rig.machine.cpu.fp32_gflops_per_socket == pytest.approx(2 * 3.0 * 32)
+
+
+CUSTOM_CPU = "cores=16,channels=2,mts=5600,gflops=2400,memory=DDR5"
+M4_PRO = "vendor=apple,memory_gb=48,bandwidth_gbs=273,fp16_tflops=9"
+
+
+def _estimate_json(*flags: str) -> dict:
+    out = StringIO()
+    call_command("estimate", *flags, "--json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_custom_specs_take_the_estimate_commands_syntax_and_give_its_figures(seeded):
+    out = StringIO()
+    call_command("canrun", "--custom-cpu", CUSTOM_CPU, "--ram-gb", "64", "--json", stdout=out)
+    row = by_slug(json.loads(out.getvalue()))["llama-3-1-8b-instruct"]
+    same = _estimate_json(
+        "--model", "llama-3-1-8b-instruct", "--quant", row["quant"],
+        "--custom-cpu", CUSTOM_CPU + ",ram_gb=64",
+    )  # fmt: skip
+    assert row["decode_tokens_per_s"] == pytest.approx(same["decode_tokens_per_s"], rel=1e-4)
+    assert row["prefill_tokens_per_s"] == pytest.approx(same["prefill_tokens_per_s"], rel=1e-4)
+    # RAM inside the spec, as estimate takes it, and the older rig keys still read.
+    inside = CanRunForm({"custom_cpu": CUSTOM_CPU + ",ram_gb=64"})
+    older = CanRunForm(
+        {"custom_cpu": "cores=16,channels=2,mts=5600,fp32_gflops=2400,memory_type=DDR5",
+         "ram_gb": 64}
+    )  # fmt: skip
+    assert inside.is_valid(), inside.errors
+    assert older.is_valid(), older.errors
+    assert inside.rig.machine.cpu == older.rig.machine.cpu
+    assert inside.rig.machine.cpu.ram_gb == 64
+
+
+def test_an_unlisted_unified_memory_system_by_custom_specs(seeded, client):
+    out = StringIO()
+    call_command("canrun", "--custom-system", M4_PRO, "--json", stdout=out)
+    data = json.loads(out.getvalue())
+    assert data["hardware"] == [
+        {"kind": "system", "slug": "", "name": "custom apple unified-memory system", "count": 1}
+    ]
+    row = by_slug(data)["llama-3-1-8b-instruct"]
+    same = _estimate_json(
+        "--model", "llama-3-1-8b-instruct", "--quant", row["quant"], "--custom-system", M4_PRO
+    )
+    assert row["decode_tokens_per_s"] == pytest.approx(same["decode_tokens_per_s"], rel=1e-4)
+    # The short link the rig page answers with describes the same machine.
+    form = CanRunForm({"custom_system": M4_PRO})
+    assert form.is_valid(), form.errors
+    again = CanRunForm(dict(form.rig.params))
+    assert again.is_valid(), again.errors
+    assert again.rig.machine.unified == form.rig.machine.unified
+    bad = client.get("/api/canrun", {"custom_system": "vendor=acme,memory_gb=48"})
+    assert bad.status_code == 400
+    assert "vendor must be one of" in bad.json()["errors"]["custom_system"][0]
+    both = client.get("/api/canrun", {"custom_system": M4_PRO, "gpu": "nvidia-geforce-rtx-4090"})
+    assert both.status_code == 400 and "system" in both.json()["errors"]

@@ -186,6 +186,9 @@ def test_a_second_observation_draws_the_price_history_chart(seeded, client):
     )
     page = client.get("/build/", {"parts": build["parts_param"]}).content.decode()
     assert 'data-chart="chart-history-' in page
+    # The admin's price replaced the reference price on that line.
+    row = re.search(rf'<tr data-slug="{line["slug"]}">.*?</tr>', page, re.S).group(0)
+    assert "reference price" not in row and "today" in row.lower()
 
 
 def test_the_api_applies_must_include_counts_too(seeded, client):
@@ -197,3 +200,17 @@ def test_the_api_applies_must_include_counts_too(seeded, client):
         qty = {ln["slug"]: ln["qty"] for ln in build["lines"]}
         assert qty.get("nvidia-geforce-rtx-3090-ti-used", 0) >= 2
     assert data["request"]["must_include"] == ["nvidia-geforce-rtx-3090-ti-used"]
+
+
+def test_context_defaults_to_the_models_maximum_when_that_is_smaller(seeded, client):
+    # Falcon-40B was trained for 2,048 tokens, under the 4,096-token default.
+    data = client.get("/api/builds", {"model": "falcon-40b", "limit": 1}).json()
+    assert data["request"]["context"] == 2048
+    html = client.get("/", {"model": "falcon-40b"}).content.decode()
+    field = re.search(r'<input type="number" name="context"[^>]*>', html).group(0)
+    assert 'value="2048"' in field
+    # A longer model keeps the default; asking beyond a model's maximum names the field.
+    longer = client.get("/api/builds", {"model": LLAMA_70B, "limit": 1}).json()
+    assert longer["request"]["context"] == 4096
+    bad = client.get("/api/builds", {"model": "falcon-40b", "context": 4096})
+    assert bad.status_code == 400 and "2,048" in bad.json()["errors"]["context"][0]

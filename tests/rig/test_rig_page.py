@@ -104,3 +104,52 @@ def test_the_rig_page_explains_its_terms_on_hover(seeded, client):
     html = client.get("/rig/", {"gpu": "nvidia-geforce-rtx-4090"}).content.decode()
     for word in ("decode", "prefill", "offload", "headroom", "bandwidth"):
         assert f'data-term="{word}"' in html
+
+
+def test_the_link_the_describe_script_prints_opens_the_rig_page_with_its_lines(seeded, client):
+    import subprocess
+    import sys
+    from pathlib import Path
+    from urllib.parse import parse_qs, urlsplit
+
+    script = Path(__file__).parents[2] / "scripts" / "describe_rig.py"
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-I", "-S", str(script), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    lines = run()
+    link = urlsplit(run("--url", "http://rigrank.example/").strip())
+    assert (link.netloc, link.path) == ("rigrank.example", "/rig/")
+    assert parse_qs(link.query)["paste"] == [lines.strip()]
+    page = client.get(f"{link.path}?{link.query}")
+    html = page.content.decode()
+    assert html.count("rigrank-cpu:") == 1  # the lines, in the paste box
+    # This machine's lscpu and /proc/meminfo: models listed, or (a virtual CPU without a
+    # model number or clock) a 400 saying what to add.
+    if page.status_code == 200:
+        assert 'id="rig-models"' in html
+    else:
+        assert page.status_code == 400 and "paste:" in html and "lacks" in html
+
+
+def test_part_rows_take_names_with_counts_and_suggest_catalogue_names(seeded, client):
+    html = client.get("/rig/").content.decode()
+    gpus = re.search(r'<datalist id="gpu-options">(.*?)</datalist>', html, re.S).group(1)
+    cpus = re.search(r'<datalist id="cpu-options">(.*?)</datalist>', html, re.S).group(1)
+    assert '<option value="nvidia-geforce-rtx-3090-ti-used">' in gpus and "RTX 3090 Ti" in gpus
+    assert "Ryzen 9 9950X" in cpus
+    page = client.get(
+        "/rig/",
+        {"gpu_name": "RTX 3090 Ti", "gpu_count": "2", "cpu_name": "Ryzen 9 9950X", "ram_gb": "96"},
+    )
+    html = page.content.decode()
+    assert page.status_code == 200, re.findall(r'role="alert">(.*?)</div>', html, re.S)
+    assert re.search(r"2 × NVIDIA GeForce RTX 3090 Ti", html) and "Ryzen 9 9950X" in html
+    assert "96 GB RAM" in html and 'id="rig-models"' in html

@@ -106,3 +106,72 @@ def test_owned_parts_may_be_named_rather_than_slugged(seeded, client):
     ]
     bad = client.get("/api/upgrade", {"have": "flux capacitor:1", "model": LLAMA_70B})
     assert bad.status_code == 400 and "flux capacitor" in bad.json()["errors"]["have"][0]
+
+
+EPYC_SERVER = (
+    "amd-epyc-9254-used:2,arctic-freezer-4u-sp5:2,corsair-rm750x-2021:1,gigabyte-mz73-lm1:1,"
+    "phanteks-enthoo-pro-2-server-edition:1,samsung-990-pro-1tb:1,"
+)
+RDIMM = "samsung-ddr5-rdimm-16gb-4800-m321r2ga3bb6-cqk-used"
+
+
+def test_more_memory_channels_are_an_upgrade_for_a_cpu_server(seeded, client):
+    # Two EPYC 9254 sockets on a 24-channel board with 8 modules: 70B at Q4_K_M reads
+    # 8 channels' bandwidth. Filling all 24 channels triples it.
+    data = client.get(
+        "/api/upgrade",
+        {"have": f"{EPYC_SERVER}{RDIMM}:8", "model": LLAMA_70B, "min_tps": 4},
+    ).json()
+    assert data["current"]["decode_tokens_per_s"] < 4
+    channels = [u for u in data["upgrades"] if u["kind"].startswith("more memory channels")]
+    assert channels, [u["kind"] for u in data["upgrades"]]
+    upgrade = channels[0]
+    assert upgrade["kind"] == "more memory channels (8 → 24 populated)"
+    assert [(a["slug"], a["qty"]) for a in upgrade["added"]] == [(RDIMM, 16)]
+    assert Decimal(upgrade["price"]) == 16 * Decimal(upgrade["added"][0]["unit_price"])
+    assert upgrade["decode_tokens_per_s"] > 2 * data["current"]["decode_tokens_per_s"]
+
+
+def test_a_fine_tuning_upgrade_reads_in_training_tokens(seeded, client):
+    import re
+
+    tune = {"model": "llama-3-1-8b-instruct", "mode": "qlora", "quant": "NF4"}
+    build = client.get("/api/builds", {**tune, "limit": 1}).json()["builds"][0]
+    target = round(build["tokens_per_s"] * 1.5)
+    page = client.get("/build/", {"parts": build["parts_param"], **tune, "min_tps": target})
+    html = page.content.decode()
+    link = html.split('id="owned-link" href="')[1].split('"')[0].replace("&amp;", "&")
+    answer = client.get(link)
+    html = answer.content.decode()
+    assert answer.status_code == 200 and "training tokens/s (qlora fine-tuning)" in html
+    assert '<input type="hidden" name="mode" value="qlora">' in html
+    cards = re.findall(r'<li class="card upgrade-card">(.*?)</li>', html, re.S)
+    assert cards and all("training tokens/s" in c and "GB per GPU" in c for c in cards)
+    assert all("prefill" not in c and "mode=qlora" in c for c in cards)
+    data = client.get(
+        "/api/upgrade", {"have": build["parts_param"], **tune, "min_tps": target}
+    ).json()
+    assert data["mode"] == "qlora"
+    assert data["current"]["tokens_per_s"] == pytest.approx(build["tokens_per_s"], rel=1e-3)
+    assert all(u["tokens_per_s"] >= target for u in data["upgrades"])
+    out = StringIO()
+    call_command(
+        "upgrade", "--have", build["parts_param"], "--model", tune["model"], "--mode", "qlora",
+        "--quant", "NF4", "--min-tps", str(target), stdout=out,
+    )  # fmt: skip
+    text = out.getvalue()
+    assert f"{target:g} training tokens/s (qlora fine-tuning)" in text
+    assert re.search(r"^ 1\. +\$[\d,.]+ +[\d.]+ training tokens/s ", text, re.M), text
+
+
+def test_what_you_own_now_reads_as_one_sentence(seeded, client):
+    params = {"have": f"{RTX_3090}:1", "model": LLAMA_70B, "min_tps": 10}
+    html = client.get("/rig/upgrade/", params).content.decode()
+    now = html.split("Now: ")[1].split("</p>")[0]
+    assert ".;" not in now and now.endswith(".") and "Missing: " in now
+    out = StringIO()
+    call_command(
+        "upgrade", "--have", f"{RTX_3090}:1", "--model", LLAMA_70B, "--min-tps", "10", stdout=out
+    )
+    line = next(t for t in out.getvalue().splitlines() if t.startswith("Now: "))
+    assert ".;" not in line and line.endswith(".")

@@ -84,6 +84,15 @@ def test_a_llama_bench_paste_is_compared_submitted_approved_and_shown_as_evidenc
     page.goto(seeded_live.url + "/rig/?gpu_name=nvidia-geforce-rtx-4090&gpu_count=1")
     evidence = page.inner_text("#rig-evidence")
     assert "Qwen2.5 7B Instruct" in evidence and "tg128 120.6 tok/s" in evidence
+    # It is evidence for estimates on that card too: a build page with one 4090.
+    model = "qwen2-5-7b-instruct"
+    builds = page.request.get(
+        seeded_live.url + f"/api/builds?model={model}&must_include=nvidia-geforce-rtx-4090&limit=1"
+    ).json()["builds"]
+    page.goto(seeded_live.url + f"/build/?parts={builds[0]['parts_param']}&model={model}")
+    page.click("#evidence summary")
+    first = page.locator("#evidence tbody tr").first.inner_text()
+    assert "(user measurement)" in first and "RTX 4090" in first
 
 
 def test_a_fine_tuning_result_card(seeded_live, new_context):

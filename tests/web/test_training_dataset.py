@@ -81,3 +81,44 @@ def test_a_share_link_keeps_the_dataset_and_epochs(client):
     # Sharing the same build for another dataset is another link.
     client.post(reverse("share"), {**params, "dataset_tokens": "250k"})
     assert SharedBuild.objects.count() == 2
+
+
+def _visible_text(html: str) -> str:
+    """The words a reader sees, without the part pickers (a part may be named "Ada
+    Generation"), scripts and tags."""
+    html = re.sub(r"<(select|script)\b.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_fine_tuning_build_and_shared_pages_read_as_fine_tuning(client):
+    _, html = _home(client, dataset_tokens="50M")
+    url = _first_build_url(html)
+    page = client.get(url).content.decode()
+    description = re.search(r'<meta name="description" content="([^"]*)"', page).group(1)
+    assert "training tokens/s" in description
+    params = {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
+    shared = client.get(client.post(reverse("share"), params)["Location"]).content.decode()
+    assert "training tokens/s" in re.search(r"<title>([^<]*)</title>", shared).group(1)
+    assert "Fine-tuning (lora) with Hugging Face PEFT" in _visible_text(page)  # assumptions
+    for html in (page, shared):
+        text = _visible_text(html)
+        assert "Training speed" in text and "Memory per GPU" in text
+        for word in ("decode", "Decode", "Generation", "prefill", "per M tokens", "Break-even"):
+            assert word not in text, word
+
+
+def test_comparing_fine_tuning_builds_reads_as_fine_tuning(client):
+    _, html = _home(client, dataset_tokens="50M")
+    keys = re.findall(r'data-build-key="([^"]+)"', html)[:2]
+    assert len(keys) == 2
+    from urllib.parse import urlencode
+
+    query = urlencode({**FINE_TUNE, "dataset_tokens": "50M", "b": keys}, doseq=True)
+    page = client.get(reverse("compare") + "?" + query).content.decode()
+    text = _visible_text(page)
+    assert text.count("Training speed") == 3  # two cards and the chart's heading
+    assert text.count("Memory per GPU") == 2 and "over 50M tokens" in text
+    for word in ("Generation", "Prompt processing", "per M tokens", "Break-even", "Decode"):
+        assert word not in text, word
+    chart = re.search(r'<script id="chart-compare" type="application/json">(.*?)</script>', page)
+    assert "training tokens/s" in chart.group(1)

@@ -10,6 +10,9 @@ new/used, must-include), ignoring the speed, prompt, power and budget targets:
 - ``fraction``: the cheapest reaching a half and a fifth of the speed target;
 - ``half_price``: the fastest build at no more than half the price of the top pick;
 - ``twice_as_fast``: the cheapest build at least twice as fast as the top pick.
+
+For fine-tuning the speed is training tokens/s (the speed target is a training one), so
+the same front is read in training tokens.
 """
 
 from __future__ import annotations
@@ -123,8 +126,6 @@ def outrun_by(search: Search) -> Callable[[Candidate], bool]:
 def trade_offs(search: Search, ranked: Sequence[Build]) -> list[TradeOff]:
     """The trade-offs to show beside ``ranked`` (see the module docstring), cheapest
     first, each build once and none already ranked."""
-    if search.request.training:
-        return []
     front = front_outside_targets(search)
     if not front:
         return []
@@ -146,6 +147,11 @@ def trade_offs(search: Search, ranked: Sequence[Build]) -> list[TradeOff]:
     return sorted(out, key=lambda p: (p.build.total or 0, p.build.key))
 
 
+def unit(search: Search) -> str:
+    """What the speeds count: generated tokens, or trained ones when fine-tuning."""
+    return "training tokens/s" if search.request.training else "tokens/s"
+
+
 def fraction_picks(search: Search, front: Sequence[Build]) -> list[TradeOff]:
     """The cheapest builds reaching a half and a fifth of the speed target."""
     target = search.request.min_tps
@@ -155,7 +161,7 @@ def fraction_picks(search: Search, front: Sequence[Build]) -> list[TradeOff]:
         hit = next((b for b in front if b.tokens_per_s >= floor), None)
         if hit is not None:
             price = search.money(hit.total or 0)
-            label = f"At {words} of the speed target ({floor:g} tokens/s) for {price}"
+            label = f"At {words} of the speed target ({floor:g} {unit(search)}) for {price}"
             picks.append(TradeOff("fraction", label, hit))
     return picks
 
@@ -167,7 +173,7 @@ def relative_picks(search: Search, front: Sequence[Build], top: Build) -> list[T
     cheaper = [b for b in front if b.total is not None and b.total * 2 <= total]
     if cheaper:
         half = cheaper[-1]
-        label = f"Half the price of #1 at {half.tokens_per_s:.1f} tokens/s"
+        label = f"Half the price of #1 at {half.tokens_per_s:.1f} {unit(search)}"
         picks.append(TradeOff("half_price", label, half))
     faster = [b for b in front if b.tokens_per_s >= 2 * top.tokens_per_s]
     if faster:

@@ -107,8 +107,9 @@ class Command(BaseCommand):
         out = self.stdout.write
         out(f"{req.label}; {req.workload.mode}, batch {req.workload.concurrent_sequences}")
         targets = [f"objective {req.objective}"]
+        unit = "training tokens/s" if req.training else "tokens/s"
         if req.min_tps:
-            targets.append(f"≥ {req.min_tps:g} tokens/s")
+            targets.append(f"≥ {req.min_tps:g} {unit}")
         if req.budget is not None:
             targets.append(f"budget {req.budget} {rec.currency}")
         if req.max_watts is not None:
@@ -132,7 +133,7 @@ class Command(BaseCommand):
             for trade in rec.trade_offs:
                 build = trade.build
                 total = f"{build.total:,.2f}" if build.total is not None else "?"
-                out(f"  {trade.label}: {build.title}, {total}, {build.tokens_per_s:.1f} tokens/s")
+                out(f"  {trade.label}: {build.title}, {total}, {build.tokens_per_s:.1f} {unit}")
                 out(f"    parts: {build.key}")
         if rec.relax:
             out("")
@@ -153,13 +154,30 @@ class Command(BaseCommand):
             f"{run['dataset_tokens']:,} tokens{assumed}"
         )
 
+    def _training(self, build: Build) -> None:
+        """A fine-tuning build's figures: training speed, memory per GPU, the software."""
+        from configurator.templatetags.rig_extras import TRAINING_ENGINES
+
+        est = build.estimate
+        train = est.training
+        self.stdout.write(
+            f"    training {_tps(train.tokens_per_s)} tokens/s ({train.mode} fine-tuning), "
+            f"{train.per_gpu_gb:.1f} GB per GPU on {train.gpus} GPU(s), "
+            f"{train.trainable_params_b:.3g} B parameters trained"
+            + (", gradient checkpointing on" if train.gradient_checkpointing else "")
+        )
+        self.stdout.write(f"    runs with {TRAINING_ENGINES.get(train.mode, 'Transformers')}")
+        self._run(est)
+
     def _build(self, build: Build, detail: bool = False) -> None:
         out = self.stdout.write
         est = build.estimate
         total = f"{build.total:,.2f} {build.currency}" if build.total is not None else "unpriced"
         rank = f"#{build.rank} " if build.rank else ""
         out(f"{rank}{build.title} — {total}")
-        if est is not None:
+        if est is not None and est.training is not None:
+            self._training(build)
+        elif est is not None:
             low, high = est.decode_range
             spec = est.spec_decode
             if spec and est.decode_tokens_per_s > 0:

@@ -44,25 +44,26 @@ class Command(BaseCommand):
         out = self.stdout.write
         have = ", ".join(f"{h['qty']} × {h['name']}" for h in result["have"])
         out(f"You own: {have}")
-        out(f"Target: {result['model_name']} at {result['quant']}, {result['min_tps']:g} tokens/s")
+        training = result["mode"] != "inference"
+        unit = "training tokens/s" if training else "tokens/s"
+        speed = "tokens_per_s" if training else "decode_tokens_per_s"
+        what = f" ({result['mode']} fine-tuning)" if training else ""
+        out(
+            f"Target: {result['model_name']} at {result['quant']}, {result['min_tps']:g} "
+            f"{unit}{what}"
+        )
         current = result["current"]
         if current and current["meets_targets"]:
             out("What you own already meets the target.")
         elif current:
-            now = (
-                f"{current['decode_tokens_per_s']:.1f} tokens/s"
-                if current["fits"]
-                else "the model does not fit"
-            )
-            out(f"Now: {now}; " + "; ".join(current["shortfalls"] + current["violations"]))
+            now = f"{current[speed]:.1f} {unit}" if current["fits"] else "the model does not fit"
+            notes = [m.rstrip(". ") for m in current["shortfalls"] + current["violations"]]
+            out(f"Now: {now}; " + "; ".join(notes) + ".")
         out("")
         if not result["upgrades"]:
             out("No upgrade in the catalogue reaches the target.")
         for i, u in enumerate(result["upgrades"], 1):
             added = ", ".join(f"{a['qty']} × {a['name']}" for a in u["added"])
-            out(
-                f"{i:>2}. {u['price_text']:>10}  {u['decode_tokens_per_s']:6.1f} tok/s  "
-                f"{u['kind']}: add {added}"
-            )
+            out(f"{i:>2}. {u['price_text']:>10}  {u[speed]:6.1f} {unit}  {u['kind']}: add {added}")
         out("")
         out(f"{result['considered']} upgrades considered in {result['elapsed_ms']:.0f} ms.")
