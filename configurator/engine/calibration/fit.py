@@ -588,7 +588,9 @@ def quantile(values: Sequence[float], q: float) -> float:
 
 
 def error_bands(outcomes: Sequence[Outcome]) -> dict[str, tuple[float, float]]:
-    """Per metric, the 10th and 90th percentiles of measured ÷ held-out prediction."""
+    """Per metric, the 10th and 90th percentiles of measured ÷ held-out prediction,
+    widened where needed to hold the prediction itself (a metric with few rows, all
+    measured above their prediction, would otherwise give a range beside the estimate)."""
     bands = {}
     for metric in METRICS:
         ratios = [
@@ -598,7 +600,7 @@ def error_bands(outcomes: Sequence[Outcome]) -> dict[str, tuple[float, float]]:
         ]
         if ratios:
             bands[metric] = (
-                quantile(ratios, BAND_QUANTILES[0]),
-                quantile(ratios, BAND_QUANTILES[1]),
+                min(quantile(ratios, BAND_QUANTILES[0]), 1.0),
+                max(quantile(ratios, BAND_QUANTILES[1]), 1.0),
             )
     return bands
