@@ -490,6 +490,55 @@ def _host_part(
     return max(t_memory, flops / rate), streamed
 
 
+@dataclass(frozen=True)
+class _PromptWork:
+    """What one prompt asks of each layer, before any pool is chosen: forward passes
+    (``engine.activation_tokens`` tokens each), attention and dense FLOPs per layer (the
+    dense ones include attention), routed-expert FLOPs per layer (divided by the small
+    matmuls' efficiency) and the expert bytes one pass reads per layer."""
+
+    passes: int
+    pass_tokens: int
+    attention: float
+    dense_flops: float
+    expert_flops: float
+    expert_read: float
+    quantized: bool
+
+
+def _prompt_work(
+    parts: ModelParts,
+    engine: EngineProfile,
+    constants: Constants,
+    prompt_tokens: int,
+    bits_per_weight: float,
+    depth_tokens: int,
+) -> _PromptWork:
+    model = parts.model
+    pass_tokens = min(prompt_tokens, engine.activation_tokens)
+    attention = (
+        4.0
+        * prompt_tokens
+        * model.prefill_attended_tokens(depth_tokens, prompt_tokens)
+        * model.attention_heads
+        * model.head_dim
+    )
+    expert_rows = pass_tokens * parts.expert_fraction_per_token
+    expert_eff = expert_matmul_efficiency(expert_rows, engine, constants)
+    expert_flops = (
+        2.0 * prompt_tokens * parts.expert_layer_params * parts.expert_fraction_per_token
+    ) / expert_eff
+    return _PromptWork(
+        passes=math.ceil(prompt_tokens / engine.activation_tokens),
+        pass_tokens=pass_tokens,
+        attention=attention,
+        dense_flops=2.0 * prompt_tokens * parts.dense_layer_params + attention,
+        expert_flops=expert_flops,
+        expert_read=parts.expert_layer_bytes * parts.expert_read_fraction(pass_tokens),
+        quantized=bits_per_weight < 15.5,
+    )
+
+
 def prefill(
     placement: Placement,
     parts: ModelParts,
@@ -514,79 +563,91 @@ def prefill(
     offloads them (:func:`host_offload`; PCIe-bound, :func:`offload_seconds`), else by
     the CPU; the two parts of a host pool add. Seconds.
     """
-    model = parts.model
-    passes = math.ceil(prompt_tokens / engine.activation_tokens)
-    pass_tokens = min(prompt_tokens, engine.activation_tokens)
-    attention = (
-        4.0
-        * prompt_tokens
-        * model.prefill_attended_tokens(depth_tokens, prompt_tokens)
-        * model.attention_heads
-        * model.head_dim
-    )
-    quantized = bits_per_weight < 15.5
-    dense_flops = 2.0 * prompt_tokens * parts.dense_layer_params + attention
-    expert_rows = pass_tokens * parts.expert_fraction_per_token
-    expert_eff = expert_matmul_efficiency(expert_rows, engine, constants)
-    expert_flops = (
-        2.0 * prompt_tokens * parts.expert_layer_params * parts.expert_fraction_per_token
-    ) / expert_eff
-    expert_read = parts.expert_layer_bytes * parts.expert_read_fraction(pass_tokens)
+    work = _prompt_work(parts, engine, constants, prompt_tokens, bits_per_weight, depth_tokens)
     gpu_slots = [s for s in placement.slots if s.kind == "gpu"]
-    offload_dense, offload_experts = host_offload(gpu_slots, engine, parts, pass_tokens)
+    offload = host_offload(gpu_slots, engine, parts, work.pass_tokens)
     times = []
     for slot in _pools(placement):
-        dense_w = passes * slot.dense_layers * parts.dense_layer_bytes
-        expert_w = passes * slot.expert_layers * expert_read
-        dense_f = slot.dense_layers * dense_flops
-        expert_f = slot.expert_layers * expert_flops
-        if slot.kind == "cpu" and (offload_dense or offload_experts):
-            # Host-held weights copied to the first GPU for every forward pass and
-            # multiplied there; what is not copied is computed by the CPU.
-            first = gpu_slots[0]
-            assert first.gpu is not None
-            copied_w = (
-                passes
-                * slot.expert_layers
-                * copied_expert_bytes(parts, engine, constants, pass_tokens)
+        if slot.kind == "cpu" and any(offload):
+            times.append(
+                _host_pool_prefill(slot, gpu_slots[0], work, offload, parts, engine, constants)
             )
-            moved_w = (dense_w if offload_dense else 0.0) + (copied_w if offload_experts else 0.0)
-            moved_f = (dense_f if offload_dense else 0.0) + (expert_f if offload_experts else 0.0)
-            share = host_copy_efficiency(engine, constants)
-            t_link, t_gpu = offload_seconds(
-                slot, first, moved_w, moved_f, engine, constants, quantized, passes, share
-            )
-            host_w = (0.0 if offload_dense else dense_w) + (0.0 if offload_experts else expert_w)
-            host_f = (0.0 if offload_dense else dense_f) + (0.0 if offload_experts else expert_f)
-            t_host, streamed = _host_part(
-                slot, host_w, host_f, engine, constants, quantized, passes, parts.weight_type
-            )
-            weights = dense_w + expert_w
-            # The scheduler copies a split's weights, then computes it: the copies do not
-            # overlap the GPU's work (llama.cpp issue 25859, PR 28414).
-            seconds = t_link + t_gpu + t_host
-            compute_bound = t_gpu >= t_link
         else:
-            weights = dense_w + expert_w
-            t_memory, streamed = _read_seconds(slot, weights, 0.0, constants, passes=passes)
-            rate = _prefill_rate(slot, engine, constants, quantized, parts.weight_type)
-            attention_f = slot.dense_layers * attention
-            t_compute = (dense_f - attention_f + expert_f) / rate + attention_f / _attention_rate(
-                slot, engine, constants
-            )
-            seconds = max(t_memory, t_compute)
-            compute_bound = t_compute >= t_memory
-        times.append(SlotTime(slot.label, slot.kind, seconds, weights, compute_bound, streamed))
-    sync = 0.0
-    if placement.tensor_parallel > 1:
-        gpu_times = [t.seconds for t in times if t.kind == "gpu" and t.label != UNPLACED]
-        rest = [t.seconds for t in times if t.kind != "gpu" or t.label == UNPLACED]
-        message = pass_tokens * model.hidden_size * 2.0
-        per_layer = _sync_per_layer_s(placement, engine, message, constants)
-        sync = passes * _synced_layers(placement) * per_layer
-        total = max(gpu_times, default=0.0) + sum(rest)
-        parallel = True
-    else:
-        total = sum(t.seconds for t in times)
-        parallel = False
-    return StepTime(total + sync, tuple(times), sync, 0.0, parallel)
+            times.append(_pool_prefill(slot, work, parts, engine, constants))
+    return _prefill_total(placement, times, work, engine, constants, parts.model.hidden_size)
+
+
+def _pool_prefill(
+    slot: Slot, work: _PromptWork, parts: ModelParts, engine: EngineProfile, constants: Constants
+) -> SlotTime:
+    """A pool that multiplies its own layers: the slower of reading its weights once per
+    pass and its compute (weights at the pool's prefill rate, attention at its FP16 rate)."""
+    weights = work.passes * (
+        slot.dense_layers * parts.dense_layer_bytes + slot.expert_layers * work.expert_read
+    )
+    t_memory, streamed = _read_seconds(slot, weights, 0.0, constants, passes=work.passes)
+    rate = _prefill_rate(slot, engine, constants, work.quantized, parts.weight_type)
+    attention_f = slot.dense_layers * work.attention
+    weight_f = slot.dense_layers * work.dense_flops - attention_f
+    weight_f += slot.expert_layers * work.expert_flops
+    t_compute = weight_f / rate + attention_f / _attention_rate(slot, engine, constants)
+    return SlotTime(
+        slot.label, slot.kind, max(t_memory, t_compute), weights, t_compute >= t_memory, streamed
+    )
+
+
+def _host_pool_prefill(
+    slot: Slot,
+    first: Slot,
+    work: _PromptWork,
+    offload: tuple[bool, bool],
+    parts: ModelParts,
+    engine: EngineProfile,
+    constants: Constants,
+) -> SlotTime:
+    """A host pool beside GPUs: the weights the engine offloads (dense, routed experts)
+    are copied to the first GPU for every forward pass and multiplied there, the rest
+    computed by the CPU. The scheduler copies a split's weights, then computes it: the
+    copies do not overlap the GPU's work (llama.cpp issue 25859, PR 28414)."""
+    assert first.gpu is not None
+    offload_dense, offload_experts = offload
+    dense_w = work.passes * slot.dense_layers * parts.dense_layer_bytes
+    expert_w = work.passes * slot.expert_layers * work.expert_read
+    dense_f = slot.dense_layers * work.dense_flops
+    expert_f = slot.expert_layers * work.expert_flops
+    copied = copied_expert_bytes(parts, engine, constants, work.pass_tokens)
+    copied_w = work.passes * slot.expert_layers * copied
+    moved_w = (dense_w if offload_dense else 0.0) + (copied_w if offload_experts else 0.0)
+    moved_f = (dense_f if offload_dense else 0.0) + (expert_f if offload_experts else 0.0)
+    share = host_copy_efficiency(engine, constants)
+    t_link, t_gpu = offload_seconds(
+        slot, first, moved_w, moved_f, engine, constants, work.quantized, work.passes, share
+    )
+    host_w = (0.0 if offload_dense else dense_w) + (0.0 if offload_experts else expert_w)
+    host_f = (0.0 if offload_dense else dense_f) + (0.0 if offload_experts else expert_f)
+    t_host, streamed = _host_part(
+        slot, host_w, host_f, engine, constants, work.quantized, work.passes, parts.weight_type
+    )
+    seconds = t_link + t_gpu + t_host
+    return SlotTime(slot.label, slot.kind, seconds, dense_w + expert_w, t_gpu >= t_link, streamed)
+
+
+def _prefill_total(
+    placement: Placement,
+    times: list[SlotTime],
+    work: _PromptWork,
+    engine: EngineProfile,
+    constants: Constants,
+    hidden_size: int,
+) -> StepTime:
+    """The prompt's time from its pools': tensor-parallel GPUs work side by side and
+    synchronise per layer and pass; other pools (and unplaced layers) take turns."""
+    if placement.tensor_parallel <= 1:
+        return StepTime(sum(t.seconds for t in times), tuple(times), 0.0, 0.0, False)
+    gpu_times = [t.seconds for t in times if t.kind == "gpu" and t.label != UNPLACED]
+    rest = [t.seconds for t in times if t.kind != "gpu" or t.label == UNPLACED]
+    message = work.pass_tokens * hidden_size * 2.0
+    per_layer = _sync_per_layer_s(placement, engine, message, constants)
+    sync = work.passes * _synced_layers(placement) * per_layer
+    total = max(gpu_times, default=0.0) + sum(rest)
+    return StepTime(total + sync, tuple(times), sync, 0.0, True)
