@@ -274,6 +274,24 @@ def _sync_per_layer_s(
     return 2 * collectives.allreduce_seconds(placement, engine, message_bytes, constants)
 
 
+@dataclass(frozen=True)
+class _DecodeWork:
+    """What one decode step asks of each layer: bytes of routed experts read, KV bytes
+    per sequence, and FLOPs of the dense part, the routed experts and the output head."""
+
+    batch: int
+    kv_layer: float
+    expert_read: float
+    dense_flops: float
+    expert_flops: float
+    head_flops: float
+    bits_per_weight: float
+
+    @property
+    def quantized(self) -> bool:
+        return self.bits_per_weight < 15.5
+
+
 def decode_step(
     placement: Placement,
     parts: ModelParts,
@@ -288,71 +306,90 @@ def decode_step(
     """Time of one decode step for ``batch`` sequences whose KV caches hold
     ``depth_tokens`` tokens, each processing ``tokens_per_sequence`` tokens (more than one
     when verifying speculated tokens: weights and KV are read once, the matrix work grows)."""
-    model = parts.model
     tokens = batch * tokens_per_sequence
-    kv_layer = memory.kv_bytes_per_layer(model, depth_tokens, kv_cache_bits)
-    expert_read = parts.expert_layer_bytes * parts.expert_read_fraction(tokens)
-    expert_flops = 2.0 * tokens * parts.expert_layer_params * parts.expert_fraction_per_token
-    dense_flops = 2.0 * tokens * parts.dense_layer_params
-    head_flops = 2.0 * tokens * parts.head_params
-    quantized = bits_per_weight < 15.5
-    times = []
+    work = _DecodeWork(
+        batch=batch,
+        kv_layer=memory.kv_bytes_per_layer(parts.model, depth_tokens, kv_cache_bits),
+        expert_read=parts.expert_layer_bytes * parts.expert_read_fraction(tokens),
+        dense_flops=2.0 * tokens * parts.dense_layer_params,
+        expert_flops=2.0 * tokens * parts.expert_layer_params * parts.expert_fraction_per_token,
+        head_flops=2.0 * tokens * parts.head_params,
+        bits_per_weight=bits_per_weight,
+    )
     pools = _pools(placement)
-    for slot in pools:
-        weights = (
-            slot.dense_layers * parts.dense_layer_bytes
-            + slot.expert_layers * expert_read
-            + slot.head_share * parts.head_bytes
-        )
-        kv = batch * slot.kv_layers * kv_layer
-        t_read, streamed = _read_seconds(slot, weights, kv, constants, engine)
-        t_unpack = unpack_seconds(slot, weights, bits_per_weight, constants) if quantized else 0.0
-        flops = (
-            slot.dense_layers * dense_flops
-            + slot.expert_layers * expert_flops
-            + slot.head_share * head_flops
-        )
-        rate = effective_flops(slot, constants)
-        if slot.kind != "cpu":
-            # Tensor cores waste most of a tile on the few rows of a decode batch.
-            rate *= constants["decode_compute_efficiency"]
-        t_compute = max(t_unpack, flops / rate)
-        exposed = unpack_overlap_seconds(t_read, t_unpack, constants)
-        times.append(
-            SlotTime(
-                slot.label,
-                slot.kind,
-                max(t_read, t_compute) + exposed,
-                weights + kv,
-                t_compute > t_read,
-                streamed,
-            )
-        )
-    overhead = step_overhead_s(engine, constants, batch)
-    sync = 0.0
-    if placement.tensor_parallel > 1:
-        gpu_times = [t.seconds for t in times if t.kind == "gpu" and t.label != UNPLACED]
-        rest = [t.seconds for t in times if t.kind != "gpu" or t.label == UNPLACED]
-        # Each GPU holds a 1/n share of every sharded layer but runs all its kernels:
-        # the layers' fixed costs are paid once, side by side.
-        sharded = [s for s in pools if s.kind == "gpu" and s.label != UNPLACED]
-        overhead += placement.tensor_parallel * max(
-            (pool_overhead_s(s, parts, engine, constants) for s in sharded), default=0.0
-        )
-        overhead += sum(
-            pool_overhead_s(s, parts, engine, constants)
-            for s in pools
-            if s.kind != "gpu" or s.label == UNPLACED
-        )
-        message = batch * model.hidden_size * 2.0
-        sync = _synced_layers(placement) * _sync_per_layer_s(placement, engine, message, constants)
-        total = max(gpu_times, default=0.0) + sum(rest)
-        parallel = True
-    else:
+    times = [_pool_decode(slot, work, parts, engine, constants) for slot in pools]
+    return _decode_total(placement, pools, times, work, parts, engine, constants)
+
+
+def _pool_decode(
+    slot: Slot, work: _DecodeWork, parts: ModelParts, engine: EngineProfile, constants: Constants
+) -> SlotTime:
+    """One pool's share of a decode step: reading its weights and KV cache, against its
+    matrix work (and the unpacking of quantized weights, partly hidden under the reads)."""
+    weights = (
+        slot.dense_layers * parts.dense_layer_bytes
+        + slot.expert_layers * work.expert_read
+        + slot.head_share * parts.head_bytes
+    )
+    kv = work.batch * slot.kv_layers * work.kv_layer
+    t_read, streamed = _read_seconds(slot, weights, kv, constants, engine)
+    t_unpack = (
+        unpack_seconds(slot, weights, work.bits_per_weight, constants) if work.quantized else 0.0
+    )
+    flops = (
+        slot.dense_layers * work.dense_flops
+        + slot.expert_layers * work.expert_flops
+        + slot.head_share * work.head_flops
+    )
+    rate = effective_flops(slot, constants)
+    if slot.kind != "cpu":
+        # Tensor cores waste most of a tile on the few rows of a decode batch.
+        rate *= constants["decode_compute_efficiency"]
+    t_compute = max(t_unpack, flops / rate)
+    exposed = unpack_overlap_seconds(t_read, t_unpack, constants)
+    return SlotTime(
+        slot.label,
+        slot.kind,
+        max(t_read, t_compute) + exposed,
+        weights + kv,
+        t_compute > t_read,
+        streamed,
+    )
+
+
+def _decode_total(
+    placement: Placement,
+    pools: list[Slot],
+    times: list[SlotTime],
+    work: _DecodeWork,
+    parts: ModelParts,
+    engine: EngineProfile,
+    constants: Constants,
+) -> StepTime:
+    """The step's time from its pools', plus the engine's fixed costs per step and per
+    layer, and under tensor parallelism the per-layer synchronisation."""
+    overhead = step_overhead_s(engine, constants, work.batch)
+    if placement.tensor_parallel <= 1:
         overhead += sum(pool_overhead_s(s, parts, engine, constants) for s in pools)
         total = sum(t.seconds for t in times)
-        parallel = False
-    return StepTime(total + sync + overhead, tuple(times), sync, overhead, parallel)
+        return StepTime(total + overhead, tuple(times), 0.0, overhead, False)
+    gpu_times = [t.seconds for t in times if t.kind == "gpu" and t.label != UNPLACED]
+    rest = [t.seconds for t in times if t.kind != "gpu" or t.label == UNPLACED]
+    # Each GPU holds a 1/n share of every sharded layer but runs all its kernels: the
+    # layers' fixed costs are paid once, side by side.
+    sharded = [s for s in pools if s.kind == "gpu" and s.label != UNPLACED]
+    overhead += placement.tensor_parallel * max(
+        (pool_overhead_s(s, parts, engine, constants) for s in sharded), default=0.0
+    )
+    overhead += sum(
+        pool_overhead_s(s, parts, engine, constants)
+        for s in pools
+        if s.kind != "gpu" or s.label == UNPLACED
+    )
+    message = work.batch * parts.model.hidden_size * 2.0
+    sync = _synced_layers(placement) * _sync_per_layer_s(placement, engine, message, constants)
+    total = max(gpu_times, default=0.0) + sum(rest)
+    return StepTime(total + sync + overhead, tuple(times), sync, overhead, True)
 
 
 def engine_prefill_speedup(slot: Slot, engine: EngineProfile, constants: Constants) -> float:
