@@ -585,69 +585,27 @@ def _place_layers(
     vram = [g.capacity_bytes for g in gpus]
     embedding_on_host = engine.input_embedding_on_host and host_ok
     is_moe = sizes.expert > 0
-    forced = gpu_layers is not None or cpu_moe_layers is not None
-    last = len(gpus) - 1
-
-    def free(i: int, head: bool) -> float:
-        cap = gpus[i].capacity_bytes * engine.gpu_memory_utilization
-        used = sizes.runtime + (sizes.buffer_out if head else sizes.buffer)
-        used += sizes.head if head else 0.0
-        if i == 0 and not embedding_on_host and not (sizes.tied and head):
-            used += sizes.embedding
-        return max(cap - used, 0.0)
-
-    if forced:
-        wanted = sizes.layers + 1 if gpu_layers is None else gpu_layers
-        n = min(max(wanted, 0), sizes.layers)
-        head_on_gpu = wanted > sizes.layers or not host_ok
-        counts = _proportional(n, vram, [n] * len(gpus))
-        moe_host = min(cpu_moe_layers or 0, n) if (is_moe and host_ok) else 0
-        experts = _take_from_front(counts, moe_host)
-    else:
-        head_on_gpu = True
-        limits = [math.floor(free(i, i == last) / sizes.full) for i in range(len(gpus))]
-        if sum(limits) >= sizes.layers:
-            counts = _proportional(sizes.layers, vram, limits)
-            experts = list(counts)
-        elif is_moe and host_ok and _dense_fit(sizes, free, len(gpus), last) >= sizes.layers:
-            # Keep attention and KV of every layer on the GPUs, experts where they fit.
-            dense_limits = [
-                math.floor(free(i, i == last) / (sizes.dense + sizes.kv)) for i in range(len(gpus))
-            ]
-            counts = _proportional(sizes.layers, vram, dense_limits)
-            experts = []
-            for i, count in enumerate(counts):
-                spare = free(i, i == last) - count * (sizes.dense + sizes.kv)
-                experts.append(min(count, max(math.floor(spare / sizes.expert), 0)))
-        else:
-            head_on_gpu = not host_ok
-            limits = [
-                math.floor(free(i, head_on_gpu and i == last) / sizes.full)
-                for i in range(len(gpus))
-            ]
-            counts = [min(limit, sizes.layers) for limit in limits]
-            excess = sum(counts) - sizes.layers
-            for i in reversed(range(len(counts))):
-                cut = min(counts[i], max(excess, 0))
-                counts[i] -= cut
-                excess -= cut
-            experts = list(counts)
-    gpu_slots = []
-    for i, gpu in enumerate(gpus):
-        head = head_on_gpu and i == last
-        embedding = 1.0 if (i == 0 and not embedding_on_host) else 0.0
-        gpu_slots.append(
-            _gpu_slot(
-                gpu,
-                i,
-                engine,
-                sizes,
-                float(counts[i]),
-                float(experts[i]),
-                1.0 if head else 0.0,
-                embedding,
-            )
+    if gpu_layers is not None or cpu_moe_layers is not None:
+        counts, experts, head_on_gpu = _forced_counts(
+            sizes, vram, gpu_layers, cpu_moe_layers, host_ok, is_moe
         )
+    else:
+        free = _free_bytes(gpus, sizes, engine, embedding_on_host)
+        counts, experts, head_on_gpu = _fitted_counts(sizes, vram, free, host_ok, is_moe)
+    last = len(gpus) - 1
+    gpu_slots = [
+        _gpu_slot(
+            gpu,
+            i,
+            engine,
+            sizes,
+            float(counts[i]),
+            float(experts[i]),
+            1.0 if (head_on_gpu and i == last) else 0.0,
+            1.0 if (i == 0 and not embedding_on_host) else 0.0,
+        )
+        for i, gpu in enumerate(gpus)
+    ]
     host_layers = float(sizes.layers - sum(counts))
     host_expert_layers = float(sum(counts) - sum(experts))
     return _assemble(
@@ -665,6 +623,72 @@ def _place_layers(
         1,
         _link(gpus),
     )
+
+
+def _free_bytes(gpus: list, sizes: _Sizes, engine: EngineProfile, embedding_on_host: bool):
+    """``free(i, head)``: bytes GPU ``i`` has for layers once the runtime, its compute
+    buffer, the output head (when it holds it) and the input embedding (GPU 0, unless it
+    stays on the host or is tied to a head held elsewhere) are in."""
+
+    def free(i: int, head: bool) -> float:
+        cap = gpus[i].capacity_bytes * engine.gpu_memory_utilization
+        used = sizes.runtime + (sizes.buffer_out if head else sizes.buffer)
+        used += sizes.head if head else 0.0
+        if i == 0 and not embedding_on_host and not (sizes.tied and head):
+            used += sizes.embedding
+        return max(cap - used, 0.0)
+
+    return free
+
+
+def _forced_counts(
+    sizes: _Sizes,
+    vram: list[float],
+    gpu_layers: int | None,
+    cpu_moe_layers: int | None,
+    host_ok: bool,
+    is_moe: bool,
+) -> tuple[list[int], list[int], bool]:
+    """Layers and expert blocks per GPU, and whether the head is on a GPU, as ``-ngl``
+    and ``--n-cpu-moe`` ask (layers spread by VRAM; the first layers' experts to RAM)."""
+    wanted = sizes.layers + 1 if gpu_layers is None else gpu_layers
+    n = min(max(wanted, 0), sizes.layers)
+    head_on_gpu = wanted > sizes.layers or not host_ok
+    counts = _proportional(n, vram, [n] * len(vram))
+    moe_host = min(cpu_moe_layers or 0, n) if (is_moe and host_ok) else 0
+    return counts, _take_from_front(counts, moe_host), head_on_gpu
+
+
+def _fitted_counts(
+    sizes: _Sizes, vram: list[float], free, host_ok: bool, is_moe: bool
+) -> tuple[list[int], list[int], bool]:
+    """Layers and expert blocks per GPU, and whether the head is on a GPU, as the engine
+    fits them: every layer on the GPUs when they hold them; for a MoE model that does not
+    fit, attention and KV of every layer on the GPUs with the experts where they fit;
+    else as many whole layers as fit, the rest (and the head) on the host."""
+    count, last = len(vram), len(vram) - 1
+    limits = [math.floor(free(i, i == last) / sizes.full) for i in range(count)]
+    if sum(limits) >= sizes.layers:
+        counts = _proportional(sizes.layers, vram, limits)
+        return counts, list(counts), True
+    if is_moe and host_ok and _dense_fit(sizes, free, count, last) >= sizes.layers:
+        dense = sizes.dense + sizes.kv
+        dense_limits = [math.floor(free(i, i == last) / dense) for i in range(count)]
+        counts = _proportional(sizes.layers, vram, dense_limits)
+        experts = []
+        for i, layers in enumerate(counts):
+            spare = free(i, i == last) - layers * dense
+            experts.append(min(layers, max(math.floor(spare / sizes.expert), 0)))
+        return counts, experts, True
+    head_on_gpu = not host_ok
+    limits = [math.floor(free(i, head_on_gpu and i == last) / sizes.full) for i in range(count)]
+    counts = [min(limit, sizes.layers) for limit in limits]
+    excess = sum(counts) - sizes.layers
+    for i in reversed(range(len(counts))):
+        cut = min(counts[i], max(excess, 0))
+        counts[i] -= cut
+        excess -= cut
+    return counts, list(counts), head_on_gpu
 
 
 def _dense_fit(sizes: _Sizes, free, count: int, last: int) -> int:
