@@ -238,36 +238,17 @@ def _measurement(item: dict[str, Any], constants: Constants) -> Measurement:
         needs_bandwidth=metric != "train_peak_memory",
     )
     workload = _workload(item, metric)
-    name = str(item["engine"])
-    framework = ""
-    if metric.startswith("train_") or name.strip().lower() in TRAINING_ENGINES:
-        framework = training_framework((item.get("training") or {}).get("framework") or name)
-        engine = engine_profile("transformers")
-    else:
-        engine = _as_run(engine_profile(name), (item.get("placement") or {}).get("flags"))
+    engine, framework = _row_engine(item, metric)
     layout = item.get("placement") or {}
-    engine = _as_dated(engine, layout.get("flags"), str(item.get("date") or ""))
     gpu_layers, cpu_moe, split = _layout(layout, machine, model)
     backend = item.get("backend")
     accelerator_backend = backend if backend in engine.backends and backend != "CPU" else None
     parts = model_parts(model, quant)
     placement = place(
-        machine,
-        model,
-        quant,
-        workload,
-        engine,
-        constants,
-        split,
-        gpu_layers,
-        cpu_moe,
-        parts,
+        machine, model, quant, workload, engine, constants, split, gpu_layers, cpu_moe, parts,
         backend=accelerator_backend if (machine.gpus or machine.unified) else None,
-    )
-    value = item.get("value") if metric in ("power", "train_peak_memory") else None
-    value = value if value is not None else item.get("tokens_per_s")
-    if not value:
-        raise SkipRow("no measured value")
+    )  # fmt: skip
+    value = _measured_value(item, metric)
     spec = item.get("spec") if metric == "spec_decode" else None
     return Measurement(
         id=str(item["id"]),
@@ -297,6 +278,29 @@ def _measurement(item: dict[str, Any], constants: Constants) -> Measurement:
             float(item["baseline_tokens_per_s"]) if item.get("baseline_tokens_per_s") else None
         ),
     )
+
+
+def _row_engine(item: dict[str, Any], metric: str) -> tuple[EngineProfile, str]:
+    """The engine as the row ran it (its flags, its date) and, for a fine-tuning row,
+    the framework (the Transformers profile computes for every framework)."""
+    name = str(item["engine"])
+    flags = (item.get("placement") or {}).get("flags")
+    framework = ""
+    if metric.startswith("train_") or name.strip().lower() in TRAINING_ENGINES:
+        framework = training_framework((item.get("training") or {}).get("framework") or name)
+        engine = engine_profile("transformers")
+    else:
+        engine = _as_run(engine_profile(name), flags)
+    return _as_dated(engine, flags, str(item.get("date") or "")), framework
+
+
+def _measured_value(item: dict[str, Any], metric: str) -> float:
+    """The row's number: ``value`` for power and peak memory, else ``tokens_per_s``."""
+    value = item.get("value") if metric in ("power", "train_peak_memory") else None
+    value = value if value is not None else item.get("tokens_per_s")
+    if not value:
+        raise SkipRow("no measured value")
+    return value
 
 
 def _workload(item: dict[str, Any], metric: str) -> Workload:
