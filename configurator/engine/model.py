@@ -106,6 +106,13 @@ class ModelArch:
     extended_context: int | None = None
 
     def __post_init__(self) -> None:
+        self._check_sizes()
+        self._check_experts()
+        self._check_attention()
+        self._check_hybrid_and_extras()
+
+    def _check_sizes(self) -> None:
+        """Name, parameter counts and the transformer dimensions."""
         checks.text("model.name", self.name)
         checks.number("model.total_params_b", self.total_params_b, 0.001, 100_000)
         checks.number("model.active_params_b", self.active_params_b, 0.001, 100_000)
@@ -122,6 +129,9 @@ class ModelArch:
         checks.integer("model.vocab_size", self.vocab_size, 1, 10_000_000)
         if self.intermediate_size is not None:
             checks.integer("model.intermediate_size", self.intermediate_size, 1, 10_000_000)
+
+    def _check_experts(self) -> None:
+        """Mixture-of-experts counts and dense-first layers."""
         checks.integer("model.experts_total", self.experts_total, 0, 100_000)
         checks.integer(
             "model.experts_per_token", self.experts_per_token, 0, max(self.experts_total, 0)
@@ -133,6 +143,9 @@ class ModelArch:
             )
         checks.integer("model.shared_experts", self.shared_experts, 0, 1_000)
         checks.integer("model.dense_layers", self.dense_layers, 0, self.layers)
+
+    def _check_attention(self) -> None:
+        """MLA ranks, sliding windows and context lengths."""
         if self.kv_lora_rank is not None:
             checks.integer("model.kv_lora_rank", self.kv_lora_rank, 1, 100_000)
         if self.qk_rope_head_dim is not None:
@@ -147,6 +160,9 @@ class ModelArch:
             checks.integer("model.max_context", self.max_context, 1, 100_000_000)
         if self.extended_context is not None:
             checks.integer("model.extended_context", self.extended_context, 1, 100_000_000)
+
+    def _check_hybrid_and_extras(self) -> None:
+        """Linear-attention layout, recurrent state, sparse attention, MTP and vision."""
         checks.choice(
             "model.linear_attention_kind", self.linear_attention_kind, LINEAR_ATTENTION_KINDS
         )
