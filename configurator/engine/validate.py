@@ -255,6 +255,68 @@ def _time_outcomes(outcomes: Sequence[Outcome], time_split: dict[str, float]) ->
     ]
 
 
+def _views(
+    outcomes: Sequence[Outcome], time_split: dict[str, float], rows: int, skipped: int
+) -> dict[str, dict]:
+    """The summary views (in sample; with held-out predictions, leave one source out and
+    the time split), printed as they are made."""
+    views: dict[str, dict] = {"in_sample": summarise(outcomes, held_out=False)}
+    _print_summary(f"In sample ({rows} rows, {skipped} skipped)", views["in_sample"])
+    if not any(o.held_out is not None for o in outcomes):
+        return views
+    views["leave_one_source_out"] = summarise(outcomes, held_out=True)
+    _print_summary(
+        "Leave one source out (each refit from the defaults)", views["leave_one_source_out"]
+    )
+    sources, unmoved = unmoved_sources(outcomes)
+    print(
+        f"  ({len(unmoved)} held-out rows equal their in-sample prediction; "
+        f"{len(sources)} sources whose refit left every one of their rows unchanged)"
+    )
+    views["time_split"] = summarise(_time_outcomes(outcomes, time_split), held_out=True)
+    _print_summary(
+        f"Time split (refit from the defaults on rows up to {SPLIT_YEAR}, predict later rows)",
+        views["time_split"],
+    )
+    return views
+
+
+def _print_constants(constants: Constants, refitted: bool) -> None:
+    print("\nConstants" + (" (refitted)" if refitted else ""))
+    for name, value in sorted(constants.values.items()):
+        state = (
+            "fitted"
+            if name in constants.fitted
+            else ("fixed: " + NOT_FITTED[name] if name in NOT_FITTED else "default")
+        )
+        print(f"  {name:42} {value:10.4g}   {state}")
+
+
+def _store_constants(
+    constants: Constants,
+    bands: dict[str, tuple[float, float]],
+    rows: Sequence[Measurement],
+    skipped: list[tuple[str, str]],
+    views: dict[str, dict],
+) -> None:
+    """Write constants.json: the values, the error bands (this run's where it has them)
+    and the validation summary."""
+    result = Constants(
+        constants.values, constants.fixed, {**constants.error_bands, **bands}, constants.fitted
+    )
+    data = result.to_json()
+    data["validation"] = {
+        "rows": len(rows),
+        "skipped": len(skipped),
+        "sources": len({row.source_key for row in rows}),
+        **views,
+    }
+    with CONSTANTS_PATH.open("w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")
+    print(f"\nWrote {CONSTANTS_PATH}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -284,50 +346,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_rows(outcomes)
         for row_id, reason in skipped:
             print(f"{row_id:22} skipped: {reason}")
-    views: dict[str, dict] = {"in_sample": summarise(outcomes, held_out=False)}
-    _print_summary(f"In sample ({len(rows)} rows, {len(skipped)} skipped)", views["in_sample"])
-    if held:
-        views["leave_one_source_out"] = summarise(outcomes, held_out=True)
-        _print_summary(
-            "Leave one source out (each refit from the defaults)", views["leave_one_source_out"]
-        )
-        sources, unmoved = unmoved_sources(outcomes)
-        print(
-            f"  ({len(unmoved)} held-out rows equal their in-sample prediction; "
-            f"{len(sources)} sources whose refit left every one of their rows unchanged)"
-        )
-        views["time_split"] = summarise(_time_outcomes(outcomes, time_split), held_out=True)
-        _print_summary(
-            f"Time split (refit from the defaults on rows up to {SPLIT_YEAR}, predict later rows)",
-            views["time_split"],
-        )
-    print("\nConstants" + (" (refitted)" if options.fit else ""))
-    for name, value in sorted(constants.values.items()):
-        state = (
-            "fitted"
-            if name in constants.fitted
-            else ("fixed: " + NOT_FITTED[name] if name in NOT_FITTED else "default")
-        )
-        print(f"  {name:42} {value:10.4g}   {state}")
+    views = _views(outcomes, time_split, len(rows), len(skipped))
+    _print_constants(constants, options.fit)
     if held:
         write_report(outcomes, time_split, views, skipped)
         print(f"\nWrote {VALIDATION_PATH}")
     if options.fit or (options.bands and held):
         bands = error_bands(outcomes) if held else {}
-        result = Constants(
-            constants.values, constants.fixed, {**constants.error_bands, **bands}, constants.fitted
-        )
-        data = result.to_json()
-        data["validation"] = {
-            "rows": len(rows),
-            "skipped": len(skipped),
-            "sources": len({row.source_key for row in rows}),
-            **views,
-        }
-        with CONSTANTS_PATH.open("w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-        print(f"\nWrote {CONSTANTS_PATH}")
+        _store_constants(constants, bands, rows, skipped, views)
     return 0
 
 
