@@ -315,11 +315,7 @@ class _Recipe:
         ftype, cat, new = self.ftype, t.category, self.default
         tied = self.model.tie_word_embeddings
         if cat == "output" or (tied and cat == "token_embd"):
-            if ftype == "MXFP4_MOE" or t.ncols % block_size(new):
-                return "Q8_0"
-            if ftype in _IQ_LOW or ftype == "IQ3_XXS":
-                return "Q5_K"
-            return "Q6_K" if new != "Q8_0" else new
+            return self._output(t, new)
         if ftype == "MXFP4_MOE":
             return "MXFP4" if t.experts else "Q8_0"
         if cat == "token_embd":
@@ -329,27 +325,7 @@ class _Recipe:
                 return "IQ3_S"
             return new
         if ftype in _IQ_LOW:
-            if cat == "attn_v":
-                self.i_attention_wv += 1
-                if self.n_gqa >= 4 or self.n_expert >= 4:
-                    return "Q4_K"
-                return "IQ3_S" if ftype in ("IQ2_S", "IQ2_M") else "Q2_K"
-            if self.n_expert == 8 and cat == "attn_k":
-                return "Q4_K"
-            if cat == "ffn_down":
-                low = self.i_ffn_down < self.n_ffn_down // 8
-                self.i_ffn_down += 1
-                if low:
-                    return "IQ3_S" if ftype in ("IQ2_S", "IQ2_M") else "Q2_K"
-                return new
-            if cat == "attn_output":
-                if self.n_expert == 8:
-                    return "Q5_K"
-                if ftype in ("IQ1_S", "IQ1_M"):
-                    return "IQ2_XXS"
-                if ftype in ("IQ2_S", "IQ2_M"):
-                    return "IQ3_S"
-            return new
+            return self._low_iq(cat, new)
         if cat == "attn_v":
             return self._attn_v(new)
         if cat == "attn_k":
@@ -373,16 +349,54 @@ class _Recipe:
         if cat == "attn_output":
             return self._attn_output(new)
         if cat in ("ffn_gate", "ffn_up"):
-            counter = self.i_ffn_gate if cat == "ffn_gate" else self.i_ffn_up
-            total = self.n_ffn_gate if cat == "ffn_gate" else self.n_ffn_up
-            i_layer, n_layer = self._layer(counter, total, t)
-            if cat == "ffn_gate":
-                self.i_ffn_gate += 1
-            else:
-                self.i_ffn_up += 1
-            if ftype == "IQ3_XS" and n_layer // 8 <= i_layer < 7 * n_layer // 8:
-                return "IQ3_XXS"
+            return self._ffn_gate_up(t, cat, new)
+        return new
+
+    def _output(self, t: Tensor, new: str) -> str:
+        """The output head (or the token embedding tied to it)."""
+        if self.ftype == "MXFP4_MOE" or t.ncols % block_size(new):
+            return "Q8_0"
+        if self.ftype in _IQ_LOW or self.ftype == "IQ3_XXS":
+            return "Q5_K"
+        return "Q6_K" if new != "Q8_0" else new
+
+    def _low_iq(self, cat: str, new: str) -> str:
+        """The 1-2 bit i-quant recipes: attention V, K of 8-expert models, the first
+        eighth of ffn_down and attention output get more bits."""
+        ftype = self.ftype
+        if cat == "attn_v":
+            self.i_attention_wv += 1
+            if self.n_gqa >= 4 or self.n_expert >= 4:
+                return "Q4_K"
+            return "IQ3_S" if ftype in ("IQ2_S", "IQ2_M") else "Q2_K"
+        if self.n_expert == 8 and cat == "attn_k":
+            return "Q4_K"
+        if cat == "ffn_down":
+            low = self.i_ffn_down < self.n_ffn_down // 8
+            self.i_ffn_down += 1
+            if low:
+                return "IQ3_S" if ftype in ("IQ2_S", "IQ2_M") else "Q2_K"
             return new
+        if cat == "attn_output":
+            if self.n_expert == 8:
+                return "Q5_K"
+            if ftype in ("IQ1_S", "IQ1_M"):
+                return "IQ2_XXS"
+            if ftype in ("IQ2_S", "IQ2_M"):
+                return "IQ3_S"
+        return new
+
+    def _ffn_gate_up(self, t: Tensor, cat: str, new: str) -> str:
+        """ffn_gate / ffn_up: IQ3_XS takes IQ3_XXS in the middle three quarters."""
+        counter = self.i_ffn_gate if cat == "ffn_gate" else self.i_ffn_up
+        total = self.n_ffn_gate if cat == "ffn_gate" else self.n_ffn_up
+        i_layer, n_layer = self._layer(counter, total, t)
+        if cat == "ffn_gate":
+            self.i_ffn_gate += 1
+        else:
+            self.i_ffn_up += 1
+        if self.ftype == "IQ3_XS" and n_layer // 8 <= i_layer < 7 * n_layer // 8:
+            return "IQ3_XXS"
         return new
 
     def _attn_v(self, new: str) -> str:
