@@ -80,22 +80,17 @@ def estimate(
         cpu_moe_layers, parts, backend=backend,
     )  # fmt: skip
     steps = _step_times(layout, parts, profile, constants, workload, quant.bits_per_weight)
-    speculative = None
-    if spec_decode is not None:
-        speculative = _speculate(
-            spec_decode, machine, layout, parts, profile, constants, steps.depth,
-            workload.kv_cache_bits, quant.bits_per_weight, steps.single, draft,
-        )  # fmt: skip
+    speculative = None if spec_decode is None else _speculate(
+        spec_decode, machine, layout, parts, profile, constants, steps.depth,
+        workload.kv_cache_bits, quant.bits_per_weight, steps.single, draft,
+    )  # fmt: skip
     fit = _fit(layout, machine, model, quant, workload, constants, framework)
     sizes = _sizes(model, quant, workload, layout, fit.training)
     placement_text = layout.describe()
-    if fit.training is not None:
-        notes = _training_notes(model, quant, workload, constants, framework, fit.training)
-    else:
-        notes = _assumptions(
-            machine, model, quant, workload, profile, layout, constants, steps.depth,
-            placement_text, sizes["weights_gb"],
-        )  # fmt: skip
+    notes = _notes(
+        machine, model, quant, workload, profile, layout, constants, framework, fit,
+        steps.depth, placement_text, sizes["weights_gb"],
+    )  # fmt: skip
     return Estimate(
         fits=fit.fits,
         reason=fit.reason,
@@ -252,6 +247,19 @@ def _sizes(
     else:
         required_gb = weights_gb + kv_gb + sum(s.overhead_bytes for s in layout.slots) / _GB
     return {"weights_gb": weights_gb, "kv_cache_gb": kv_gb, "required_gb": required_gb}
+
+
+def _notes(
+    machine, model, quant, workload, profile, layout, constants, framework, fit, depth,
+    placement_text, weights_gb,
+) -> tuple[str, ...]:  # fmt: skip
+    """The estimate's assumptions: a fine-tuning run's, or an inference run's."""
+    if fit.training is not None:
+        return _training_notes(model, quant, workload, constants, framework, fit.training)
+    return _assumptions(
+        machine, model, quant, workload, profile, layout, constants, depth, placement_text,
+        weights_gb,
+    )  # fmt: skip
 
 
 def _check_types(machine: object, model: object, quant: object, workload: object) -> None:
