@@ -289,12 +289,9 @@ def test_an_x8_x8_desktop_split_says_what_it_costs_tensor_parallel_speed(seed, a
     assert faster and float(faster.group(1)) > build.tokens_per_s
 
 
-def test_a_riser_cable_seats_the_card_that_does_not_fit_side_by_side(seed, ask):
-    """Three 3-slot RTX 3090s on a board with x16 slots at positions 2, 5 and 7: the third
-    card would cover slots the second one already covers, unless a riser moves it."""
-    from configurator.engine.builds import Catalogue
-
-    riser = AdapterPart(
+def _test_riser(seed) -> AdapterPart:
+    """A PCIe 4.0 x16 riser cable priced as a 1 TB drive (the catalogue lists none)."""
+    return AdapterPart(
         slug="test-riser",
         name="PCIe 4.0 x16 riser cable",
         adapter_type="riser_cable",
@@ -302,7 +299,14 @@ def test_a_riser_cable_seats_the_card_that_does_not_fit_side_by_side(seed, ask):
         pcie_gen=4,
         price=seed.get("samsung-990-pro-1tb").price,
     )
-    catalogue = Catalogue((*seed.parts, riser), version="with-riser")
+
+
+def test_a_riser_cable_seats_the_card_that_does_not_fit_side_by_side(seed, ask):
+    """Three 3-slot RTX 3090s on a board with x16 slots at positions 2, 5 and 7: the third
+    card would cover slots the second one already covers, unless a riser moves it."""
+    from configurator.engine.builds import Catalogue
+
+    catalogue = Catalogue((*seed.parts, _test_riser(seed)), version="with-riser")
     parts = [
         ("nvidia-geforce-rtx-3090-used", 3),
         ("amd-ryzen-5-5600", 1),
@@ -328,15 +332,8 @@ def test_a_bifurcation_card_seats_more_gpus_than_slots_and_is_priced(seed, ask):
     bifurcation support is not in the catalogue, so that is unknown, not a pass."""
     from configurator.engine.builds import Catalogue
 
-    price = seed.get("samsung-990-pro-1tb").price
-    riser = AdapterPart(
-        slug="test-riser",
-        name="PCIe 4.0 x16 riser cable",
-        adapter_type="riser_cable",
-        pcie_lanes=16,
-        pcie_gen=4,
-        price=price,
-    )
+    riser = _test_riser(seed)
+    price = riser.price
     split = AdapterPart(
         slug="test-x8x8",
         name="PCIe 4.0 x16 to x8/x8 bifurcation card",
