@@ -15,6 +15,7 @@ import threading
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
@@ -36,7 +37,10 @@ class FallbackRedisCache(RedisCache):
         super().__init__(server, params)
         self.fallback = LocMemCache(
             f"rigrank-fallback-{id(self)}",
-            {"TIMEOUT": params.get("TIMEOUT", 300), "OPTIONS": {"MAX_ENTRIES": 2000}},
+            {
+                "TIMEOUT": params.get("TIMEOUT", 300),
+                "OPTIONS": {"MAX_ENTRIES": settings.LOCAL_CACHE_ENTRIES},
+            },
         )
         self._down_until = 0.0
         self._lock = threading.Lock()

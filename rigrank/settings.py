@@ -111,6 +111,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: Celery broker, result backend and cache when set.
 REDIS_URL = env.str("REDIS_URL", default="")
+# Entries an in-process cache keeps (without Redis, and while Redis is down). Current
+# prices are cached one entry per part, so the limit must hold several times the
+# catalogue: at LocMemCache's default of 300, a catalogue of a few thousand parts culled
+# the cache on every snapshot read, dropping the catalogue's version counter with it and
+# so reading the whole catalogue again on the next request.
+LOCAL_CACHE_ENTRIES = env.int("LOCAL_CACHE_ENTRIES", default=50_000)
 
 if REDIS_URL:
     CACHES = {
@@ -122,7 +128,12 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": LOCAL_CACHE_ENTRIES},
+        }
+    }
 
 # Celery. Reliability defaults: a task is acknowledged only after it finishes, and one
 # whose worker process dies is put back on the queue, so no task is lost with a worker.

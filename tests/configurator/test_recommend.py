@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 
 from catalog.models import Gpu, Part
 from configurator import adapters
@@ -98,6 +99,21 @@ def test_the_snapshot_is_reused_until_something_changes(seeded, django_assert_ma
         from_cache = adapters.catalogue()
     assert from_cache.version == first.version
     assert len(from_cache) == len(first)
+
+
+def test_the_snapshot_outlives_a_catalogue_worth_of_price_entries(
+    seeded, django_assert_max_num_queries
+):
+    """Current prices are cached one entry per part: a catalogue ten times the seed's
+    (2,570 parts) must not push the catalogue's version counter out of the in-process
+    cache, or every request after a snapshot read would read the catalogue again."""
+    adapters.bump_catalogue()  # as every admin edit does
+    first = adapters.catalogue()
+    version = adapters.catalogue_version()
+    cache.set_many({f"pricing:current:test:{n}": n for n in range(2570)})
+    assert adapters.catalogue_version() == version
+    with django_assert_max_num_queries(3):
+        assert adapters.catalogue() is first
 
 
 def test_a_build_from_its_url_form_is_the_same_build(seeded):

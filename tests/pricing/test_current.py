@@ -144,8 +144,7 @@ def test_bulk_prices_take_a_few_queries_for_hundreds_of_parts(shops, django_asse
         prices = current_prices(parts)
     assert len(prices) == 200
     assert prices[parts[7].pk].amount == Decimal("117.00")
-    # Only the version is read now: the prices come from the cache (LocMem keeps at most
-    # 300 entries, hence 200 parts here; Redis has no such limit).
+    # Only the version is read now: the prices come from the cache.
     with django_assert_max_num_queries(1):
         assert current_prices([p.pk for p in parts]) == prices
 

@@ -25,9 +25,9 @@ HX = {"HTTP_HX_REQUEST": "true"}
 
 @pytest.fixture(autouse=True)
 def fresh_versions():
-    # An empty cache: the test process's cache holds at most 300 entries (LocMemCache's
-    # default) and culls a third of them when full, which after hundreds of other tests
-    # could drop a page these tests just rendered.
+    # An empty cache: the test process's cache has a size limit and culls a third of its
+    # entries when full, which after hundreds of other tests could drop a page these
+    # tests just rendered.
     cache.clear()
     results_cache.forget_version()
     yield
