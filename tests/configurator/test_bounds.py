@@ -97,9 +97,11 @@ def test_a_missing_cpu_constant_is_an_error(seed, ask):
     [
         (LLAMA_70B, "Q4_K_M", {}, 4),
         (LLAMA_70B, "FP8", {"concurrent_sequences": 32, "context_tokens": 8192}, 2),
+        (LLAMA_70B, "Q8_0", {"concurrent_sequences": 8, "context_tokens": 8192}, 4),
         (QWEN3_MOE, "Q4_K_M", {}, 4),
+        (QWEN3_MOE, "Q4_K_M", {"concurrent_sequences": 8}, 4),
     ],
-    ids=["70b-q4", "70b-fp8-batch32", "moe"],
+    ids=["70b-q4", "70b-fp8-batch32", "70b-q8-batch8", "moe", "moe-batch8"],
 )
 def test_every_estimate_stays_under_its_candidates_bounds(
     fresh_seed, ask, model, quant, kwargs, archs

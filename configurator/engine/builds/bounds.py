@@ -85,6 +85,19 @@ def bytes_per_token(model: ModelArch, quant: Quant) -> float:
     return max(value, 1.0)
 
 
+def matmul_params(model: ModelArch, quant: Quant) -> float:
+    """Weights one decoded token multiplies by (its layers' active blocks and the output
+    head; not the input embedding, which is a lookup), as the estimator counts them."""
+    try:
+        parts = memory.model_parts(model, quant)
+    except AttributeError:
+        return 0.0
+    per_layer = parts.dense_layer_params + parts.expert_layer_params * (
+        parts.expert_fraction_per_token
+    )
+    return parts.layers * per_layer + parts.head_params
+
+
 def read_profile(model: ModelArch, quant: Quant) -> tuple[float, float, float]:
     """(bytes read in full every token, bytes of all routed experts, expert bytes one
     token reads) of the model's weights."""
@@ -115,6 +128,19 @@ class Bounds:
         kv = memory.kv_cache_bytes(model, depth, wl.kv_cache_bits, self.batch)
         self.read = (dense, experts, touched)
         self.bytes_per_token = max(dense + touched + kv, 1.0)
+        self.kv_allocated = memory.kv_cache_bytes(
+            model, wl.context_tokens, wl.kv_cache_bits, self.batch
+        )
+        # The matrix work of one decode step, and the most FLOP/s per peak FLOP/s a GPU
+        # or unified-memory system reaches on it in the estimator: the best device
+        # class's share of peak, the fastest backend, and the small-batch tile waste
+        # (``decode_compute_efficiency``). A batch makes the step compute-bound.
+        self.step_flops = 2.0 * self.batch * matmul_params(model, quant)
+        share = max(
+            value for key, value in constants.values.items()
+            if key.startswith("prefill_efficiency.")
+        )  # fmt: skip
+        self.decode_flops_per_peak = share * constants["decode_compute_efficiency"]
         self._memo: dict[tuple, object] = {}
         self._gpus: dict[int, tuple] = {}
         # Run options that may make a build faster than its default run: a backend
@@ -125,6 +151,11 @@ class Bounds:
             1.0, devices.backend_factor("bandwidth", backend, constants)
         )
         self.prefill_scale = max(1.0, devices.backend_factor("prefill", backend, constants))
+        backends = [
+            value for key, value in constants.values.items()
+            if key.startswith("backend_prefill_factor.")
+        ]  # fmt: skip
+        self.decode_flops_per_peak *= max([1.0, *backends])
         # A CPU's prompt processing can outrun its FP32 peak (8-bit integer kernels).
         self.cpu_prefill_scale = cpu_kernels.prefill_peak_factor_bound(constants)
         c = constants
@@ -174,10 +205,14 @@ class Bounds:
         hold ``gpu_bytes``: (weights read in full every step, routed-expert bytes the
         step touches). The GPUs are assumed to keep what is read most often (attention
         and its KV cache, dense and shared layers, the output head) and to fill the
-        rest with routed experts, as llama.cpp's expert offload does."""
+        rest with routed experts, as llama.cpp's expert offload does. A dense model's
+        layers take their KV cache (allocated for the whole context) where they run, so
+        the GPUs hold that share of their memory in weights at most."""
         key = ("split", gpu_bytes)
         if key not in self._memo:
             dense, experts, touched = self.read
+            if not experts and dense > 0:
+                gpu_bytes *= dense / (dense + self.kv_allocated)
             host_dense = max(0.0, dense - gpu_bytes)
             host_experts = 0.0
             if experts > 0:
@@ -214,9 +249,17 @@ class Bounds:
             return math.inf
         return BOUND_SLACK * self.decode_scale / seconds_per_token
 
-    def decode_ub_at(self, bandwidth_gbs: float) -> float:
-        """Decode bound when everything a step reads comes at ``bandwidth_gbs``."""
-        return self.decode_ub(self.bytes_per_token / (bandwidth_gbs * 1e9))
+    def decode_ub_at(self, bandwidth_gbs: float, matrix_tflops: float = 0.0) -> float:
+        """Decode bound when everything a step reads comes at ``bandwidth_gbs`` and its
+        matrix work runs on ``matrix_tflops`` of peak (0: not counted)."""
+        seconds = self.bytes_per_token / (bandwidth_gbs * 1e9)
+        return self.decode_ub(max(seconds, self.compute_seconds(matrix_tflops)))
+
+    def compute_seconds(self, matrix_tflops: float, share: float = 1.0) -> float:
+        """A lower bound on the time of ``share`` of a decode step's matrix work on
+        ``matrix_tflops`` of peak (0 when the peak is not known)."""
+        rate = matrix_tflops * 1e12 * self.decode_flops_per_peak
+        return self.step_flops * share / rate if rate > 0 else 0.0
 
     # Prefill, training, power ------------------------------------------------------------
 
@@ -262,7 +305,7 @@ class Bounds:
         if self.training:
             cand.tps_ub = self.training_ub(system.gpu_fp16_tflops)
         else:
-            cand.tps_ub = self.decode_ub_at(self.system_bandwidth(system))
+            cand.tps_ub = self.decode_ub_at(self.system_bandwidth(system), system.gpu_fp16_tflops)
         cand.prefill_ub = self.prefill_ub(system.gpu_fp16_tflops)
         cand.power_lb = self.unified_power_lb(system)
 
@@ -276,45 +319,86 @@ class Bounds:
 
     def _gpu_figures(
         self, gpus: tuple[tuple[GpuPart, int], ...]
-    ) -> tuple[float, float, float, float]:
-        """(fastest decode bandwidth GB/s, summed matrix TFLOP/s, VRAM bytes, rated W) of
-        a GPU set (memoised: many candidates share one)."""
+    ) -> tuple[float, float, float, float, float]:
+        """(fastest decode bandwidth GB/s, summed matrix TFLOP/s, the fastest card's
+        matrix TFLOP/s, VRAM bytes, rated W) of a GPU set (memoised: many candidates
+        share one)."""
         entry = self._gpus.get(id(gpus))
         if entry is None or entry[0] is not gpus:
             fastest = max(self.gpu_bandwidth(g) for g, _ in gpus)
             # The estimator's matrix rate is the larger of FP16 and FP32 (Pascal's P40
             # and P4 run FP16 at 1/64 of FP32).
-            peak = sum(max(g.fp16_tflops, g.fp32_tflops) * q for g, q in gpus)
+            peaks = [(max(g.fp16_tflops, g.fp32_tflops), q) for g, q in gpus]
+            peak = sum(p * q for p, q in peaks)
             vram = sum(g.vram_gb * q for g, q in gpus) * 2**30
             watts = sum(g.board_power_w * q for g, q in gpus)
-            entry = self._gpus[id(gpus)] = (gpus, fastest, peak, vram, watts)
-        return entry[1], entry[2], entry[3], entry[4]
+            top = max(p for p, _ in peaks)
+            entry = self._gpus[id(gpus)] = (gpus, fastest, peak, top, vram, watts)
+        return entry[1], entry[2], entry[3], entry[4], entry[5]
 
-    def _host_part(self, vram: float, host: Host, mts: int) -> tuple[float, float]:
-        """(bytes a decode step reads on the GPUs, the host's seconds for the rest)
-        when GPUs hold ``vram`` bytes (memoised per host, speed and VRAM)."""
+    def _host_part(self, vram: float, host: Host, mts: int) -> tuple[float, float, float]:
+        """(bytes a decode step reads on the GPUs, the host's seconds for the rest, the
+        share of the step's matrix work the GPUs do at most) when GPUs hold ``vram``
+        bytes (memoised per host, speed and VRAM). The share is counted for dense models
+        only: the weights the GPUs can hold over those read every step."""
         key = ("host-part", vram, id(host), mts)
         value = self._memo.get(key)
         if value is None:
             host_dense, host_experts = self.host_split(vram)
             on_gpu = max(self.bytes_per_token - host_dense - host_experts, 0.0)
             seconds = self.host_seconds(host, mts, host_dense, host_experts)
-            value = self._memo[key] = (on_gpu, seconds)
+            dense, experts, _ = self.read
+            share = 0.0 if experts or dense <= 0 else max(0.0, dense - host_dense) / dense
+            value = self._memo[key] = (on_gpu, seconds, share)
         return value  # type: ignore[return-value]
 
-    def _bound_gpus(self, cand: Candidate, tensor: bool, max_host_peak_tflops: float) -> None:
+    def _hybrid_seconds(self, cand: Candidate, bandwidth: float, matrix: float) -> float:
+        """A lower bound on a hybrid build's decode step.
+
+        For a dense model the GPUs' matrix work is counted too, and then a batch can make
+        a layer cheaper on the host than on the GPUs. With ``x`` bytes of weights on the
+        GPUs the step is ``max((x + kv) / bandwidth, flops(x) / rate)`` plus the host's
+        time for the rest (linear in ``x``): convex, so its least value over what the
+        GPUs can hold lies at no weights, all they can hold, or where the GPUs turn from
+        reading to multiplying."""
         host, mem = cand.host, cand.memory
-        fastest, peak, vram, gpu_w = self._gpu_figures(cand.gpus)
+        assert host is not None and mem is not None
+        vram = self._gpu_figures(cand.gpus)[3]
+        on_gpu, host_s, share = self._host_part(vram, host, mem.mts)
+        if share <= 0:
+            return on_gpu / (bandwidth * 1e9) + host_s
+        dense = self.read[0]
+        kv = self.bytes_per_token - dense
+        per_byte_read = 1.0 / (bandwidth * 1e9)
+        per_byte_flops = self.compute_seconds(matrix) / dense
+
+        def step(x: float) -> float:
+            gpu = max((x + kv) * per_byte_read, x * per_byte_flops)
+            return gpu + self.host_seconds(host, mem.mts, dense - x, 0.0)
+
+        held = share * dense
+        points = [0.0, held]
+        if per_byte_flops > per_byte_read:
+            turn = kv * per_byte_read / (per_byte_flops - per_byte_read)
+            if turn < held:
+                points.append(turn)
+        return min(step(x) for x in points)
+
+    def _bound_gpus(self, cand: Candidate, tensor: bool, max_host_peak_tflops: float) -> None:
+        """GPU builds: in a tensor split the cards read and multiply side by side, in a
+        layer split they take turns (no faster than the fastest card alone)."""
+        host, mem = cand.host, cand.memory
+        fastest, peak, top, vram, gpu_w = self._gpu_figures(cand.gpus)
         bandwidth = fastest * (cand.gpu_count if tensor else 1)
+        matrix = peak if tensor else top
         host_peak = host.cpu.gflops * host.sockets / 1000 if host else max_host_peak_tflops
         host_peak *= self.cpu_prefill_scale
         if self.training:
             cand.tps_ub = self.training_ub(peak)
         elif not cand.gpu_only and host is not None and mem is not None:
-            on_gpu, host_s = self._host_part(vram, host, mem.mts)
-            cand.tps_ub = self.decode_ub(on_gpu / (bandwidth * 1e9) + host_s)
+            cand.tps_ub = self.decode_ub(self._hybrid_seconds(cand, bandwidth, matrix))
         else:
-            cand.tps_ub = self.decode_ub_at(bandwidth)
+            cand.tps_ub = self.decode_ub_at(bandwidth, matrix)
         cand.prefill_ub = self.prefill_ub(peak + host_peak)
         gpu_idle, cpu_idle, dram, platform, psu = self._idle
         watts = gpu_w * gpu_idle + platform
