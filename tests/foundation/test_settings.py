@@ -10,7 +10,7 @@ import pytest
 from tests.services import ROOT
 
 PROBE = """
-import json, django
+import gc, json, django
 django.setup()
 from django.conf import settings
 from rigrank.celery import app
@@ -24,6 +24,8 @@ print(json.dumps({
     "reject_on_worker_lost": app.conf.task_reject_on_worker_lost,
     "prefetch": app.conf.worker_prefetch_multiplier,
     "time_limit": app.conf.task_time_limit, "soft_time_limit": app.conf.task_soft_time_limit,
+    "gc_young": gc.get_threshold()[0],
+    "cache_entries": settings.CACHES["default"].get("OPTIONS", {}).get("MAX_ENTRIES"),
 }))
 """
 
@@ -46,6 +48,14 @@ def test_it_defaults_to_sqlite_and_eager_celery():
     assert s["eager"] is True
     assert s["broker"] == "memory://"
     assert s["cache"].endswith("LocMemCache")
+    # Sized for a large catalogue's per-part price entries, and fewer young collections
+    # during build searches (both read from the environment).
+    assert s["cache_entries"] == 50_000 and s["gc_young"] == 10_000
+
+
+def test_cache_size_and_collector_threshold_come_from_the_environment():
+    s = read_settings(LOCAL_CACHE_ENTRIES="4000", GC_YOUNG_THRESHOLD="2500")
+    assert (s["cache_entries"], s["gc_young"]) == (4000, 2500)
 
 
 def test_it_uses_postgres_and_redis_from_the_environment():
