@@ -23,6 +23,16 @@ def measured():
     return load_measurements()
 
 
+def test_an_unknown_constant_is_an_error_naming_it():
+    """No name is answered by a guess: the old per-vendor bandwidth names (replaced by
+    memory classes) once fell back to the best class's value."""
+    constants = load_constants()
+    assert constants["bandwidth_efficiency.gddr6"] > 0
+    for name in ("bandwidth_efficiency.gpu_nvidia", "bandwidth_efficiency.gpu_amd_hbm", "x"):
+        with pytest.raises(KeyError, match=name):
+            constants[name]
+
+
 def test_the_stored_constants_are_within_their_bounds():
     data = json.loads(CONSTANTS_PATH.read_text(encoding="utf-8"))
     for name, value in data["values"].items():

@@ -636,18 +636,7 @@ class Constants:
             return self.values[name]
         if name in self.fixed:
             return self.fixed[name]
-        return self._legacy(name)
-
-    def _legacy(self, name: str) -> float:
-        """Names of the earlier per-vendor bandwidth classes (still read by the build
-        search's optimistic bounds): the best memory class times the vendor's factor."""
-        prefix = "bandwidth_efficiency.gpu_"
-        if not name.startswith(prefix):
-            raise KeyError(name)
-        vendor = name[len(prefix) :].removesuffix("_hbm")
-        best = max(self.values[f"bandwidth_efficiency.{m}"] for m in MEMORY_CLASSES)
-        factor = self.values.get(f"vendor_bandwidth_factor.{vendor}", 1.0)
-        return min(best * max(factor, 1.0), 1.0)
+        raise KeyError(name)
 
     def replace(self, **values: float) -> Constants:
         """A copy with some values changed (names use dots, so pass a dict via **)."""
