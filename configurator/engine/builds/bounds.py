@@ -2,9 +2,13 @@
 
 Every bound comes from the estimator's own rate functions and calibrated constants
 (:mod:`configurator.engine.rates`): decode bandwidth of a GPU, of a CPU platform and of
-a unified-memory system at their efficiency; the compute a CPU reaches; the idle power
-of every device. A missing constant is an error, never a silent 1.0. Decode and prefill
-bounds get a 10 % slack (``BOUND_SLACK``), power a floor at every device's idle draw.
+a unified-memory system at their efficiency; the compute a CPU reaches; the matrix work
+of a batch on GPUs and unified systems (at the best device class's share of peak times
+``decode_compute_efficiency``: a batch of sequences makes a decode step compute-bound);
+the idle power of every device. A dense model's KV cache, allocated for the whole
+context, shares the GPUs' memory with the layers it belongs to. A missing constant is an
+error, never a silent 1.0. Decode and prefill bounds get a 10 % slack (``BOUND_SLACK``),
+power a floor at every device's idle draw.
 Run options that can speed a build up (speculative decoding, a backend calibrated
 faster than the vendor's own) scale the bounds up by the most they can gain.
 A bound is only ever optimistic, so a candidate whose bound misses a target is never
