@@ -10,6 +10,7 @@ from configurator.engine import rates
 from configurator.engine.builds.bounds import Bounds, host_system
 from configurator.engine.builds.search import Search
 from configurator.engine.calibration import Constants, load_constants
+from configurator.engine.spec import SpecDecode
 from tests.configurator.conftest import LLAMA_70B
 
 QWEN3_MOE = "qwen3-30b-a3b"
@@ -100,8 +101,14 @@ def test_a_missing_cpu_constant_is_an_error(seed, ask):
         (LLAMA_70B, "Q8_0", {"concurrent_sequences": 8, "context_tokens": 8192}, 4),
         (QWEN3_MOE, "Q4_K_M", {}, 4),
         (QWEN3_MOE, "Q4_K_M", {"concurrent_sequences": 8}, 4),
+        (QWEN3_MOE, "Q4_K_M", {"concurrent_sequences": 4, "expert_offload": "all"}, 4),
+        (LLAMA_70B, "Q4_K_M", {"concurrent_sequences": 8, "backend": "vulkan"}, 3),
+        (LLAMA_70B, "Q4_K_M", {"spec_decode": SpecDecode("ngram")}, 3),
     ],
-    ids=["70b-q4", "70b-fp8-batch32", "70b-q8-batch8", "moe", "moe-batch8"],
+    ids=[
+        "70b-q4", "70b-fp8-batch32", "70b-q8-batch8", "moe", "moe-batch8",
+        "moe-experts-in-ram", "70b-vulkan-batch8", "70b-speculative",
+    ],  # fmt: skip
 )
 def test_every_estimate_stays_under_its_candidates_bounds(
     fresh_seed, ask, model, quant, kwargs, archs
