@@ -106,9 +106,15 @@ def test_a_missing_cpu_constant_is_an_error(seed, ask):
         (LLAMA_70B, "Q4_K_M", {"spec_decode": SpecDecode("ngram")}, 3),
     ],
     ids=[
-        "70b-q4", "70b-fp8-batch32", "70b-q8-batch8", "moe", "moe-batch8",
-        "moe-experts-in-ram", "70b-vulkan-batch8", "70b-speculative",
-    ],  # fmt: skip
+        "70b-q4",
+        "70b-fp8-batch32",
+        "70b-q8-batch8",
+        "moe",
+        "moe-batch8",
+        "moe-experts-in-ram",
+        "70b-vulkan-batch8",
+        "70b-speculative",
+    ],
 )
 def test_every_estimate_stays_under_its_candidates_bounds(
     fresh_seed, ask, model, quant, kwargs, archs
