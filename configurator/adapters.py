@@ -2,10 +2,10 @@
 dataclasses. The one place that turns Django models into engine inputs.
 
 The part snapshot (every part with its specs and current price) is cached in Django's
-cache under a version made of the catalogue's state (part count, newest edit, and a
-counter bumped by signals whenever a part is saved or deleted) and the pricing app's
-``prices_version()``, so an admin edit or a new price gives a new snapshot at once,
-in every process. A process also keeps the last snapshots it used in memory, so a
+cache under a version made of the catalogue's state in the database (part count and
+newest edit; a save that leaves the edit time alone is stamped by a signal) and the
+pricing app's ``prices_version()``, so an admin edit or a new price gives a new snapshot
+at once, in every process. A process also keeps the last snapshots it used in memory, so a
 request does not even unpickle it.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db.models import Count, Max
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -30,7 +30,6 @@ from configurator.engine.builds import Part as BuildPart
 log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 24 * 3600
-BUMP_KEY = "configurator:catalogue:bump"
 SNAPSHOT_KEY = "configurator:catalogue:{version}"
 _local: dict[str, Catalogue] = {}
 _local_lock = threading.Lock()
@@ -40,19 +39,14 @@ _LOCAL_KEEP = 3
 # Versions and invalidation ----------------------------------------------------------------
 
 
-@receiver(post_save, dispatch_uid="configurator-catalogue-bump-save")
-@receiver(post_delete, dispatch_uid="configurator-catalogue-bump-delete")
-def _bump_on_part_change(sender: type, instance: object, **kwargs: Any) -> None:
-    """A saved or deleted part (of any kind) invalidates the cached snapshot."""
-    if isinstance(instance, Part):
-        bump_catalogue()
-
-
-def bump_catalogue() -> None:
-    try:
-        cache.incr(BUMP_KEY)
-    except ValueError:
-        cache.set(BUMP_KEY, 1, None)
+@receiver(post_save, dispatch_uid="configurator-catalogue-stamp-save")
+def _stamp_partial_save(sender: type, instance: object, **kwargs: Any) -> None:
+    """A part saved with ``update_fields`` that leave out ``updated_at`` keeps its old
+    edit time: stamp it, so the catalogue's version (part count and newest edit) moves
+    with every saved change. Deletions change the count."""
+    fields = kwargs.get("update_fields")
+    if isinstance(instance, Part) and fields and "updated_at" not in fields:
+        Part.objects.filter(pk=instance.pk).update(updated_at=timezone.now())
 
 
 def _prices_version() -> str:
@@ -68,11 +62,13 @@ def display_currency() -> str:
 
 
 def catalogue_version() -> str:
-    """Changes whenever a part is added, edited or deleted, or any price input changes."""
+    """Changes whenever a part is added, edited or deleted, or any price input changes.
+    Read from the database only: a counter kept in the cache could be culled (a cache
+    holding one entry per part's price fills up) and so change the version of a
+    catalogue that did not change, making every process read the catalogue again."""
     state = Part.objects.aggregate(count=Count("id"), newest=Max("updated_at"))
     newest = state["newest"].isoformat() if state["newest"] else "-"
-    bump = cache.get(BUMP_KEY, 0)
-    return f"{state['count']}:{newest}:{bump}:{_prices_version()}"
+    return f"{state['count']}:{newest}:{_prices_version()}"
 
 
 # Rows → dataclasses ---------------------------------------------------------------------

@@ -112,11 +112,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Redis: Celery broker, result backend and cache when set.
 REDIS_URL = env.str("REDIS_URL", default="")
 # Entries an in-process cache keeps (without Redis, and while Redis is down). Current
-# prices are cached one entry per part, so the limit must hold several times the
-# catalogue: at LocMemCache's default of 300, a catalogue of a few thousand parts culled
-# the cache on every snapshot read, dropping the catalogue's version counter with it and
-# so reading the whole catalogue again on the next request.
-LOCAL_CACHE_ENTRIES = env.int("LOCAL_CACHE_ENTRIES", default=50_000)
+# prices take one entry per part, a results page about 100 kB: 2,000 holds a catalogue
+# of that many parts' prices, or about 200 MB of pages at most (LocMemCache's own
+# default, 300, was culled by every snapshot read of a larger catalogue).
+LOCAL_CACHE_ENTRIES = env.int("LOCAL_CACHE_ENTRIES", default=2_000)
 # Allocations between young-generation garbage collections (CPython's default is 700).
 # A build search allocates hundreds of thousands of short-lived objects; at 700 it ran
 # about a hundred young collections, promoted request-scoped objects and so set off

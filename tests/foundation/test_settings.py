@@ -50,7 +50,7 @@ def test_it_defaults_to_sqlite_and_eager_celery():
     assert s["cache"].endswith("LocMemCache")
     # Sized for a large catalogue's per-part price entries, and fewer young collections
     # during build searches (both read from the environment).
-    assert s["cache_entries"] == 50_000 and s["gc_young"] == 10_000
+    assert s["cache_entries"] == 2_000 and s["gc_young"] == 10_000
 
 
 def test_cache_size_and_collector_threshold_come_from_the_environment():
