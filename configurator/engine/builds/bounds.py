@@ -96,10 +96,7 @@ def matmul_params(model: ModelArch, quant: Quant) -> float:
         parts = memory.model_parts(model, quant)
     except AttributeError:
         return 0.0
-    per_layer = parts.dense_layer_params + parts.expert_layer_params * (
-        parts.expert_fraction_per_token
-    )
-    return parts.layers * per_layer + parts.head_params
+    return parts.layers * parts.active_layer_params() + parts.head_params
 
 
 def read_profile(model: ModelArch, quant: Quant) -> tuple[float, float, float]:
@@ -356,7 +353,9 @@ class Bounds:
             value = self._memo[key] = (on_gpu, seconds, share)
         return value  # type: ignore[return-value]
 
-    def _hybrid_seconds(self, cand: Candidate, bandwidth: float, matrix: float) -> float:
+    def _hybrid_seconds(
+        self, cand: Candidate, bandwidth: float, matrix: float, vram: float
+    ) -> float:
         """A lower bound on a hybrid build's decode step.
 
         For a dense model the GPUs' matrix work is counted too, and then a batch can make
@@ -367,7 +366,6 @@ class Bounds:
         reading to multiplying."""
         host, mem = cand.host, cand.memory
         assert host is not None and mem is not None
-        vram = self._gpu_figures(cand.gpus)[3]
         on_gpu, host_s, share = self._host_part(vram, host, mem.mts)
         if share <= 0:
             return on_gpu / (bandwidth * 1e9) + host_s
@@ -400,7 +398,7 @@ class Bounds:
         if self.training:
             cand.tps_ub = self.training_ub(peak)
         elif not cand.gpu_only and host is not None and mem is not None:
-            cand.tps_ub = self.decode_ub(self._hybrid_seconds(cand, bandwidth, matrix))
+            cand.tps_ub = self.decode_ub(self._hybrid_seconds(cand, bandwidth, matrix, vram))
         else:
             cand.tps_ub = self.decode_ub_at(bandwidth, matrix)
         cand.prefill_ub = self.prefill_ub(peak + host_peak)
