@@ -86,19 +86,30 @@ AMX_WEIGHT_TYPES = re.compile(r"^Q4_[01]\b")
 
 # Engines whose CPU kernels replace llama.cpp's for every weight type (cost_key -> kernel).
 ENGINE_KERNELS: dict[str, str] = {"ik_llama.cpp": "iqk"}
+# Kernels with variants for row-interleaved weights, where 4-8 rows share each activation
+# load and block scale (ik_llama.cpp PR 147 and its _R4/_R8 types): a weight type stored
+# that way (IQ4_XS_R8, Q8_0_R8, ...) or weights repacked at load
+# (``EngineProfile.cpu_weights_repacked``) run ``cpu_repacked_speedup`` times faster.
+REPACKING_KERNELS = frozenset({"iqk"})
+REPACKED_TYPE = re.compile(r"_R(4|8|16)\b")
 
 # Vector registers per FMA unit, bits, of cores whose two FMA units are 512 bits wide
 # (their FP32 peak counts 64 FLOPs per cycle). First match wins; others 256. Sources:
 # Intel ARK ("# of AVX-512 FMA Units": 2 on Xeon Scalable Gold 6xxx/Platinum, Xeon 6
-# P-cores, Xeon W-3200/W-3400); AMD: Zen 5 server and desktop cores run AVX-512 on a full
-# 512-bit data path, Zen 4 splits each 512-bit operation over 256-bit units (AMD, "Zen 5"
-# Hot Chips 2024; chipsandcheese.com, "AMD's Zen 4 Part 1").
+# P-cores, Xeon W-3200, Core i9 X-series of Skylake-X and Cascade Lake-X; Intel's
+# forum on Skylake-SP peaks: "all of the Gold 6000 processors have two AVX512 units");
+# Xeon W-2400/W-3400 (and the W-2500/W-3500 refresh) have Sapphire Rapids' server cores
+# (heise, "Sapphire Rapids für Workstations", 2023); AMD: Zen 5 server, desktop and
+# Threadripper 9000 cores run AVX-512 on a full 512-bit data path, Zen 4 splits each
+# 512-bit operation over 256-bit units (AMD, "Zen 5" Hot Chips 2024; chipsandcheese.com,
+# "AMD's Zen 4 Part 1").
 CPU_FMA_WIDTH_FACTS: tuple[tuple[str, int], ...] = (
     (r"xeon 6\d{3}e\b|xeon.*\b6\d{3}e\b", 256),
     (r"xeon 6\d{3}p\b|xeon.*\b6\d{3}p\b", 512),
     (r"xeon.*\b(platinum \d|gold 6)\d{3}", 512),
-    (r"xeon w-3[2-4]\d{2}|xeon w\d-3\d{3}", 512),
-    (r"epyc [49]\d{2}5|ryzen \d+ 9\d{2}0|threadripper.* 9\d{2}5", 512),
+    (r"xeon w-3[2-4]\d{2}|xeon w\d-[23][45]\d{2}", 512),
+    (r"core i9-(7|9|10)\d{3}x", 512),
+    (r"epyc [49]\d{2}5|ryzen \d+ 9\d{2}0|threadripper.* 9\d{3}", 512),
 )
 
 
@@ -116,13 +127,27 @@ def weight_kernel(engine: EngineProfile, weight_type: str, isa: str) -> CpuKerne
     return KERNELS[DEFAULT_KERNEL]
 
 
-def cpu_fma_width_bits(cpu: CpuSystem) -> int:
-    """Width of the CPU's FP32 FMA units, bits (:data:`CPU_FMA_WIDTH_FACTS`)."""
-    lowered = cpu.name.lower()
+def fma_width_bits_for_name(name: str) -> int:
+    """Width of the FP32 FMA units of a CPU named ``name``, bits
+    (:data:`CPU_FMA_WIDTH_FACTS`; 256 when no fact matches)."""
+    lowered = name.lower()
     for pattern, bits in CPU_FMA_WIDTH_FACTS:
         if re.search(pattern, lowered):
             return bits
     return 256
+
+
+def cpu_fma_width_bits(cpu: CpuSystem) -> int:
+    """Width of the CPU's FP32 FMA units, bits (:data:`CPU_FMA_WIDTH_FACTS`)."""
+    return fma_width_bits_for_name(cpu.name)
+
+
+def fp32_flops_per_cycle(fma_bits: int) -> int:
+    """Peak FP32 FLOPs per core per cycle of two FMA units ``fma_bits`` wide: lanes × 2
+    FLOPs (multiply and add) × 2 units (32 for AVX2, 64 for full-width AVX-512). The
+    ``fp32_gflops`` of every CPU spec counts this, so :func:`int8_macs_per_fma` can
+    relate an integer kernel's rate to it."""
+    return fma_bits // 32 * 2 * 2
 
 
 def int8_macs_per_fma(kernel: CpuKernel, isa: str, fma_bits: int) -> float:
@@ -147,7 +172,19 @@ def quantized_prefill_flops(
     isa = devices.cpu_matrix_isa(cpu, engine.cpu_isas)
     kernel = weight_kernel(engine, weight_type, isa)
     ratio = int8_macs_per_fma(kernel, isa, cpu_fma_width_bits(cpu))
-    return cpu.fp32_gflops * 1e9 * ratio * constants[f"cpu_kernel_efficiency.{kernel.name}"]
+    rate = cpu.fp32_gflops * 1e9 * ratio * constants[f"cpu_kernel_efficiency.{kernel.name}"]
+    if repacked(engine, weight_type, kernel):
+        rate *= constants["cpu_repacked_speedup"]
+    return rate
+
+
+def repacked(engine: EngineProfile, weight_type: str, kernel: CpuKernel) -> bool:
+    """Whether ``kernel`` multiplies row-interleaved weights: a kernel with such variants
+    (:data:`REPACKING_KERNELS`) on a type stored that way or on weights the run repacked
+    at load."""
+    if kernel.name not in REPACKING_KERNELS:
+        return False
+    return engine.cpu_weights_repacked or bool(REPACKED_TYPE.search(weight_type.upper()))
 
 
 def prefill_peak_factor_bound(constants: Constants) -> float:
@@ -157,6 +194,8 @@ def prefill_peak_factor_bound(constants: Constants) -> float:
     best = 1.0
     for kernel in KERNELS.values():
         efficiency = constants[f"cpu_kernel_efficiency.{kernel.name}"]
+        if kernel.name in REPACKING_KERNELS:
+            efficiency *= constants["cpu_repacked_speedup"]
         for isa in ("amx", "avx512_vnni", "avx2"):
             for bits in (256, 512):
                 best = max(best, int8_macs_per_fma(kernel, isa, bits) * efficiency)

@@ -228,8 +228,9 @@ DEFAULT_CPU_ISA = "avx2"
 # (4th/5th gen Xeon Scalable "Sapphire/Emerald Rapids" and Xeon W-2400/3400: AMX-INT8/
 # BF16, AVX-512 VNNI; Xeon 6 P-core "Granite Rapids" 6xxxP: AMX-INT8/BF16/FP16; Xeon 6
 # E-core "Sierra Forest" 6xxxE: AVX2 and AVX-VNNI only; 2nd/3rd gen Xeon Scalable
-# "Cascade/Ice Lake" and Xeon W-3200: AVX-512 with VNNI (Deep Learning Boost); 1st gen
-# Xeon Scalable "Skylake-SP" x1xx: AVX-512 without VNNI; 11th gen Core "Tiger Lake":
+# "Cascade/Ice Lake", Xeon W-3200 and Core i9-10000 X-series "Cascade Lake-X": AVX-512
+# with VNNI (Deep Learning Boost); 1st gen Xeon Scalable "Skylake-SP" x1xx and Core i9
+# 7000/9000 X-series "Skylake-X": AVX-512 without VNNI; 11th gen Core "Tiger Lake":
 # AVX-512 VNNI) and AMD product pages (EPYC 9004/9005/8004/4004 "Zen 4/Zen 5", Ryzen
 # 7000/9000 and Threadripper 7000/9000 desktop parts: AVX-512 incl. VNNI and BF16; EPYC
 # 7002/7003, Ryzen 5000 and Threadripper 3000/5000: AVX2).
@@ -241,6 +242,8 @@ CPU_ISA_FACTS: tuple[tuple[str, str], ...] = (
     (r"xeon.*\b(platinum|gold|silver|bronze) \d[23]\d{2}", "avx512_vnni"),
     (r"xeon w-3[23]\d{2}|xeon w-2[23]\d{2}", "avx512_vnni"),
     (r"xeon.*\b(platinum|gold|silver|bronze) \d1\d{2}", "avx512"),
+    (r"core i9-10\d{3}x", "avx512_vnni"),
+    (r"core i9-[79]\d{3}x", "avx512"),
     (r"epyc [489]\d{3}", "avx512_vnni"),
     (r"epyc 7\d{3}", "avx2"),
     (r"threadripper.* [79]\d{3}", "avx512_vnni"),

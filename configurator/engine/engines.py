@@ -118,6 +118,11 @@ class EngineProfile:
     ``ungraphed_backends``: backends on which the engine launches each decode kernel from
     the host rather than replaying a captured GPU graph, so every layer costs more fixed
     time (calibration's ``ungraphed_layer_overhead_us``).
+    ``repack_flags``: flags that repack the weights held in system RAM into row-interleaved
+    CPU layouts at load (ik_llama.cpp ``-rtr``; ``-rtr 0`` leaves them off);
+    ``cpu_weights_repacked``: the run used one, so its CPU multiplies them faster
+    (:func:`.cpu_kernels.repacked`) and a GPU beside it cannot take them for prompt
+    processing.
     """
 
     name: str
@@ -148,6 +153,8 @@ class EngineProfile:
     eager: bool = False
     cpu_isas: tuple[str, ...] = ("avx512_vnni", "avx512", "avx2")
     ungraphed_backends: frozenset[str] = frozenset()
+    repack_flags: frozenset[str] = frozenset()
+    cpu_weights_repacked: bool = False
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -229,13 +236,16 @@ class EngineProfile:
     def with_flags(self, flags: object) -> EngineProfile:
         """This engine as run with the command-line ``flags`` (eager when one of its
         ``eager_flags`` is among them)."""
-        words = set(str(flags or "").replace("=", " ").split())
+        tokens = str(flags or "").replace("=", " ").split()
+        words = set(tokens)
         profile = self
         if self.eager_flags & words:
             profile = replace(profile, eager=True)
         if self.oneshot_off_flags & words:
             ring_only = tuple(a for a in self.allreduce_algorithms if a != "oneshot")
             profile = replace(profile, allreduce_algorithms=ring_only or ("ring",))
+        if _switched_on(tokens, self.repack_flags):
+            profile = replace(profile, cpu_weights_repacked=True)
         return profile
 
     def tensor_parallel_problem(self, size: int, attention_heads: int, kv_heads: int) -> str:
@@ -247,6 +257,17 @@ class EngineProfile:
         if kv_heads % size and size % kv_heads:
             return f"{size} neither divides nor is a multiple of the {kv_heads} KV heads"
         return ""
+
+
+def _switched_on(tokens: list[str], flags: frozenset[str]) -> bool:
+    """Whether one of ``flags`` is among the command-line ``tokens`` and not followed by
+    ``0`` (llama-bench takes ``-rtr 0``/``-rtr 1``; the servers take the bare flag)."""
+    for i, token in enumerate(tokens):
+        if token in flags:
+            following = tokens[i + 1] if i + 1 < len(tokens) else ""
+            if following not in ("0", "0,0"):
+                return True
+    return False
 
 
 _LLAMA_FORMATS = frozenset({"GGUF", "MXFP4"})
@@ -296,6 +317,7 @@ ENGINES: dict[str, EngineProfile] = {
         expert_offload=True,
         spec_methods=frozenset({"draft"}),
         input_embedding_on_host=True,
+        repack_flags=frozenset({"-rtr", "--run-time-repack"}),
         description="llama.cpp fork with its own CPU and hybrid CPU+GPU MoE kernels",
     ),
     "vllm": EngineProfile(

@@ -19,6 +19,7 @@ from configurator import estimate_options as options
 from configurator.engine import CpuSystem, Machine
 from configurator.engine import Gpu as EngineGpu
 from configurator.engine.builds.parts import CpuPart, GpuPart, SystemPart
+from configurator.engine.cpu_kernels import fma_width_bits_for_name, fp32_flops_per_cycle
 from configurator.forms import (
     EstimateForm,
     _custom_gpu,
@@ -30,9 +31,11 @@ from configurator.rig import paste as pasted
 
 MAX_PASTE_CHARS = 200_000
 # Peak FP32 FLOPs per core per cycle for a CPU that is not in the catalogue: two 256-bit
-# FMA units (8 lanes x 2 FLOPs x 2 units) with AVX2+FMA, half that without. AVX-512
-# parts are counted the same (several of them, Zen 4 included, run 512-bit ops as two
-# 256-bit halves), so the figure is a floor, stated as an assumption on every answer.
+# FMA units (8 lanes x 2 FLOPs x 2 units) with AVX2+FMA, half that without. An AVX-512
+# part counts 64 only where the engine knows its FMA units are 512 bits wide (its name
+# matches one of the engine's FMA-width facts: Xeon Scalable Gold 6000/Platinum, Zen 5);
+# others (Zen 4 runs 512-bit ops as two 256-bit halves) count 32, so the figure is a
+# floor, stated as an assumption on every answer.
 FLOPS_PER_CYCLE_AVX2 = 32
 FLOPS_PER_CYCLE_SSE = 16
 _VENDOR_WORDS = {
@@ -547,6 +550,8 @@ def _lscpu_cpu(seen, ram_gb, data, hardware, errors, rig_notes) -> CpuSystem | N
         )
         return None
     per_cycle = FLOPS_PER_CYCLE_AVX2 if {"avx2", "fma"} <= set(cpu.flags) else FLOPS_PER_CYCLE_SSE
+    if "avx512f" in cpu.flags:
+        per_cycle = max(per_cycle, fp32_flops_per_cycle(fma_width_bits_for_name(cpu.name)))
     gflops = cpu.cores_per_socket * cpu.max_mhz / 1000 * per_cycle
     rig_notes.append(
         f"{cpu.name} is not in the catalogue: peak FP32 taken as {cpu.cores_per_socket} cores × "

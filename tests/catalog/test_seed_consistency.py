@@ -11,6 +11,7 @@ import pytest
 
 from catalog.architecture import Architecture, parameter_count
 from catalog.management.commands.load_seed import DEFAULT_SEED_DIR
+from configurator.engine.cpu_kernels import fma_width_bits_for_name, fp32_flops_per_cycle
 
 SEED = Path(DEFAULT_SEED_DIR)
 
@@ -106,6 +107,27 @@ def boards_for(cpu: dict) -> list[dict]:
 def channels_per_socket(board: dict) -> float:
     specs = board["specs"]
     return specs["memory_channels"] / (specs.get("socket_count") or 1)
+
+
+def engine_name(cpu: dict) -> str:
+    """The name the engine sees for a catalogue CPU (brand and model)."""
+    return f"{cpu.get('brand', '')} {cpu['name']}".strip()
+
+
+@pytest.mark.parametrize("cpu", CPUS, ids=ids(CPUS))
+def test_a_cpus_fp32_peak_counts_the_fma_width_the_engine_assumes(cpu):
+    # The engine turns fp32_gflops into integer-kernel rates by the core's FMA width
+    # (cpu_kernels): a part listed at 64 FLOPs per cycle that the engine takes for a
+    # 256-bit core gets twice its real prompt speed (Threadripper 9000 and Xeon W-2400
+    # once did), one listed at 32 on a 512-bit core half of it.
+    specs = cpu["specs"]
+    per_cycle = fp32_flops_per_cycle(fma_width_bits_for_name(engine_name(cpu)))
+    expected = specs["cores"] * specs["base_ghz"] * per_cycle
+    if "E-cores" in cpu.get("notes", ""):
+        # Hybrid Intel parts: P-cores at the P base clock, E-cores slower (in the notes).
+        assert 0.5 * expected <= specs["fp32_gflops"] <= expected
+    else:
+        assert specs["fp32_gflops"] == pytest.approx(expected, rel=0.03)
 
 
 @pytest.mark.parametrize("cpu", CPUS, ids=ids(CPUS))

@@ -6,9 +6,12 @@ from dataclasses import replace
 import pytest
 
 from configurator.engine import Machine, Quant, Workload, estimate, load_constants
+from configurator.engine.calibration.loader import load_raw_rows
 from configurator.engine.cpu_kernels import (
     KERNELS,
     cpu_fma_width_bits,
+    fma_width_bits_for_name,
+    fp32_flops_per_cycle,
     int8_macs_per_fma,
     weight_kernel,
 )
@@ -110,6 +113,28 @@ def test_published_7950x_prefill_by_weight_type(quant, measured):
     assert 0.7 * measured < predicted < 1.4 * measured
 
 
+def _ik_prefill(quant: str, flags: str = "", stored_as: str = "") -> float:
+    engine = engine_profile("ik_llama.cpp").with_flags(flags)
+    weights = Quant.from_name(quant)
+    weights = replace(weights, name=stored_as) if stored_as else weights
+    result = estimate(Machine(cpu=RYZEN_7950X), LLAMA_3_8B, weights, PROMPT, engine)
+    return result.prefill_tokens_per_s
+
+
+def test_repacked_weights_prefill_faster_on_the_cpu_as_published():
+    # ikawrakow, ik_llama.cpp discussion 201 (Ryzen 7950X, DeepSeek-Lite Q8_0, one build):
+    # pp512 433-452 tokens/s with -rtr 0, 607-653 with -rtr 1.
+    plain, repacked = _ik_prefill("Q8_0", "-t 16 -rtr 0"), _ik_prefill("Q8_0", "-t 16 -rtr 1")
+    assert 607 / 452 <= repacked / plain <= 653 / 433
+    assert _ik_prefill("Q8_0", "-rtr") == pytest.approx(repacked)
+    assert _ik_prefill("Q8_0") == pytest.approx(plain)
+    # A type stored interleaved (IQ4_XS_R4, ik_llama.cpp PR 128) is repacked already.
+    assert _ik_prefill("IQ4_XS", stored_as="IQ4_XS_R4") > 1.3 * _ik_prefill("IQ4_XS")
+    # llama.cpp has no such flag: its kernels and speed stay as they are.
+    llama = engine_profile("llama.cpp")
+    assert llama.with_flags("-rtr") == llama
+
+
 def test_an_engine_without_amx_kernels_uses_the_cpus_vnni_dot_products():
     amx_cpu = replace(SERVER, isa="amx")
     assert cpu_matrix_isa(amx_cpu, engine_profile("llama.cpp").cpu_isas) == "amx"
@@ -127,6 +152,8 @@ def test_an_engine_without_amx_kernels_uses_the_cpus_vnni_dot_products():
         ("Intel Xeon 6980P", "amx"),  # Granite Rapids
         ("Intel Xeon 6780E", "avx2"),  # Sierra Forest: E-cores, no AVX-512
         ("Intel Xeon Gold 6226R", "avx512_vnni"),  # Cascade Lake
+        ("Intel Core i9-10900X", "avx512_vnni"),  # Cascade Lake-X: DL Boost
+        ("Intel Core i9-7900X", "avx512"),  # Skylake-X
         ("Intel Xeon Gold 6138", "avx512"),  # Skylake-SP
         ("AMD EPYC 9654", "avx512_vnni"),  # Genoa
         ("AMD EPYC 9965", "avx512_vnni"),  # Turin
@@ -205,7 +232,41 @@ def test_each_weight_type_goes_through_its_engines_kernel(engine, weight_type, i
         ("AMD Ryzen 9 7950X", 256),
         ("AMD Ryzen 9 9950X", 512),
         ("Intel Core i9-9900", 256),
+        ("Intel Core i9-10900X", 512),  # Cascade Lake-X, two AVX-512 FMA units
+        ("Intel Xeon w5-2455X", 512),  # Sapphire Rapids cores
+        ("AMD Ryzen Threadripper 9970X", 512),  # Zen 5
+        ("AMD Ryzen Threadripper PRO 7985WX", 256),  # Zen 4
     ],
 )
 def test_fma_width_follows_the_core_design(name, bits):
     assert cpu_fma_width_bits(replace(SERVER, name=name)) == bits
+
+
+# CPUs of calibration rows older than AVX2 (fewer FP32 FLOPs per cycle than two FMA units).
+PRE_AVX2 = {"Intel Core 2 Quad Q8400 (Dell OptiPlex 780)": 8}
+
+
+def _row_cpus() -> dict[str, tuple[float, int]]:
+    cpus = {}
+    for row in load_raw_rows():
+        cpu = (row.get("hardware") or {}).get("cpu") or {}
+        if cpu.get("fp32_gflops") and cpu.get("cores"):
+            cpus[cpu["name"]] = (float(cpu["fp32_gflops"]), int(cpu["cores"]))
+    return cpus
+
+
+ROW_CPUS = _row_cpus()
+
+
+@pytest.mark.parametrize("name", sorted(ROW_CPUS))
+def test_a_calibration_rows_fp32_peak_implies_a_real_clock(name):
+    # fp32_gflops ÷ cores ÷ the FLOPs per cycle the engine assumes for the core (its FMA
+    # width) is a clock: a Xeon Gold 6138 listed at 32 FLOPs per cycle (its FP64 rate)
+    # gave 1.0 GHz and halved every kernel rate the fit saw for it.
+    gflops, cores = ROW_CPUS[name]
+    per_cycle = PRE_AVX2.get(name) or fp32_flops_per_cycle(fma_width_bits_for_name(name))
+    assert 1.5 <= gflops / cores / per_cycle <= 5.8
+
+
+def test_every_fp32_peak_of_the_rows_is_checked():
+    assert len(ROW_CPUS) >= 20

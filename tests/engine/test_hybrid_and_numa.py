@@ -100,3 +100,7 @@ def test_repacked_or_no_op_offload_runs_keep_host_matmuls_on_the_cpu(loaded):
     assert not rows["ik-llama-discussion-548-1"].engine.prefill_on_gpu_for_host_layers  # -rtr
     assert rows["ik-llama-discussion-548-17"].engine.prefill_on_gpu_for_host_layers
     assert rows["ik-llama-discussion-548-1"].engine.cost_key == "ik_llama.cpp"
+    assert rows["ik-llama-discussion-548-1"].engine.cpu_weights_repacked
+    # llama-bench's "-rtr 0" is the flag turned off.
+    assert not rows["ik-llama-discussion-201-13"].engine.cpu_weights_repacked
+    assert rows["ik-llama-discussion-201-17"].engine.cpu_weights_repacked

@@ -207,6 +207,28 @@ def test_a_cpu_name_without_a_model_number_matches_no_catalogue_cpu(seeded):
     assert form.rig.machine.cpu.fp32_gflops_per_socket == pytest.approx(2 * 3.0 * 32)
 
 
+def test_an_unlisted_cpu_with_512_bit_fma_units_counts_64_flops_per_cycle(seeded):
+    # Not in the catalogue, but the engine knows a Xeon Gold 6000 has two 512-bit FMA
+    # units and rates its integer kernels against that peak: counting 32 would halve them.
+    form = CanRunForm(
+        {
+            "paste": "rigrank-cpu: Intel Xeon Gold 6148 | 2 | 20 | 2400 | avx2,fma,avx512f\n"
+            "rigrank-ram: 384 | | 12 | 2666 |"
+        }
+    )
+    assert form.is_valid(), form.errors
+    assert form.rig.machine.cpu.fp32_gflops_per_socket == pytest.approx(20 * 2.4 * 64)
+    # A Zen 4 part runs AVX-512 on 256-bit halves: 32 per cycle.
+    form = CanRunForm(
+        {
+            "paste": "rigrank-cpu: AMD EPYC 9174F | 1 | 16 | 4100 | avx2,fma,avx512f\n"
+            "rigrank-ram: 96 | | 12 | 4800 |"
+        }
+    )
+    assert form.is_valid(), form.errors
+    assert form.rig.machine.cpu.fp32_gflops_per_socket == pytest.approx(16 * 4.1 * 32)
+
+
 CUSTOM_CPU = "cores=16,channels=2,mts=5600,gflops=2400,memory=DDR5"
 M4_PRO = "vendor=apple,memory_gb=48,bandwidth_gbs=273,fp16_tflops=9"
 

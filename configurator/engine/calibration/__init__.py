@@ -540,6 +540,15 @@ PARAMETERS: tuple[Parameter, ...] = (
         "so the share of host-held experts an engine copying only used experts moves",
     ),
     Parameter(
+        "cpu_repacked_speedup",
+        1.4,
+        1.0,
+        2.0,
+        "CPU prompt processing with row-interleaved weights (ik_llama.cpp's _R4/_R8 types, "
+        "or any type repacked at load with -rtr) relative to the same kernels on the plain "
+        "layout (cpu_kernels.REPACKED_TYPE, EngineProfile.cpu_weights_repacked)",
+    ),
+    Parameter(
         "train_activation_scale",
         1.0,
         0.3,
@@ -570,6 +579,13 @@ NOT_FITTED: dict[str, str] = {
         "gemma-2b Q4_0 on a Xeon with AMX: 'prompt eval time became 2x faster'), i.e. "
         "2 × 2 MACs per FMA × 0.3 ÷ 32; the tiles idle while the FP32 block scales are "
         "applied between tile multiplies (PR 7707)"
+    ),
+    "cpu_repacked_speedup": (
+        "one like-for-like comparison, not fitted (the rows that use -rtr differ from the "
+        "others in build and machine too, and a fit folds those into it): ikawrakow's "
+        "DeepSeek-Lite Q8_0 on a Ryzen 7950X, the same build and day (ik_llama.cpp "
+        "discussion 201), pp512 433-452 tokens/s with -rtr 0 and 607-653 with -rtr 1, "
+        "1.40-1.44x; IQ4_XS_R4 gained 1.13x in its own PR 128 (254 against 224 tokens/s)"
     ),
     "numa_efficiency": (
         "no measured two-socket row states that its weights were interleaved over the "

@@ -381,7 +381,7 @@ def _model(data: dict[str, Any]) -> ModelArch:
     return ModelArch.from_dict(fields)
 
 
-_HOST_MATMULS_STAY = re.compile(r"(?:^|\s)(?:-rtr|--run-time-repack|--no-op-offload|-nopo)\b")
+_NO_OP_OFFLOAD = re.compile(r"(?:^|\s)(?:--no-op-offload|-nopo)\b")
 
 
 def _as_run(engine: EngineProfile, flags: object) -> EngineProfile:
@@ -392,7 +392,8 @@ def _as_run(engine: EngineProfile, flags: object) -> EngineProfile:
     layers it holds during prefill. A GPU server run with its eager flag
     (``--enforce-eager``) launches its kernels without CUDA graphs."""
     engine = engine.with_flags(flags)
-    if engine.prefill_on_gpu_for_host_layers and _HOST_MATMULS_STAY.search(str(flags or "")):
+    stays = engine.cpu_weights_repacked or _NO_OP_OFFLOAD.search(str(flags or ""))
+    if engine.prefill_on_gpu_for_host_layers and stays:
         return replace(engine, prefill_on_gpu_for_host_layers=False)
     return engine
 
