@@ -6,7 +6,7 @@ import pytest
 
 from configurator.engine import Gpu, Machine, Quant, Workload, estimate, load_constants
 from configurator.engine.calibration.fit import predict
-from configurator.engine.calibration.loader import load_measurements
+from configurator.engine.calibration.loader import UNKNOWN_COMPUTE_TFLOPS, load_measurements
 from configurator.engine.gpu_arch import (
     ARCHITECTURE_PATTERNS,
     ARCHITECTURES,
@@ -150,3 +150,37 @@ def test_every_architecture_has_a_source_and_a_consistent_path():
         assert 0 < arch.mma_share <= 1
     for _, key in ARCHITECTURE_PATTERNS:
         assert key in ARCHITECTURES
+
+
+# NVIDIA architectures with FP16 tensor cores (Volta on): a card's matrix rate is at least
+# twice its FP32 rate (GeForce with FP16 accumulate 4x, datacenter 8-16x; the GTX 16
+# series, without tensor cores, runs FP16 at twice FP32 on its vector units).
+TENSOR_CORE_ARCHITECTURES = {
+    "volta",
+    "turing",
+    "ampere_ga100",
+    "ampere_ga10x",
+    "ada",
+    "hopper",
+    "blackwell_gb100",
+    "blackwell_gb20x",
+    "blackwell_gb10",
+}
+
+
+def test_tensor_core_cards_in_the_rows_carry_their_matrix_rate(rows):
+    # A row that leaves FP16 null is given its FP32 rate for the matrix work: an RTX PRO
+    # 6000 Blackwell prefilled at a quarter of its tensor rate in the fit, while the
+    # catalogue card (503.8 TFLOPS) was estimated at the full one.
+    checked = 0
+    for row in rows.values():
+        for group in row.machine.gpus:
+            gpu = group.gpu
+            arch = architecture_for_name(gpu.name, gpu.vendor)
+            if arch is None or arch.name not in TENSOR_CORE_ARCHITECTURES:
+                continue
+            if gpu.fp32_tflops >= UNKNOWN_COMPUTE_TFLOPS:
+                continue  # no compute figure at all: a decode-only row
+            checked += 1
+            assert gpu.fp16_tflops >= 1.9 * gpu.fp32_tflops, (row.id, gpu.name)
+    assert checked >= 100
