@@ -150,14 +150,20 @@ def pool_overhead_s(
 ) -> float:
     """Fixed decode-step time of the layers a pool computes: the engine's per-layer cost,
     the extra of an ungraphed backend, and, for a model with routed experts, the routing
-    cost of the blocks whose experts the pool holds, s."""
+    cost of the blocks whose experts the pool holds; a CPU holding only a block's routed
+    experts pays ``cpu_expert_block_overhead_share`` of its per-layer cost for it, s."""
     per_layer = _pool_layer_overhead_s(slot, engine, constants)
+    layers = slot.layers
     if slot.kind != "cpu":
         per_layer += ungraphed_layer_overhead_s(slot.backend, engine, constants)
+    elif slot.expert_layers > slot.dense_layers:
+        # Blocks whose routed experts alone are in RAM give the CPU a few graph nodes.
+        experts_only = slot.expert_layers - slot.dense_layers
+        layers = slot.dense_layers + experts_only * constants["cpu_expert_block_overhead_share"]
     moe = 0.0
     if parts.expert_layer_bytes > 0:
         moe = slot.expert_layers * moe_layer_overhead_s(slot.kind, engine, constants)
-    return slot.layers * per_layer + moe
+    return layers * per_layer + moe
 
 
 def unpack_overlap_seconds(t_read: float, t_unpack: float, constants: Constants) -> float:

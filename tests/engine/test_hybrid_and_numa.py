@@ -9,8 +9,9 @@ from configurator.engine import Machine, Quant, Workload, estimate, load_constan
 from configurator.engine.engines import engine_profile
 from configurator.engine.hardware import PCIE_LANE_GBS, CpuSystem
 from configurator.engine.memory import model_parts
+from configurator.engine.placement import place
 from configurator.engine.rates import cpu_bandwidth_gbs
-from configurator.engine.throughput import host_offload
+from configurator.engine.throughput import cpu_layer_overhead_s, host_offload, pool_overhead_s
 
 from .models import EPYC_9354_1S, EPYC_9354_2S, QWEN3_30B_A3B, RTX_4090, RYZEN_DESKTOP
 
@@ -52,6 +53,32 @@ def test_offloaded_expert_prefill_is_bounded_by_the_link_not_the_cpu():
     # One pass of 512 tokens cannot finish before the host's experts crossed a 3.0 x16 link.
     assert results[3].prefill_tokens_per_s <= 512 / (host_bytes / link) * 1.0001
     assert results[3].prefill_tokens_per_s < 0.75 * results[4].prefill_tokens_per_s
+
+
+def test_a_cpu_holding_only_the_experts_pays_part_of_its_per_layer_cost():
+    # ggml's CPU threads meet at a barrier after each graph node they compute: a block of
+    # which the CPU multiplies only the routed experts gives it a few of the ~25 nodes.
+    constants = load_constants()
+    llama = engine_profile("llama.cpp")
+    parts = model_parts(QWEN3_30B_A3B, Q4)
+    machine = Machine(gpus=((RTX_4090, 1),), cpu=RYZEN_DESKTOP)
+    workload = Workload(prompt_tokens=512, context_tokens=4096)
+
+    def cpu_overhead(cpu_moe_layers: int, gpu_layers: int | None = None) -> float:
+        layout = place(
+            machine, QWEN3_30B_A3B, Q4, workload, llama, constants,
+            gpu_layers=gpu_layers, cpu_moe_layers=cpu_moe_layers, parts=parts,
+        )  # fmt: skip
+        host = next(s for s in layout.slots if s.kind == "cpu")
+        return pool_overhead_s(host, parts, llama, constants)
+
+    per_layer = cpu_layer_overhead_s(RYZEN_DESKTOP, constants)
+    share = constants["cpu_expert_block_overhead_share"]
+    layers = QWEN3_30B_A3B.layers
+    assert cpu_overhead(layers) == pytest.approx(layers * share * per_layer)
+    assert share < 1
+    # Whole blocks in RAM (no -ngl for them) pay the full per-layer cost.
+    assert cpu_overhead(0, gpu_layers=layers - 8) == pytest.approx(8 * per_layer)
 
 
 def test_two_sockets_without_interleave_read_one_sockets_channels():

@@ -225,6 +225,17 @@ PARAMETERS: tuple[Parameter, ...] = (
         "and activations cross the inter-socket link), µs",
     ),
     Parameter(
+        "cpu_expert_block_overhead_share",
+        0.2,
+        0.05,
+        1.0,
+        "share of a CPU's per-layer decode cost (layer_overhead_us.cpu*) paid by a block of "
+        "which the CPU computes only the routed experts (experts in RAM, the rest on a GPU): "
+        "ggml's threads meet at a barrier after every graph node they compute, and such a "
+        "block gives the CPU the expert up/gate/down products and their element-wise ops, "
+        "about 5 of a block's ~25 nodes (llama.cpp build_moe_ffn)",
+    ),
+    Parameter(
         "cpu_bandwidth_factor.ddr4",
         1.0,
         0.5,
