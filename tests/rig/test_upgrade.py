@@ -117,7 +117,9 @@ RDIMM = "samsung-ddr5-rdimm-16gb-4800-m321r2ga3bb6-cqk-used"
 
 def test_more_memory_channels_are_an_upgrade_for_a_cpu_server(seeded, client):
     # Two EPYC 9254 sockets on a 24-channel board with 8 modules: 70B at Q4_K_M reads
-    # 8 channels' bandwidth. Filling all 24 channels triples it.
+    # 8 channels' bandwidth. Filling all 24 channels triples it; the threads' barriers
+    # after every graph node (about 1.2 ms per layer on two 24-core sockets, fitted) do
+    # not shrink with it, so decode gains less than 3x but still close to 2x.
     data = client.get(
         "/api/upgrade",
         {"have": f"{EPYC_SERVER}{RDIMM}:8", "model": LLAMA_70B, "min_tps": 4},
@@ -129,7 +131,7 @@ def test_more_memory_channels_are_an_upgrade_for_a_cpu_server(seeded, client):
     assert upgrade["kind"] == "more memory channels (8 → 24 populated)"
     assert [(a["slug"], a["qty"]) for a in upgrade["added"]] == [(RDIMM, 16)]
     assert Decimal(upgrade["price"]) == 16 * Decimal(upgrade["added"][0]["unit_price"])
-    assert upgrade["decode_tokens_per_s"] > 2 * data["current"]["decode_tokens_per_s"]
+    assert upgrade["decode_tokens_per_s"] > 1.8 * data["current"]["decode_tokens_per_s"]
 
 
 def test_a_fine_tuning_upgrade_reads_in_training_tokens(seeded, client):
