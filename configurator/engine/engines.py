@@ -234,8 +234,9 @@ class EngineProfile:
         return chosen
 
     def with_flags(self, flags: object) -> EngineProfile:
-        """This engine as run with the command-line ``flags`` (eager when one of its
-        ``eager_flags`` is among them)."""
+        """This engine as run with the command-line ``flags``: eager when one of its
+        ``eager_flags`` is among them, ring all-reduce only with a ``oneshot_off_flags``
+        flag, CPU weights repacked with a ``repack_flags`` flag not set to 0."""
         tokens = str(flags or "").replace("=", " ").split()
         words = set(tokens)
         profile = self
