@@ -155,7 +155,7 @@ def int8_macs_per_fma(kernel: CpuKernel, isa: str, fma_bits: int) -> float:
     class ``isa`` with ``fma_bits``-wide FMA units, per FP32 FMA per cycle of that core.
     Two vector pipes either way: ``vpdpbusd`` does width/8 MACs, ``vpmaddubsw`` +
     ``vpmaddwd`` width/16 per pipe-cycle, an FMA width/32; AMX 1,024 MACs per cycle."""
-    fmas = 2 * fma_bits / 32
+    fmas = fp32_flops_per_cycle(fma_bits) / 2
     if kernel.amx and isa == "amx":
         return 1024 / fmas
     has_vnni = isa in ("amx", "avx512_vnni")

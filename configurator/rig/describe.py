@@ -36,8 +36,8 @@ MAX_PASTE_CHARS = 200_000
 # matches one of the engine's FMA-width facts: Xeon Scalable Gold 6000/Platinum, Zen 5);
 # others (Zen 4 runs 512-bit ops as two 256-bit halves) count 32, so the figure is a
 # floor, stated as an assumption on every answer.
-FLOPS_PER_CYCLE_AVX2 = 32
-FLOPS_PER_CYCLE_SSE = 16
+FLOPS_PER_CYCLE_AVX2 = fp32_flops_per_cycle(256)
+FLOPS_PER_CYCLE_SSE = FLOPS_PER_CYCLE_AVX2 // 2
 _VENDOR_WORDS = {
     "nvidia",
     "geforce",
