@@ -71,11 +71,10 @@ class Search:
         self.state = SearchState()
         self.notes: list[str] = []
         self.bounds = Bounds(request, load_constants())
-        model, quant, wl = request.model, request.quant, request.workload
+        model, quant = request.model, request.quant
         self.weights_bytes = memory.weights_bytes(model, quant)
-        self.kv_bytes = memory.kv_cache_bytes(
-            model, wl.context_tokens, wl.kv_cache_bits, wl.concurrent_sequences
-        )
+        # The KV cache allocated for the whole context, as the bounds count it.
+        self.kv_bytes = self.bounds.kv_allocated
         self.embedding_bytes = memory.embedding_bytes(model, quant)
         self.needs = ModelNeeds(self.weights_bytes / 1e9, self.weights_bytes / 1e9)
         self.stacks: frozenset[str] | None = (
