@@ -66,6 +66,10 @@ BACKENDS: dict[str, Backend] = {
 }
 
 
+# Ways a GPU engine multiplies quantized weights during prefill (EngineProfile.quantized_gemm).
+QUANTIZED_GEMMS = ("mmq", "cublas", "mmq_dp4a")
+
+
 @dataclass(frozen=True)
 class EngineProfile:
     """How an inference engine places and runs a model.
@@ -118,6 +122,13 @@ class EngineProfile:
     ``ungraphed_backends``: backends on which the engine launches each decode kernel from
     the host rather than replaying a captured GPU graph, so every layer costs more fixed
     time (calibration's ``ungraphed_layer_overhead_us``).
+    ``quantized_gemm``: how its GPU kernels multiply quantized weights by a prompt's
+    activations (:data:`QUANTIZED_GEMMS`): ``mmq``, ggml's quantized matrix-multiply
+    kernels, on 8-bit integer matrix units where the GPU has them (llama.cpp's default
+    since PR 8075, 2024-06-24); ``cublas``, dequantizing to FP16 and multiplying with
+    cuBLAS/hipBLAS (its default before, and ``GGML_CUDA_FORCE_CUBLAS``); ``mmq_dp4a``,
+    MMQ before it had integer matrix-unit kernels (``GGML_CUDA_FORCE_MMQ`` builds of
+    early June 2024 and older), 8-bit dot products on the vector units only.
     ``repack_flags``: flags that repack the weights held in system RAM into row-interleaved
     CPU layouts at load (ik_llama.cpp ``-rtr``; ``-rtr 0`` leaves them off);
     ``cpu_weights_repacked``: the run used one, so its CPU multiplies them faster
@@ -155,6 +166,7 @@ class EngineProfile:
     ungraphed_backends: frozenset[str] = frozenset()
     repack_flags: frozenset[str] = frozenset()
     cpu_weights_repacked: bool = False
+    quantized_gemm: str = "mmq"
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -164,6 +176,7 @@ class EngineProfile:
         checks.integer("engine.activation_tokens", self.activation_tokens, 1, 1_000_000)
         checks.integer("engine.host_offload_min_tokens", self.host_offload_min_tokens, 1, 1_000_000)
         checks.choice("engine.tensor_sync", self.tensor_sync, ("allreduce", "gather"))
+        checks.choice("engine.quantized_gemm", self.quantized_gemm, QUANTIZED_GEMMS)
         for algorithm in self.allreduce_algorithms:
             checks.choice("engine.allreduce_algorithms", algorithm, ("oneshot", "ring"))
         for split in self.splits:

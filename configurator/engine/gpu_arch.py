@@ -7,8 +7,14 @@ takes one of three paths, chosen per architecture in ``ggml_cuda_should_use_mmq`
 
 - ``int8_matrix``: MMQ on integer (or WMMA/MFMA) matrix units: NVIDIA from Turing
   (``turing_mma_available``, compute capability ≥ 7.5), AMD CDNA (MFMA) and RDNA3/RDNA4
-  (WMMA). It runs at the card's matrix rate, the engine's ``prefill_quantized_factor``
-  of its FP16 efficiency.
+  (WMMA). Where the vendor documents the 8-bit matrix rate (``int8_matrix_rate``: twice
+  the FP16 rate on every NVIDIA architecture from Turing) it runs at that rate ×
+  ``prefill_int8_matrix_efficiency``; elsewhere at the FP16 rate ×
+  ``prefill_quantized_factor``. MMQ became llama.cpp's default on these GPUs with PR 8075
+  (2024-06-24, https://github.com/ggml-org/llama.cpp/pull/8075); before it, builds
+  dequantized to FP16 and used cuBLAS (``EngineProfile.quantized_gemm`` = ``cublas``,
+  the ``fp16_matrix`` path), and MMQ forced on before its tensor-core kernels (PRs
+  7676, 7860, 7921, June 2024) used dp4a (``mmq_dp4a``, the ``int8_dot`` path).
 - ``int8_dot``: MMQ on 4-way 8-bit dot-product instructions of the vector units
   (NVIDIA ``__dp4a`` from compute capability 6.1, ``GGML_CUDA_CC_DP4A``; AMD
   ``v_dot4_i32_i8``/``__builtin_amdgcn_sdot4`` on gfx906 and RDNA2, llama.cpp PR 8629,
@@ -53,6 +59,9 @@ class GpuArchitecture:
     ``quantized_path``: llama.cpp's path for quantized-weight prefill
     (:data:`QUANTIZED_PATHS`; None: unknown). ``mma_share``: share of the matrix peak
     the instructions llama.cpp emits can reach (Hopper: ``mma.sync`` without ``wgmma``).
+    ``int8_matrix_rate``: dense 8-bit integer matrix rate over the listed FP16 figure
+    (FP16 accumulate), where the vendor documents it for the units MMQ uses; None: MMQ on
+    the matrix units is taken at the FP16 rate × ``prefill_quantized_factor``.
     ``source``: where the figures come from."""
 
     name: str
@@ -60,11 +69,32 @@ class GpuArchitecture:
     int8_dot: bool
     quantized_path: str | None
     mma_share: float = 1.0
+    int8_matrix_rate: float | None = None
     source: str = ""
 
 
 _MMQ = "https://github.com/ggml-org/llama.cpp/blob/master/ggml/src/ggml-cuda/mmq.cu"
 _COMMON = "https://github.com/ggml-org/llama.cpp/blob/master/ggml/src/ggml-cuda/common.cuh"
+
+# Dense INT8 tensor TOPS = 2 × dense FP16 tensor TFLOPS (FP16 accumulate) on every
+# NVIDIA architecture from Turing: the vendors' whitepapers and datasheets.
+_TURING_INT8 = (
+    "RTX 2080 Ti FP16 (FP16 acc.) 107.6 TFLOPS, INT8 215.2 TOPS (NVIDIA Turing "
+    "architecture whitepaper, appendix)"
+)
+_A100 = f"{_MMQ}; A100 dense FP16 312 TFLOPS, INT8 624 TOPS (NVIDIA A100 datasheet)"
+_GA102 = (
+    f"{_MMQ}; RTX 3090 dense FP16 (FP16 acc.) 142 TFLOPS, INT8 284 TOPS (NVIDIA Ampere "
+    "GA102 whitepaper v2)"
+)
+_ADA = (
+    f"{_MMQ}; RTX 4090 dense FP16 (FP16 acc.) 330.3 TFLOPS, INT8 660.6 TOPS (NVIDIA Ada "
+    "GPU architecture whitepaper, appendix A); L40S FP16 362, INT8 733 (L40S datasheet)"
+)
+_GB20X = (
+    f"{_MMQ}; RTX 5090 dense FP16 (FP16 acc.) 419 TFLOPS, INT8 838 TOPS (NVIDIA RTX "
+    "Blackwell GPU architecture whitepaper, appendix)"
+)
 
 ARCHITECTURES: dict[str, GpuArchitecture] = {
     a.name: a
@@ -93,24 +123,45 @@ ARCHITECTURES: dict[str, GpuArchitecture] = {
             source=f"cc 7.0: FP16 tensor cores, no integer MMA; MMQ only below 64 tokens: {_MMQ}",
         ),
         GpuArchitecture(
-            "turing", "nvidia", True, "int8_matrix", source=f"cc 7.5 turing_mma_available: {_MMQ}"
+            "turing",
+            "nvidia",
+            True,
+            "int8_matrix",
+            int8_matrix_rate=2.0,
+            source=f"cc 7.5 turing_mma_available: {_MMQ}; {_TURING_INT8}",
         ),
-        GpuArchitecture("ampere_ga100", "nvidia", True, "int8_matrix", source=_MMQ),
-        GpuArchitecture("ampere_ga10x", "nvidia", True, "int8_matrix", source=_MMQ),
-        GpuArchitecture("ada", "nvidia", True, "int8_matrix", source=_MMQ),
+        GpuArchitecture(
+            "ampere_ga100", "nvidia", True, "int8_matrix", int8_matrix_rate=2.0, source=_A100
+        ),
+        GpuArchitecture(
+            "ampere_ga10x", "nvidia", True, "int8_matrix", int8_matrix_rate=2.0, source=_GA102
+        ),
+        GpuArchitecture("ada", "nvidia", True, "int8_matrix", int8_matrix_rate=2.0, source=_ADA),
         GpuArchitecture(
             "hopper",
             "nvidia",
             True,
             "int8_matrix",
             mma_share=2 / 3,
+            int8_matrix_rate=2.0,
             source="stock MMQ issues Ampere-style mma.sync (a wgmma path is only an opt-in "
             "experiment, https://github.com/ggml-org/llama.cpp/pull/24777), which reaches "
             "about 2/3 of H100's tensor peak; wgmma is needed for the rest (FlashAttention-3, "
-            "Shah et al. 2024, https://arxiv.org/abs/2407.08608)",
+            "Shah et al. 2024, https://arxiv.org/abs/2407.08608); H100 SXM dense FP16 989.4 "
+            "TFLOPS, INT8 1,978.9 TOPS (NVIDIA H100 datasheet)",
         ),
-        GpuArchitecture("blackwell_gb100", "nvidia", True, "int8_matrix", source=_MMQ),
-        GpuArchitecture("blackwell_gb20x", "nvidia", True, "int8_matrix", source=_MMQ),
+        GpuArchitecture(
+            "blackwell_gb100",
+            "nvidia",
+            True,
+            "int8_matrix",
+            int8_matrix_rate=2.0,
+            source=f"{_MMQ}; B200 dense FP16 2.25 PFLOPS, INT8 4.5 POPS (NVIDIA DGX B200 "
+            "datasheet)",
+        ),
+        GpuArchitecture(
+            "blackwell_gb20x", "nvidia", True, "int8_matrix", int8_matrix_rate=2.0, source=_GB20X
+        ),
         GpuArchitecture("blackwell_gb10", "nvidia", True, "int8_matrix", source=_MMQ),
         GpuArchitecture(
             "vega20",
@@ -211,18 +262,43 @@ def runs_ggml_cuda(engine_key: str, backend: str) -> bool:
     return engine_key in GGML_ENGINES and (not backend or backend in GGML_CUDA_BACKENDS)
 
 
+def quantized_path(arch: GpuArchitecture, gemm: str = "mmq") -> str | None:
+    """The path (:data:`QUANTIZED_PATHS`) quantized prefill takes on ``arch`` with an
+    engine whose ``quantized_gemm`` is ``gemm``: FP16 cuBLAS (``cublas``) replaces the
+    integer matrix units, MMQ without matrix-unit kernels (``mmq_dp4a``) falls back to the
+    dot products; where the architecture already takes another path it keeps it (PR 8075:
+    Volta keeps FP16 tensor cores, GP100 has no dp4a)."""
+    path = arch.quantized_path
+    if path == "int8_matrix" and gemm == "cublas":
+        return "fp16_matrix"
+    if path == "int8_matrix" and gemm == "mmq_dp4a" and arch.int8_dot:
+        return "int8_dot"
+    return path
+
+
 def quantized_prefill_scale(
-    gpu: Gpu, engine_key: str, backend: str, quantized_factor: float, dot_efficiency: float
+    gpu: Gpu,
+    engine_key: str,
+    backend: str,
+    quantized_factor: float,
+    dot_efficiency: float,
+    int8_efficiency: float | None = None,
+    gemm: str = "mmq",
 ) -> float:
     """Quantized-weight prefill rate of ``gpu`` relative to its listed peak
-    (max of FP16 and FP32) times the class efficiency: on the ``int8_dot`` path
-    :data:`INT8_DOT_PER_FP32` × FP32 × ``dot_efficiency``; on the matrix paths the
-    listed rate × ``mma_share`` × ``quantized_factor``; ``quantized_factor`` alone when
-    the architecture or the kernels are unknown."""
+    (max of FP16 and FP32) times the class efficiency, on the path :func:`quantized_path`
+    picks: ``int8_dot``, :data:`INT8_DOT_PER_FP32` × FP32 × ``dot_efficiency``;
+    ``int8_matrix`` on an architecture whose ``int8_matrix_rate`` is documented, that
+    rate × ``mma_share`` × ``int8_efficiency``; other matrix paths, ``mma_share`` ×
+    ``quantized_factor`` (dequantizing costs a share of the FP16 rate);
+    ``quantized_factor`` alone when the architecture or the kernels are unknown."""
     arch = gpu_architecture(gpu)
     if arch is None or arch.quantized_path is None or not runs_ggml_cuda(engine_key, backend):
         return quantized_factor
     listed = max(gpu.fp16_tflops, gpu.fp32_tflops)
-    if arch.quantized_path == "int8_dot" and gpu.fp32_tflops > 0:
+    path = quantized_path(arch, gemm)
+    if path == "int8_dot" and gpu.fp32_tflops > 0:
         return INT8_DOT_PER_FP32 * gpu.fp32_tflops * dot_efficiency / listed
+    if path == "int8_matrix" and arch.int8_matrix_rate and int8_efficiency is not None:
+        return arch.int8_matrix_rate * arch.mma_share * int8_efficiency
     return arch.mma_share * quantized_factor

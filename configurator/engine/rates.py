@@ -106,16 +106,22 @@ def slot_bandwidth_efficiency(slot: Slot, constants: Constants) -> float:
     return slot_bandwidth_gbs(slot, constants) / slot.bandwidth_gbs
 
 
-def gpu_quantized_prefill_scale(slot: Slot, engine_key: str, constants: Constants) -> float:
+def gpu_quantized_prefill_scale(
+    slot: Slot, engine_key: str, constants: Constants, gemm: str = "mmq"
+) -> float:
     """Prefill rate of quantized weights on a GPU pool relative to its 16-bit rate: set by
-    the units its architecture lets llama.cpp's CUDA/HIP kernels use
-    (:func:`.gpu_arch.quantized_prefill_scale`); ``prefill_quantized_factor`` on pools
-    that are not discrete GPUs, with other kernels, or of unknown architecture."""
+    the units its architecture lets llama.cpp's CUDA/HIP kernels use with the engine's
+    ``quantized_gemm`` (:func:`.gpu_arch.quantized_prefill_scale`);
+    ``prefill_quantized_factor`` on pools that are not discrete GPUs, with other
+    kernels, or of unknown architecture."""
     factor = constants["prefill_quantized_factor"]
     if slot.gpu is None:
         return factor
     dot = constants["prefill_int8_dot_efficiency"]
-    return gpu_arch.quantized_prefill_scale(slot.gpu, engine_key, slot.backend, factor, dot)
+    int8 = constants["prefill_int8_matrix_efficiency"]
+    return gpu_arch.quantized_prefill_scale(
+        slot.gpu, engine_key, slot.backend, factor, dot, int8, gemm
+    )
 
 
 def slot_flops(slot: Slot, constants: Constants) -> float:

@@ -413,14 +413,17 @@ def _prefill_rate(
     slot: Slot, engine: EngineProfile, constants: Constants, quantized: bool, weight_type: str = ""
 ) -> float:
     """FLOP/s a pool's processor reaches in prefill with ``engine``: its class's share of
-    peak, the engine's kernels relative to llama.cpp's, and quantized weights (slower on
-    GPUs, which dequantize to FP16; on CPUs the 8-bit integer kernel the engine picks for
-    ``weight_type``, :func:`.cpu_kernels.quantized_prefill_flops`)."""
+    peak, the engine's kernels relative to llama.cpp's, and quantized weights (on GPUs
+    the path the architecture and the engine's ``quantized_gemm`` give,
+    :func:`.rates.gpu_quantized_prefill_scale`; on CPUs the 8-bit integer kernel the engine
+    picks for ``weight_type``, :func:`.cpu_kernels.quantized_prefill_flops`)."""
     if quantized and slot.kind == "cpu" and slot.cpu is not None:
         return quantized_prefill_flops(slot.cpu, engine, weight_type, constants)
     rate = effective_flops(slot, constants) * engine_prefill_speedup(slot, engine, constants)
     if quantized:
-        rate *= rates.gpu_quantized_prefill_scale(slot, engine.cost_key, constants)
+        rate *= rates.gpu_quantized_prefill_scale(
+            slot, engine.cost_key, constants, engine.quantized_gemm
+        )
     return rate
 
 

@@ -2,17 +2,22 @@
 on (int8 matrix units, 4-way int8 dot products, or FP16 after dequantizing), checked
 against published prompt-processing figures."""
 
+import json
+from dataclasses import replace
+
 import pytest
 
 from configurator.engine import Gpu, Machine, Quant, Workload, estimate, load_constants
 from configurator.engine.calibration.fit import predict
 from configurator.engine.calibration.loader import UNKNOWN_COMPUTE_TFLOPS, load_measurements
+from configurator.engine.engines import engine_profile
 from configurator.engine.gpu_arch import (
     ARCHITECTURE_PATTERNS,
     ARCHITECTURES,
     INT8_DOT_PER_FP32,
     QUANTIZED_PATHS,
     architecture_for_name,
+    quantized_path,
     quantized_prefill_scale,
 )
 
@@ -184,3 +189,96 @@ def test_tensor_core_cards_in_the_rows_carry_their_matrix_rate(rows):
             checked += 1
             assert gpu.fp16_tflops >= 1.9 * gpu.fp32_tflops, (row.id, gpu.name)
     assert checked >= 100
+
+
+# Build history: which kernels multiplied quantized weights in prefill.
+
+
+def test_the_engines_quantized_gemm_picks_the_path():
+    turing = ARCHITECTURES["turing"]
+    assert quantized_path(turing, "mmq") == "int8_matrix"
+    assert quantized_path(turing, "cublas") == "fp16_matrix"
+    assert quantized_path(turing, "mmq_dp4a") == "int8_dot"
+    # Architectures that take another path keep it (PR 8075: V100 keeps FP16 cuBLAS, GP100
+    # has no dp4a, GP10x has no matrix units).
+    assert quantized_path(ARCHITECTURES["volta"], "mmq") == "fp16_matrix"
+    assert quantized_path(ARCHITECTURES["pascal_gp100"], "mmq_dp4a") == "fp16_matrix"
+    assert quantized_path(ARCHITECTURES["pascal_gp10x"], "cublas") == "int8_dot"
+
+
+def test_nvidia_integer_tensor_cores_run_at_twice_the_fp16_rate():
+    # Dense INT8 TOPS = 2 x dense FP16 TFLOPS (FP16 accumulate) from Turing on, each
+    # architecture citing its whitepaper or datasheet.
+    for name in ("turing", "ampere_ga100", "ampere_ga10x", "ada", "hopper", "blackwell_gb20x"):
+        arch = ARCHITECTURES[name]
+        assert arch.int8_matrix_rate == 2.0
+        assert "INT8" in arch.source
+    rtx_4090 = Gpu("RTX 4090 24GB", 24, 1008, 330.3, 82.58, 450, memory_type="GDDR6X")
+    mmq = quantized_prefill_scale(rtx_4090, "llama.cpp", "CUDA", 0.85, 0.5, 0.45, "mmq")
+    cublas = quantized_prefill_scale(rtx_4090, "llama.cpp", "CUDA", 0.85, 0.5, 0.45, "cublas")
+    assert mmq == pytest.approx(2.0 * 0.45)
+    assert cublas == pytest.approx(0.85)
+    # Without a documented int8 rate (AMD's matrix units) MMQ keeps the FP16 factor.
+    mi300x = Gpu("Instinct MI300X 192GB", 192, 5300, 1307, 163.4, 750, vendor="amd")
+    assert quantized_prefill_scale(mi300x, "llama.cpp", "ROCm", 0.85, 0.5, 0.45) == 0.85
+
+
+def test_one_builds_three_kernels_keep_their_published_order(rows):
+    # llama.cpp PR 7676 (2024-06-08), RTX 4090, Llama 3 8B Q4_0 pp512: 6,280 t/s with MMQ
+    # on dp4a, 7,776 with FP16 cuBLAS (then the default), 10,359 with int8 tensor cores.
+    constants = load_constants()
+    dp4a, cublas, mma = (rows[f"llamacpp-pr-7676-{n}"] for n in (4, 5, 3))
+    assert [r.engine.quantized_gemm for r in (dp4a, cublas, mma)] == ["mmq_dp4a", "cublas", "mmq"]
+    assert dp4a.tokens_per_s < cublas.tokens_per_s < mma.tokens_per_s
+    predicted = [predict(r, constants) for r in (dp4a, cublas, mma)]
+    assert predicted[0] < predicted[1] < predicted[2]
+    for row, value in zip((dp4a, cublas, mma), predicted, strict=True):
+        assert 0.7 < value / row.tokens_per_s < 1.3, row.id
+
+
+def _row(date: str, flags: str | None = None, stated: str | None = None) -> dict:
+    placement = {"gpu_layers": 99, "flags": flags}
+    if stated:
+        placement["quantized_gemm"] = stated
+    return {
+        "id": "t-1",
+        "source_key": "t",
+        "date": date,
+        "engine": "llama.cpp",
+        "backend": "CUDA",
+        "metric": "prefill",
+        "test": "pp512",
+        "prompt_tokens": 512,
+        "tokens_per_s": 1000.0,
+        "model": {"name": "Llama 3 8B", "total_params_b": 8.03, "layers": 32,
+                  "hidden_size": 4096, "attention_heads": 32, "kv_heads": 8,
+                  "head_dim": 128, "vocab_size": 128256},
+        "quant": {"name": "Q4_0", "model_size_gib": 4.33},
+        "hardware": {"gpus": [{"name": "RTX 4090", "count": 1, "vram_gb": 24,
+                               "bandwidth_gbs": 1008, "fp16_tflops": 165.2,
+                               "fp32_tflops": 82.6}]},
+        "placement": placement,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("date", "flags", "stated", "gemm"),
+    [
+        ("2024-05-01", None, None, "cublas"),  # before PR 8075: FP16 cuBLAS by default
+        ("2024-05-01", "LLAMA_CUDA_FORCE_MMQ", None, "mmq"),
+        ("2024-07-01", None, None, "mmq"),
+        ("2025-03-01", "GGML_CUDA_FORCE_CUBLAS=1", None, "cublas"),
+        ("2024-06-03", "LLAMA_CUDA_FORCE_MMQ", "mmq_dp4a", "mmq_dp4a"),  # the row says so
+    ],
+)
+def test_a_rows_build_sets_its_quantized_kernels(tmp_path, date, flags, stated, gemm):
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps([_row(date, flags, stated)]))
+    measured, skipped = load_measurements(path)
+    assert not skipped
+    assert measured[0].engine.quantized_gemm == gemm
+
+
+def test_an_unknown_quantized_gemm_is_refused_by_name():
+    with pytest.raises(ValueError, match="quantized_gemm"):
+        replace(engine_profile("llama.cpp"), quantized_gemm="tensorrt")

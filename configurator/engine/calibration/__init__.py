@@ -375,7 +375,19 @@ PARAMETERS: tuple[Parameter, ...] = (
         0.8,
         0.3,
         1.0,
-        "GPU prefill throughput with quantized weights relative to 16-bit weights",
+        "GPU prefill throughput with quantized weights relative to 16-bit weights where they "
+        "are dequantized to FP16 first (cuBLAS builds, Volta, P100) or the GPU's 8-bit matrix "
+        "rate is not documented (gpu_arch.py)",
+    ),
+    Parameter(
+        "prefill_int8_matrix_efficiency",
+        0.5,
+        0.1,
+        1.0,
+        "share of the 8-bit integer matrix peak (gpu_arch int8_matrix_rate × FP16) that "
+        "llama.cpp's MMQ reaches on integer tensor cores, relative to the class's share of "
+        "matrix peak (NVIDIA Turing and newer; default build since PR 8075): the weights "
+        "are unpacked and their scales applied around the int8 products",
     ),
     Parameter(
         "prefill_int8_dot_efficiency",

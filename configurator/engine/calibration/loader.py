@@ -291,7 +291,8 @@ def _row_engine(item: dict[str, Any], metric: str) -> tuple[EngineProfile, str]:
         engine = engine_profile("transformers")
     else:
         engine = _as_run(engine_profile(name), flags)
-    return _as_dated(engine, flags, str(item.get("date") or "")), framework
+    engine = _as_dated(engine, flags, str(item.get("date") or ""))
+    return _with_quantized_gemm(engine, item.get("placement") or {}, item), framework
 
 
 def _measured_value(item: dict[str, Any], metric: str) -> float:
@@ -416,6 +417,34 @@ def _as_dated(engine: EngineProfile, flags: object, date: str) -> EngineProfile:
     if engine.copies_routed_experts_only and date and date < _ROUTED_COPIES_SINCE:
         engine = replace(engine, copies_routed_experts_only=False)
     return _with_pinned_host_weights(engine, flags, date)
+
+
+# llama.cpp PR 8075 (described 2024-06-23; PR 8115 of 2024-06-25 documents it as merged):
+# quantized prompt matrices use MMQ instead of FP16 cuBLAS by default on GPUs with int8
+# tensor cores. Before it, and with GGML_CUDA_FORCE_CUBLAS, weights were dequantized and
+# multiplied with cuBLAS.
+_MMQ_DEFAULT_SINCE = "2024-06-24"
+_FORCE_CUBLAS = re.compile(r"(?:GGML|LLAMA)_CUDA_FORCE_CUBLAS")
+_FORCE_MMQ = re.compile(r"(?:GGML|LLAMA)_CUDA_FORCE_MMQ")
+
+
+def _with_quantized_gemm(
+    engine: EngineProfile, placement: dict[str, Any], item: dict[str, Any]
+) -> EngineProfile:
+    """``engine`` with the quantized prefill kernels the row ran: the row's
+    ``placement.quantized_gemm`` when it states one (A/B tables of kernel PRs name the
+    build), else FP16 cuBLAS with ``*_CUDA_FORCE_CUBLAS`` or in builds dated before PR
+    8075 without ``*_CUDA_FORCE_MMQ``, else the engine's own."""
+    stated = placement.get("quantized_gemm")
+    if stated:
+        return replace(engine, quantized_gemm=str(stated))
+    flags = str(placement.get("flags") or "")
+    date = str(item.get("date") or "")
+    if _FORCE_CUBLAS.search(flags):
+        return replace(engine, quantized_gemm="cublas")
+    if date and date < _MMQ_DEFAULT_SINCE and not _FORCE_MMQ.search(flags):
+        return replace(engine, quantized_gemm="cublas")
+    return engine
 
 
 def _with_pinned_host_weights(engine: EngineProfile, flags: object, date: str) -> EngineProfile:
