@@ -137,6 +137,16 @@ def moe_layer_overhead_s(kind: str, engine: EngineProfile, constants: Constants)
     return _engine_constant("moe_layer_overhead_us", engine, constants) * 1e-6
 
 
+def moe_prefill_overhead_s(kind: str, engine: EngineProfile, constants: Constants) -> float:
+    """Fixed time per mixture-of-experts block per prompt forward pass on a GPU or unified
+    pool (``moe_prefill_overhead_us``): the pass's tokens are grouped by expert, the
+    expert-indexed multiplies launched and the results scattered back, work that does not
+    shrink with a faster GPU. Zero on CPU pools, whose kernels index the experts in place, s."""
+    if kind == "cpu":
+        return 0.0
+    return _engine_constant("moe_prefill_overhead_us", engine, constants) * 1e-6
+
+
 def ungraphed_layer_overhead_s(backend: str, engine: EngineProfile, constants: Constants) -> float:
     """Extra fixed time per layer per decode step when ``engine`` launches every kernel
     from the host on ``backend`` (no captured GPU graph replayed per token), s."""
@@ -637,9 +647,30 @@ def _pool_prefill(
     weight_f = slot.dense_layers * work.dense_flops - attention_f
     weight_f += slot.expert_layers * work.expert_flops
     t_compute = weight_f / rate + attention_f / _attention_rate(slot, engine, constants)
+    t_experts = _expert_pass_overhead_s(slot, slot.expert_layers, work, parts, engine, constants)
     return SlotTime(
-        slot.label, slot.kind, max(t_memory, t_compute), weights, t_compute >= t_memory, streamed
+        slot.label,
+        slot.kind,
+        max(t_memory, t_compute) + t_experts,
+        weights,
+        t_compute >= t_memory,
+        streamed,
     )
+
+
+def _expert_pass_overhead_s(
+    slot: Slot,
+    layers: int,
+    work: _PromptWork,
+    parts: ModelParts,
+    engine: EngineProfile,
+    constants: Constants,
+) -> float:
+    """The fixed cost of ``layers`` mixture-of-experts blocks over every forward pass of a
+    prompt on pool ``slot`` (:func:`moe_prefill_overhead_s`), s."""
+    if parts.expert_layer_bytes <= 0 or layers <= 0:
+        return 0.0
+    return work.passes * layers * moe_prefill_overhead_s(slot.kind, engine, constants)
 
 
 def _host_pool_prefill(
@@ -675,6 +706,10 @@ def _host_pool_prefill(
         slot, host_w, host_f, engine, constants, work.quantized, work.passes, parts.weight_type
     )
     seconds = t_link + t_gpu + t_host
+    if offload_experts:
+        # The GPU runs the copied experts' expert-indexed multiplies, fixed costs included.
+        layers = slot.expert_layers
+        seconds += _expert_pass_overhead_s(first, layers, work, parts, engine, constants)
     return SlotTime(slot.label, slot.kind, seconds, dense_w + expert_w, t_gpu >= t_link, streamed)
 
 

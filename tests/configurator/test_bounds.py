@@ -142,8 +142,10 @@ def test_a_batch_makes_the_bounds_count_its_matrix_work(fresh_seed, ask):
     compute-bound, so a bound from its bandwidth alone would be 3–4 times its estimate
     and the search would estimate builds that cannot meet the target. Counted, the
     bound stays above the estimate and within 1.6 times it on unified systems (the best
-    device class's compute share is Apple's), twice it on GPU towers (other classes
-    reach less of their peak; layer splits hand over between cards)."""
+    device class's compute share is Apple's), 2.2 times it on GPU towers and servers
+    (other classes reach less of their peak: 3 × MI50 in a layer split, whose HBM class
+    fits at a third of its peak, estimates 8 × 70B Q8_0 at 0.48 of its bound; layer
+    splits hand over between cards)."""
     search = Search(fresh_seed, ask(LLAMA_70B, "Q8_0", concurrent_sequences=8))
     checked = {}
     for cand in search.stubs():
@@ -152,6 +154,6 @@ def test_a_batch_makes_the_bounds_count_its_matrix_work(fresh_seed, ask):
         if not search.complete(cand) or (build := search.evaluate(cand)).estimate is None:
             continue
         checked[cand.arch] = checked.get(cand.arch, 0) + 1
-        slack = 1.6 if cand.system else 2.0
+        slack = 1.6 if cand.system else 2.2
         assert build.tokens_per_s <= cand.tps_ub <= slack * build.tokens_per_s, build.title
     assert {"unified memory", "GPU tower"} <= set(checked)

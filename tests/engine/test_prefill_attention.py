@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 
 from configurator.engine import Gpu, Machine, ModelArch, Quant, Workload, estimate
+from configurator.engine.engines import engine_profile
 
 from .real_configs import DEEPSEEK_V3_2, GEMMA_3_27B, GPT_OSS_120B, QWEN3_NEXT_80B
 
@@ -83,14 +84,19 @@ def test_windowed_layers_shorten_a_long_prompt_of_gpt_oss():
 def test_attention_runs_at_the_fp16_rate_whatever_the_weight_format():
     """Attention multiplies the FP16 KV cache, so a long prompt's attention costs the
     same with 4-bit and 16-bit weights: the gap between the two formats' prompt times,
-    which comes from the weight matmuls, narrows as attention grows with the prompt."""
+    which comes from the weight matmuls, narrows as attention grows with the prompt. A
+    build that dequantizes to FP16 for cuBLAS (llama.cpp before PR 8075) keeps the two
+    formats' weight rates apart; current MMQ on int8 tensor cores lands near the FP16 rate."""
     gpu = Gpu("GeForce RTX 4090", 48, 1008, 330.3, 82.6, memory_type="GDDR6X")
     machine = Machine(gpus=((gpu, 1),))
     model = ModelArch.from_size("8b")
+    engine = replace(engine_profile("llama.cpp"), quantized_gemm="cublas")
 
     def prompt_seconds(quant: str, prompt: int) -> float:
         workload = Workload(prompt_tokens=prompt, context_tokens=prompt + 256)
-        result = estimate(machine, model, Quant.from_name(quant), workload, evidence=False)
+        result = estimate(
+            machine, model, Quant.from_name(quant), workload, engine=engine, evidence=False
+        )
         return prompt / result.prefill_tokens_per_s
 
     short = prompt_seconds("Q4_K_M", 512) / prompt_seconds("F16", 512)

@@ -188,6 +188,19 @@ PARAMETERS: tuple[Parameter, ...] = (
         "RTX 5090 at 329 tokens/s without kernel fusion vs ~520 tokens/s speed of light, "
         "~1.1 ms per token over 24 MoE blocks, part of it the engine's per-layer cost",
     ),
+    *_per_engine(
+        "moe_prefill_overhead_us",
+        {"llama.cpp": 500.0, "ik_llama.cpp": 500.0, "vllm": 50.0, "sglang": 50.0, "mlx": 200.0},
+        0.0,
+        5000.0,
+        "fixed time per mixture-of-experts block per prompt forward pass (ubatch) on a GPU or "
+        "unified-memory pool with {engine}: grouping the pass's tokens by expert, the "
+        "expert-indexed multiplies and the scatter back, µs. ggml's CUDA mul_mat_id gathered "
+        "each expert's rows with a copy kernel launched once per expert, three matrices per "
+        "block (ik_llama.cpp PR 283, https://github.com/ikawrakow/ik_llama.cpp/pull/283: "
+        "'invoked n_as times, where n_as is the total number of experts'); vLLM's and "
+        "SGLang's fused MoE kernels sort the tokens on the GPU in a few launches",
+    ),
     Parameter(
         "ungraphed_layer_overhead_us",
         40.0,
