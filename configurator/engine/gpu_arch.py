@@ -282,7 +282,7 @@ def quantized_prefill_scale(
     backend: str,
     quantized_factor: float,
     dot_efficiency: float,
-    int8_efficiency: float | None = None,
+    int8_efficiency: float,
     gemm: str = "mmq",
 ) -> float:
     """Quantized-weight prefill rate of ``gpu`` relative to its listed peak
@@ -299,6 +299,6 @@ def quantized_prefill_scale(
     path = quantized_path(arch, gemm)
     if path == "int8_dot" and gpu.fp32_tflops > 0:
         return INT8_DOT_PER_FP32 * gpu.fp32_tflops * dot_efficiency / listed
-    if path == "int8_matrix" and arch.int8_matrix_rate and int8_efficiency is not None:
+    if path == "int8_matrix" and arch.int8_matrix_rate:
         return arch.int8_matrix_rate * arch.mma_share * int8_efficiency
     return arch.mma_share * quantized_factor

@@ -11,6 +11,7 @@ from .calibration import Constants
 from .hardware import CpuSystem, Gpu
 
 if TYPE_CHECKING:
+    from .engines import EngineProfile
     from .placement import Slot
 
 
@@ -106,9 +107,7 @@ def slot_bandwidth_efficiency(slot: Slot, constants: Constants) -> float:
     return slot_bandwidth_gbs(slot, constants) / slot.bandwidth_gbs
 
 
-def gpu_quantized_prefill_scale(
-    slot: Slot, engine_key: str, constants: Constants, gemm: str = "mmq"
-) -> float:
+def gpu_quantized_prefill_scale(slot: Slot, engine: EngineProfile, constants: Constants) -> float:
     """Prefill rate of quantized weights on a GPU pool relative to its 16-bit rate: set by
     the units its architecture lets llama.cpp's CUDA/HIP kernels use with the engine's
     ``quantized_gemm`` (:func:`.gpu_arch.quantized_prefill_scale`);
@@ -120,7 +119,7 @@ def gpu_quantized_prefill_scale(
     dot = constants["prefill_int8_dot_efficiency"]
     int8 = constants["prefill_int8_matrix_efficiency"]
     return gpu_arch.quantized_prefill_scale(
-        slot.gpu, engine_key, slot.backend, factor, dot, int8, gemm
+        slot.gpu, engine.cost_key, slot.backend, factor, dot, int8, engine.quantized_gemm
     )
 
 

@@ -431,9 +431,7 @@ def _prefill_rate(
         return quantized_prefill_flops(slot.cpu, engine, weight_type, constants)
     rate = effective_flops(slot, constants) * engine_prefill_speedup(slot, engine, constants)
     if quantized:
-        rate *= rates.gpu_quantized_prefill_scale(
-            slot, engine.cost_key, constants, engine.quantized_gemm
-        )
+        rate *= rates.gpu_quantized_prefill_scale(slot, engine, constants)
     return rate
 
 

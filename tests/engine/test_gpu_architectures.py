@@ -69,21 +69,21 @@ def test_an_unknown_card_or_other_kernels_keep_the_vendor_class_behaviour():
     factor = load_constants()["prefill_quantized_factor"]
     polaris = Gpu("Radeon RX 580 8GB", 8, 256, 6.2, 6.2, vendor="amd")
     assert architecture_for_name(polaris.name, "amd") is None
-    assert quantized_prefill_scale(polaris, "llama.cpp", "ROCm", factor, 0.5) == factor
+    assert quantized_prefill_scale(polaris, "llama.cpp", "ROCm", factor, 0.5, 0.45) == factor
     # A GTX 10xx under Vulkan, or under another engine, runs other kernels.
     gtx = Gpu("GTX 1060 6GB", 6, 192, 0.0684, 4.375)
-    assert quantized_prefill_scale(gtx, "llama.cpp", "Vulkan", factor, 0.5) == factor
-    assert quantized_prefill_scale(gtx, "vllm", "CUDA", factor, 0.5) == factor
+    assert quantized_prefill_scale(gtx, "llama.cpp", "Vulkan", factor, 0.5, 0.45) == factor
+    assert quantized_prefill_scale(gtx, "vllm", "CUDA", factor, 0.5, 0.45) == factor
     # A name that contradicts the stated vendor says nothing.
     assert architecture_for_name("Radeon RX 7900 XTX", "nvidia") is None
 
 
 def test_gp10x_cards_multiply_quantized_weights_with_dp4a_at_four_times_fp32():
     dot = load_constants()["prefill_int8_dot_efficiency"]
-    scale = quantized_prefill_scale(TESLA_P40, "llama.cpp", "CUDA", 0.8, dot)
+    scale = quantized_prefill_scale(TESLA_P40, "llama.cpp", "CUDA", 0.8, dot, 0.45)
     assert scale == pytest.approx(INT8_DOT_PER_FP32 * dot)
     # GP100 has no dp4a: it dequantizes and multiplies in FP16 (2 × its FP32 rate).
-    assert quantized_prefill_scale(TESLA_P100, "llama.cpp", "CUDA", 0.8, dot) == 0.8
+    assert quantized_prefill_scale(TESLA_P100, "llama.cpp", "CUDA", 0.8, dot, 0.45) == 0.8
 
 
 def test_a_p100_prefills_below_a_turing_card_with_less_than_half_its_bandwidth():
@@ -119,8 +119,11 @@ def test_an_mi50s_published_pp512_is_within_the_prefill_band(rows):
 
 def test_hopper_quantized_prefill_reaches_two_thirds_of_the_tensor_peak(rows):
     h100 = Gpu("H100 PCIe 80GB", 80, 2000, 756, 51.2, 350, memory_type="HBM2E")
-    scale = quantized_prefill_scale(h100, "llama.cpp", "CUDA", 0.8, 0.5)
+    # FP16 cuBLAS (builds before PR 8075) and int8 MMQ both issue mma.sync.
+    scale = quantized_prefill_scale(h100, "llama.cpp", "CUDA", 0.8, 0.5, 0.45, "cublas")
     assert scale == pytest.approx(0.8 * 2 / 3)
+    scale = quantized_prefill_scale(h100, "llama.cpp", "CUDA", 0.8, 0.5, 0.45, "mmq")
+    assert scale == pytest.approx(2.0 * 2 / 3 * 0.45)
     # Llama 3 8B Q4_K_M pp512: 8125 tokens/s measured (row m063).
     row = rows["m063"]
     predicted = predict(row, load_constants())

@@ -291,8 +291,9 @@ def _row_engine(item: dict[str, Any], metric: str) -> tuple[EngineProfile, str]:
         engine = engine_profile("transformers")
     else:
         engine = _as_run(engine_profile(name), flags)
-    engine = _as_dated(engine, flags, str(item.get("date") or ""))
-    return _with_quantized_gemm(engine, item.get("placement") or {}, item), framework
+    date = str(item.get("date") or "")
+    engine = _as_dated(engine, flags, date)
+    return _with_quantized_gemm(engine, item.get("placement") or {}, date), framework
 
 
 def _measured_value(item: dict[str, Any], metric: str) -> float:
@@ -429,7 +430,7 @@ _FORCE_MMQ = re.compile(r"(?:GGML|LLAMA)_CUDA_FORCE_MMQ")
 
 
 def _with_quantized_gemm(
-    engine: EngineProfile, placement: dict[str, Any], item: dict[str, Any]
+    engine: EngineProfile, placement: dict[str, Any], date: str
 ) -> EngineProfile:
     """``engine`` with the quantized prefill kernels the row ran: the row's
     ``placement.quantized_gemm`` when it states one (A/B tables of kernel PRs name the
@@ -439,7 +440,6 @@ def _with_quantized_gemm(
     if stated:
         return replace(engine, quantized_gemm=str(stated))
     flags = str(placement.get("flags") or "")
-    date = str(item.get("date") or "")
     if _FORCE_CUBLAS.search(flags):
         return replace(engine, quantized_gemm="cublas")
     if date and date < _MMQ_DEFAULT_SINCE and not _FORCE_MMQ.search(flags):
